@@ -1,0 +1,74 @@
+// comityd: the Comity node. The composition root: flags, configuration, signals.
+
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/files.h"
+#include "google/protobuf/text_format.h"
+#include "services/server/server.h"
+
+ABSL_FLAG(std::string, config, "", "ServerConfig in text format (comityd.textproto)");
+ABSL_FLAG(std::string, listen, "", "host:port to listen on (overrides the config)");
+ABSL_FLAG(std::string, data_dir, "", "RocksDB data directory (overrides the config)");
+ABSL_FLAG(std::string, profiles_dir, "", "instrument profiles directory (overrides the config)");
+ABSL_FLAG(std::string, directory, "", "directory file (overrides the config)");
+ABSL_FLAG(bool, insecure_dev, false,
+          "development mode: plaintext, principal from a header; loopback addresses only");
+
+namespace {
+
+void Log(const std::string& line) {
+  std::cerr << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())
+            << " comityd " << line << std::endl;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  comity::config::v1::ServerConfig config;
+  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+    absl::StatusOr<std::string> text = comity::ReadFile(path);
+    if (!text.ok() || !google::protobuf::TextFormat::ParseFromString(*text, &config)) {
+      Log(absl::StrCat("level=error msg=\"cannot read config ", path, "\""));
+      return 2;
+    }
+  }
+  if (auto v = absl::GetFlag(FLAGS_listen); !v.empty()) config.set_listen_address(v);
+  if (auto v = absl::GetFlag(FLAGS_data_dir); !v.empty()) config.set_data_dir(v);
+  if (auto v = absl::GetFlag(FLAGS_profiles_dir); !v.empty()) config.set_profiles_dir(v);
+  if (auto v = absl::GetFlag(FLAGS_directory); !v.empty()) config.set_directory_file(v);
+  if (absl::GetFlag(FLAGS_insecure_dev)) config.set_insecure_dev(true);
+
+  // Signals are taken synchronously by this thread only.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<comity::server::Server>> server =
+      comity::server::Server::Start(config, comity::Clock::Real());
+  if (!server.ok()) {
+    Log(absl::StrCat("level=error msg=\"", server.status().message(), "\""));
+    return 1;
+  }
+  Log(absl::StrCat("level=info msg=serving address=", config.listen_address(),
+                   " port=", (*server)->port(), " data_dir=", config.data_dir(),
+                   config.insecure_dev() ? " mode=insecure-dev" : ""));
+  std::printf("listening on port %d\n", (*server)->port());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  Log(absl::StrCat("level=info msg=draining signal=", sig));
+  (*server)->Shutdown(absl::Seconds(10));
+  server->reset();
+  Log("level=info msg=stopped");
+  return 0;
+}

@@ -1,0 +1,96 @@
+#include "services/server/server.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace comity::server {
+
+bool IsLoopbackAddress(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerConfig& config,
+                                                      const Clock* clock) {
+  if (config.listen_address().empty() || config.data_dir().empty() ||
+      config.profiles_dir().empty() || config.directory_file().empty()) {
+    return absl::FailedPreconditionError(
+        "the configuration needs listen_address, data_dir, profiles_dir and directory_file");
+  }
+  if (!config.insecure_dev()) {
+    return absl::FailedPreconditionError(
+        "TLS is not configured: this build serves only in development mode "
+        "(insecure_dev on a loopback address)");
+  }
+  if (!IsLoopbackAddress(config.listen_address())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to serve without TLS on ", config.listen_address(),
+        ": development mode is allowed only on a loopback address such as 127.0.0.1"));
+  }
+  std::unique_ptr<Server> s(new Server);
+  absl::StatusOr<std::unique_ptr<workflow::ProfileSet>> profiles =
+      workflow::ProfileSet::LoadDir(config.profiles_dir());
+  if (!profiles.ok()) return profiles.status();
+  s->profiles_ = *std::move(profiles);
+  absl::StatusOr<std::unique_ptr<workflow::Directory>> directory =
+      workflow::Directory::LoadFile(config.directory_file());
+  if (!directory.ok()) return directory.status();
+  s->directory_ = *std::move(directory);
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenRocksDbStore(config.data_dir());
+  if (!store.ok()) return store.status();
+  s->store_ = *std::move(store);
+  workflow::EngineOptions options;
+  if (config.max_batch() > 0) options.max_batch = config.max_batch();
+  absl::StatusOr<std::unique_ptr<workflow::Engine>> engine = workflow::Engine::Start(
+      s->store_.get(), clock, s->profiles_.get(), s->directory_.get(), options);
+  if (!engine.ok()) return engine.status();
+  s->engine_ = *std::move(engine);
+  s->reader_ = std::make_unique<workflow::Reader>(s->store_.get());
+  s->identifier_ = rpc::NewDevHeaderIdentifier(s->directory_.get());
+  s->requests_ = std::make_unique<rpc::RequestService>(s->identifier_.get(), s->engine_.get(),
+                                                       s->reader_.get());
+  s->directory_service_ =
+      std::make_unique<rpc::DirectoryService>(s->identifier_.get(), s->directory_.get());
+  s->audit_ = std::make_unique<rpc::AuditService>(s->identifier_.get(), s->reader_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen_address(), grpc::InsecureServerCredentials(),
+                           &s->port_);
+  builder.SetMaxReceiveMessageSize(config.max_message_bytes() > 0 ? config.max_message_bytes()
+                                                                  : 4 << 20);
+  builder.RegisterService(s->requests_.get());
+  builder.RegisterService(s->directory_service_.get());
+  builder.RegisterService(s->audit_.get());
+  s->grpc_ = builder.BuildAndStart();
+  if (s->grpc_ == nullptr || s->port_ == 0) {
+    s->engine_->Stop();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address()));
+  }
+  return s;
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  grpc_->Wait();
+  engine_->Stop();
+  store_.reset();
+}
+
+Server::~Server() { Shutdown(absl::Seconds(1)); }
+
+}  // namespace comity::server

@@ -1,0 +1,59 @@
+#ifndef COMITY_SERVICES_SERVER_SERVER_H_
+#define COMITY_SERVICES_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "comity/config/v1/config.pb.h"
+#include "common/clock.h"
+#include "grpcpp/server.h"
+#include "services/rpc/audit_service.h"
+#include "services/rpc/directory_service.h"
+#include "services/rpc/identify.h"
+#include "services/rpc/request_service.h"
+#include "services/workflow/engine.h"
+#include "services/workflow/reader.h"
+#include "storage/store.h"
+
+namespace comity::server {
+
+// True if `address` (host:port) listens only on the loopback interface.
+bool IsLoopbackAddress(const std::string& address);
+
+// A running node: store, directory, profiles, engine and gRPC services.
+class Server {
+ public:
+  // Opens the store, loads profiles and directory, starts the engine and listens.
+  // FAILED_PRECONDITION if the configuration is unsafe (plaintext off loopback) or incomplete.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const config::v1::ServerConfig& config,
+                                                       const Clock* clock);
+  ~Server();
+
+  // The port actually bound (useful with port 0).
+  int port() const { return port_; }
+
+  // Stops taking calls, lets in-flight calls finish (up to `grace`), drains the engine and closes
+  // the store.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  Server() = default;
+
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<workflow::ProfileSet> profiles_;
+  std::unique_ptr<workflow::Directory> directory_;
+  std::unique_ptr<workflow::Engine> engine_;
+  std::unique_ptr<workflow::Reader> reader_;
+  std::unique_ptr<rpc::Identifier> identifier_;
+  std::unique_ptr<rpc::RequestService> requests_;
+  std::unique_ptr<rpc::DirectoryService> directory_service_;
+  std::unique_ptr<rpc::AuditService> audit_;
+  std::unique_ptr<grpc::Server> grpc_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace comity::server
+
+#endif  // COMITY_SERVICES_SERVER_SERVER_H_

@@ -1,0 +1,457 @@
+#include "services/workflow/actions.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/workflow/errors.h"
+#include "services/workflow/lifecycle.h"
+#include "services/workflow/policy.h"
+#include "services/workflow/timeutil.h"
+#include "storage/keys.h"
+
+namespace comity::workflow {
+namespace {
+
+constexpr int kFirstOutputField = 30;
+
+template <typename Msg>
+const Msg& Body(const ActionInput& in) {
+  return static_cast<const Msg&>(*in.command.body);
+}
+
+absl::Status Step(const ActionInput& in, v1::Request& record, const StepFacts& facts) {
+  absl::StatusOr<v1::State> next = NextState(record.state(), in.command.action, in.side, facts);
+  if (!next.ok()) return next.status();
+  record.set_state(*next);
+  return absl::OkStatus();
+}
+
+absl::Status Step(const ActionInput& in, v1::Request& record) {
+  StepFacts facts;
+  facts.preservation = IsPreservationType(record.type());
+  return Step(in, record, facts);
+}
+
+const TypeRule& RuleOf(const ActionInput& in, const v1::Request& record) {
+  static const TypeRule* const kEmpty = new TypeRule;
+  const TypeRule* rule = FindTypeRule(in.profile, record.type());
+  return rule != nullptr ? *rule : *kEmpty;
+}
+
+// Every ground must be one the profile allows for this request type.
+absl::Status CheckGrounds(const ActionInput& in, const v1::Request& record,
+                          const google::protobuf::RepeatedPtrField<std::string>& grounds,
+                          absl::string_view field) {
+  const TypeRule& rule = RuleOf(in, record);
+  std::vector<std::string> allowed(rule.allowed_grounds().begin(), rule.allowed_grounds().end());
+  std::vector<FieldViolation> bad;
+  for (int i = 0; i < grounds.size(); ++i) {
+    if (std::find(allowed.begin(), allowed.end(), grounds[i]) == allowed.end()) {
+      bad.push_back({absl::StrCat(field, "[", i, "]"),
+                     absl::StrCat(grounds[i], " is not a ground ", in.profile.id(), " allows for ",
+                                  v1::RequestType_Name(record.type()), " requests; allowed: ",
+                                  absl::StrJoin(allowed, ", ")),
+                     "GROUND_NOT_ALLOWED"});
+    }
+  }
+  if (!bad.empty()) return InvalidFields(bad);
+  return absl::OkStatus();
+}
+
+bool AllIn(const google::protobuf::RepeatedPtrField<std::string>& codes,
+           const google::protobuf::RepeatedPtrField<std::string>& set) {
+  for (const std::string& c : codes) {
+    if (std::find(set.begin(), set.end(), c) == set.end()) return false;
+  }
+  return !codes.empty();
+}
+
+absl::StatusOr<v1::Request> LoadFollowed(const Command& cmd, const v1::Request& follow_up,
+                                         const View& view) {
+  absl::StatusOr<std::string> id = ParseRequestName(follow_up.follows(), "request.follows");
+  if (!id.ok()) return id.status();
+  absl::StatusOr<v1::Request> followed = view.LoadRequest(*id);
+  if (absl::IsNotFound(followed.status())) return RequestNotFound(follow_up.follows());
+  if (!followed.ok()) return followed.status();
+  absl::StatusOr<v1::Side> side = SideOf(cmd.caller, *followed);
+  if (!side.ok() || *side != v1::REQUESTING) return RequestNotFound(follow_up.follows());
+  if (!IsPreservationType(followed->type())) {
+    return InvalidField("request.follows", "a follow-up request follows a preservation request",
+                        "FOLLOWS_NOT_PRESERVATION");
+  }
+  if (followed->requested_authority() != follow_up.requested_authority()) {
+    return InvalidField("request.follows",
+                        "the preservation was addressed to another authority; address the "
+                        "follow-up to the same one",
+                        "FOLLOWS_OTHER_AUTHORITY");
+  }
+  return followed;
+}
+
+absl::Status Submit(const ActionInput& in, v1::Request& record, Effect& effect) {
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  const TypeRule& rule = RuleOf(in, record);
+  std::vector<FieldViolation> missing;
+  for (const std::string& path :
+       MissingFields(record, RequiredFields(in.profile, rule, record.priority()))) {
+    missing.push_back({absl::StrCat("request.", path),
+                       absl::StrCat("is required by ", in.profile.id(), " for ",
+                                    v1::RequestType_Name(record.type()),
+                                    record.priority() == v1::EMERGENCY ? " (emergency)" : "",
+                                    " requests (", rule.article(), ")"),
+                       "REQUIRED_BY_PROFILE"});
+  }
+  if (!missing.empty()) return InvalidFields(missing);
+  const std::string id = record.name().substr(strlen("requests/"));
+  if (!record.follows().empty()) {
+    absl::StatusOr<v1::Request> followed = LoadFollowed(in.command, record, in.view);
+    if (!followed.ok()) return followed.status();
+    if (IsTerminal(followed->state())) {
+      return Precondition("LINK", record.follows(),
+                          absl::StrCat("the preservation it follows is ",
+                                       v1::State_Name(followed->state()),
+                                       "; nothing is held any more"));
+    }
+    effect.index_puts.emplace_back(
+        storage::LinkKey(followed->name().substr(strlen("requests/")), id), "");
+  }
+  effect.index_puts.emplace_back(storage::PartyKey(record.requested_authority(), id), "r");
+  *record.mutable_submit_time() = ToProto(in.now);
+  effect.entry.set_legal_basis(rule.article());
+  return absl::OkStatus();
+}
+
+absl::Status Refuse(const ActionInput& in, v1::Request& record, Effect& effect) {
+  const auto& m = Body<v1::RefuseRequestRequest>(in);
+  StepFacts facts;
+  facts.preservation = IsPreservationType(record.type());
+  facts.direct_refusal = AllIn(m.grounds(), in.profile.refusal_without_consultation());
+  if (absl::Status s = Step(in, record, facts); !s.ok()) return s;
+  if (absl::Status s = CheckGrounds(in, record, m.grounds(), "grounds"); !s.ok()) return s;
+  if (AllIn(m.grounds(), in.profile.never_sole_grounds())) {
+    return InvalidField("grounds",
+                        absl::StrCat(absl::StrJoin(m.grounds(), ", "),
+                                     " may never be the sole ground of a refusal under ",
+                                     in.profile.id()),
+                        "NEVER_SOLE_GROUND");
+  }
+  v1::Decision* d = record.mutable_refusal();
+  *d->mutable_grounds() = m.grounds();
+  d->set_reasons(m.reasons());
+  *effect.entry.mutable_grounds() = m.grounds();
+  effect.entry.set_reasons(m.reasons());
+  effect.entry.set_legal_basis(in.profile.refusal_article());
+  return absl::OkStatus();
+}
+
+absl::Status Consult(const ActionInput& in, v1::Request& record, Effect& effect) {
+  const auto& m = Body<v1::ConsultRequestRequest>(in);
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  if (absl::Status s = CheckGrounds(in, record, m.intended_grounds(), "intended_grounds");
+      !s.ok()) {
+    return s;
+  }
+  v1::Decision* d = record.mutable_consultation();
+  *d->mutable_grounds() = m.intended_grounds();
+  d->set_reasons(m.reasons());
+  d->set_postponement(m.postponement());
+  *effect.entry.mutable_grounds() = m.intended_grounds();
+  effect.entry.set_reasons(m.reasons());
+  effect.entry.set_legal_basis(in.profile.consultation_article());
+  return absl::OkStatus();
+}
+
+absl::Status Postpone(const ActionInput& in, v1::Request& record, Effect& effect) {
+  const auto& m = Body<v1::PostponeRequestRequest>(in);
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  const auto& allowed = in.profile.postponement_grounds();
+  if (std::find(allowed.begin(), allowed.end(), m.ground()) == allowed.end()) {
+    return InvalidField("ground",
+                        absl::StrCat(m.ground(), " is not a postponement ground under ",
+                                     in.profile.id(), "; allowed: ", absl::StrJoin(allowed, ", ")),
+                        "GROUND_NOT_ALLOWED");
+  }
+  if (FromProto(m.until_time()) <= in.now) {
+    return InvalidField("until_time", "must be in the future", "TIME_IN_PAST");
+  }
+  v1::Decision* d = record.mutable_postponement();
+  d->clear_grounds();
+  d->add_grounds(m.ground());
+  d->set_reasons(m.reasons());
+  *d->mutable_until_time() = m.until_time();
+  effect.entry.add_grounds(m.ground());
+  effect.entry.set_reasons(m.reasons());
+  effect.entry.set_legal_basis(in.profile.postponement_article());
+  return absl::OkStatus();
+}
+
+absl::Status ProposeConditions(const ActionInput& in, v1::Request& record, Effect& effect) {
+  const auto& m = Body<v1::ProposeConditionsRequest>(in);
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  for (v1::Condition c : m.conditions()) {
+    c.set_status(v1::PROPOSED);
+    *record.add_conditions() = c;
+    *effect.entry.add_conditions() = c;
+  }
+  effect.entry.set_legal_basis(in.profile.consultation_article());
+  return absl::OkStatus();
+}
+
+absl::Status SettleConditions(const ActionInput& in, v1::Request& record, Effect& effect,
+                              v1::ConditionStatus status) {
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  for (v1::Condition& c : *record.mutable_conditions()) {
+    if (c.status() != v1::PROPOSED) continue;
+    c.set_status(status);
+    *effect.entry.add_conditions() = c;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Deliver(const ActionInput& in, v1::Request& record, Effect& effect) {
+  const auto& m = Body<v1::DeliverEvidenceRequest>(in);
+  StepFacts facts;
+  facts.preservation = IsPreservationType(record.type());
+  facts.final_delivery = m.delivery().final();
+  if (absl::Status s = Step(in, record, facts); !s.ok()) return s;
+  v1::Delivery* d = record.add_deliveries();
+  *d = m.delivery();
+  d->set_number(record.deliveries_size());
+  *d->mutable_delivered_time() = ToProto(in.now);
+  for (const v1::DeliveredItem& item : d->items()) effect.entry.add_attachments(item.sha256());
+  effect.entry.set_reasons(d->transfer_conditions());
+  return absl::OkStatus();
+}
+
+absl::Status ConfirmPreserved(const ActionInput& in, v1::Request& record, Effect& effect) {
+  const auto& m = Body<v1::ConfirmPreservedRequest>(in);
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  const absl::Time earliest = in.now + absl::Hours(24) * in.profile.min_preservation_days();
+  if (FromProto(m.expire_time()) < earliest) {
+    return InvalidField("expire_time",
+                        absl::StrCat("preservation lasts at least ",
+                                     in.profile.min_preservation_days(), " days under ",
+                                     in.profile.id(), " (", in.profile.preservation_article(),
+                                     "); the earliest expiry is ", absl::FormatTime(earliest)),
+                        "PRESERVATION_TOO_SHORT");
+  }
+  *record.mutable_preservation()->mutable_expire_time() = m.expire_time();
+  effect.entry.set_legal_basis(in.profile.preservation_article());
+  return absl::OkStatus();
+}
+
+absl::Status Extend(const ActionInput& in, v1::Request& record, Effect& effect) {
+  const auto& m = Body<v1::ExtendPreservationRequest>(in);
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  v1::Preservation* p = record.mutable_preservation();
+  const int max = in.profile.max_preservation_extensions();
+  if (max > 0 && p->extensions() >= max) {
+    return Precondition("PROFILE", record.name(),
+                        absl::StrCat(in.profile.id(), " allows ", max, " extension",
+                                     max == 1 ? "" : "s", "; it has been extended already"));
+  }
+  const absl::Time current = FromProto(p->expire_time());
+  const absl::Time wanted = FromProto(m.expire_time());
+  if (wanted <= current) {
+    return InvalidField("expire_time", "must be later than the current expiry", "NOT_LATER");
+  }
+  const int days = in.profile.extension_days();
+  if (days > 0 && wanted > current + absl::Hours(24) * days) {
+    return InvalidField("expire_time",
+                        absl::StrCat("an extension under ", in.profile.id(), " is at most ", days,
+                                     " days"),
+                        "EXTENSION_TOO_LONG");
+  }
+  *p->mutable_expire_time() = m.expire_time();
+  p->set_extensions(p->extensions() + 1);
+  effect.entry.set_reasons(m.reasons());
+  effect.entry.set_legal_basis(in.profile.preservation_article());
+  return absl::OkStatus();
+}
+
+absl::Status Expire(const ActionInput& in, v1::Request& record, Effect& effect) {
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  if (in.now < FromProto(record.preservation().expire_time())) {
+    return Precondition("DEADLINE", record.name(), "the preservation has not reached its expiry");
+  }
+  const std::string id = record.name().substr(strlen("requests/"));
+  absl::StatusOr<std::vector<std::string>> follow_ups = in.view.FollowUps(id);
+  if (!follow_ups.ok()) return follow_ups.status();
+  for (const std::string& f : *follow_ups) {
+    absl::StatusOr<v1::Request> follow_up = in.view.LoadRequest(f);
+    if (!follow_up.ok()) return follow_up.status();
+    if (HoldsPreservation(follow_up->state())) {
+      return Precondition("HOLD", follow_up->name(),
+                          absl::StrCat("held by follow-up ", follow_up->name(),
+                                       " until it is decided (", in.profile.preservation_article(),
+                                       ")"));
+    }
+  }
+  effect.entry.set_legal_basis(in.profile.preservation_article());
+  return absl::OkStatus();
+}
+
+absl::Status AddNote(const ActionInput& in, v1::Request& record, Effect& effect) {
+  const auto& m = Body<v1::AddNoteRequest>(in);
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  v1::Side allowed = v1::SIDE_UNSPECIFIED;  // either
+  switch (m.kind()) {
+    case v1::STATUS_ENQUIRY:
+      allowed = v1::REQUESTING;
+      break;
+    case v1::STATUS_REPLY:
+    case v1::DELAY_NOTICE:
+    case v1::RISK_NOTICE:
+    case v1::CONFIDENTIALITY_NOTICE:
+      allowed = v1::RECEIVING;
+      break;
+    default:
+      break;
+  }
+  if (allowed != v1::SIDE_UNSPECIFIED && allowed != in.side) {
+    return InvalidField("kind",
+                        absl::StrCat(v1::NoteKind_Name(m.kind()), " notes come from the ",
+                                     v1::Side_Name(allowed), " side"),
+                        "NOTE_KIND_SIDE");
+  }
+  effect.entry.set_note_kind(m.kind());
+  effect.entry.set_reasons(m.text());
+  return absl::OkStatus();
+}
+
+absl::Status UpdateDraft(const ActionInput& in, v1::Request& record, Effect& effect) {
+  (void)effect;
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  v1::Request content = Body<v1::UpdateDraftRequest>(in).request();
+  if (!content.follows().empty()) {
+    absl::StatusOr<v1::Request> followed = LoadFollowed(in.command, content, in.view);
+    if (!followed.ok()) return followed.status();
+  }
+  if (content.instrument() != record.instrument()) {
+    return InvalidField("request.instrument", "a draft's instrument cannot change",
+                        "IMMUTABLE");
+  }
+  // Keep the output-only fields, replace the content.
+  const auto* desc = v1::Request::descriptor();
+  const auto* refl = v1::Request::GetReflection();
+  for (int i = 0; i < desc->field_count(); ++i) {
+    const auto* f = desc->field(i);
+    if (f->number() >= kFirstOutputField || f->name() == "name" ||
+        f->name() == "requesting_authority") {
+      continue;
+    }
+    refl->ClearField(&record, f);
+  }
+  content.set_name(record.name());
+  content.set_requesting_authority(record.requesting_authority());
+  for (int i = 0; i < desc->field_count(); ++i) {
+    const auto* f = desc->field(i);
+    if (f->number() >= kFirstOutputField) refl->ClearField(&content, f);
+  }
+  record.MergeFrom(content);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool HoldsPreservation(v1::State state) {
+  return state != v1::DRAFT && state != v1::EXECUTED && !IsTerminal(state);
+}
+
+absl::StatusOr<v1::Request> NewDraft(const Command& command, const std::string& id,
+                                     absl::Time now, const View& view) {
+  v1::Request r = static_cast<const v1::CreateRequestRequest&>(*command.body).request();
+  const auto* desc = v1::Request::descriptor();
+  for (int i = 0; i < desc->field_count(); ++i) {
+    if (desc->field(i)->number() >= kFirstOutputField) {
+      v1::Request::GetReflection()->ClearField(&r, desc->field(i));
+    }
+  }
+  r.set_name(RequestName(id));
+  r.set_requesting_authority(command.caller.authority);
+  r.set_state(v1::DRAFT);
+  *r.mutable_create_time() = ToProto(now);
+  if (!r.follows().empty()) {
+    absl::StatusOr<v1::Request> followed = LoadFollowed(command, r, view);
+    if (!followed.ok()) return followed.status();
+  }
+  return r;
+}
+
+absl::Status ApplyAction(const ActionInput& in, v1::Request& record, Effect& effect) {
+  const Command& cmd = in.command;
+  switch (cmd.action) {
+    case v1::UPDATE_DRAFT:
+      return UpdateDraft(in, record, effect);
+    case v1::SUBMIT:
+      return Submit(in, record, effect);
+    case v1::ACKNOWLEDGE:
+    case v1::ACCEPT:
+    case v1::RESUME:
+    case v1::CONFIRM_RECEIPT:
+      return Step(in, record);
+    case v1::REQUEST_INFORMATION: {
+      if (absl::Status s = Step(in, record); !s.ok()) return s;
+      const std::string& q = Body<v1::RequestInformationRequest>(in).questions();
+      record.add_information_requested(q);
+      effect.entry.set_reasons(q);
+      return absl::OkStatus();
+    }
+    case v1::SUPPLEMENT: {
+      if (absl::Status s = Step(in, record); !s.ok()) return s;
+      const std::string& info = Body<v1::SupplementRequestRequest>(in).information();
+      record.add_supplements(info);
+      effect.entry.set_reasons(info);
+      return absl::OkStatus();
+    }
+    case v1::CONSULT:
+      return Consult(in, record, effect);
+    case v1::PROPOSE_CONDITIONS:
+      return ProposeConditions(in, record, effect);
+    case v1::ACCEPT_CONDITIONS:
+      return SettleConditions(in, record, effect, v1::ACCEPTED);
+    case v1::DECLINE_CONDITIONS: {
+      absl::Status s = SettleConditions(in, record, effect, v1::DECLINED);
+      if (!s.ok()) return s;
+      record.set_withdrawal_reason(Body<v1::DeclineConditionsRequest>(in).reason());
+      effect.entry.set_reasons(record.withdrawal_reason());
+      return s;
+    }
+    case v1::POSTPONE:
+      return Postpone(in, record, effect);
+    case v1::REFUSE:
+      return Refuse(in, record, effect);
+    case v1::DELIVER:
+      return Deliver(in, record, effect);
+    case v1::CONFIRM_PRESERVED:
+      return ConfirmPreserved(in, record, effect);
+    case v1::EXTEND_PRESERVATION:
+      return Extend(in, record, effect);
+    case v1::RELEASE_PRESERVATION: {
+      if (absl::Status s = Step(in, record); !s.ok()) return s;
+      effect.entry.set_reasons(Body<v1::ReleasePreservationRequest>(in).reason());
+      return absl::OkStatus();
+    }
+    case v1::EXPIRE_PRESERVATION:
+      return Expire(in, record, effect);
+    case v1::WITHDRAW: {
+      if (absl::Status s = Step(in, record); !s.ok()) return s;
+      record.set_withdrawal_reason(Body<v1::WithdrawRequestRequest>(in).reason());
+      effect.entry.set_reasons(record.withdrawal_reason());
+      return absl::OkStatus();
+    }
+    case v1::ADD_NOTE:
+      return AddNote(in, record, effect);
+    case v1::CREATE:
+    case v1::ACTION_UNSPECIFIED:
+    case v1::Action_INT_MIN_SENTINEL_DO_NOT_USE_:
+    case v1::Action_INT_MAX_SENTINEL_DO_NOT_USE_:
+      break;
+  }
+  return absl::InternalError("the engine was handed an action it does not apply");
+}
+
+}  // namespace comity::workflow

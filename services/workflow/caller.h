@@ -1,0 +1,31 @@
+#ifndef COMITY_SERVICES_WORKFLOW_CALLER_H_
+#define COMITY_SERVICES_WORKFLOW_CALLER_H_
+
+#include <string>
+#include <vector>
+
+#include "comity/v1/resources.pb.h"
+
+namespace comity::workflow {
+
+// Who is asking: an authenticated principal, the authority it belongs to and the roles the
+// directory gives it there. The node's own timed actions use Caller::System().
+struct Caller {
+  std::string principal;  // spiffe://<trust domain>/<authority id>/<user>
+  std::string authority;  // authorities/<id>
+  std::vector<v1::Role> roles;
+  bool system = false;
+
+  bool Has(v1::Role role) const {
+    for (v1::Role r : roles) {
+      if (r == role) return true;
+    }
+    return false;
+  }
+
+  static Caller System() { return Caller{"system", "", {}, true}; }
+};
+
+}  // namespace comity::workflow
+
+#endif  // COMITY_SERVICES_WORKFLOW_CALLER_H_

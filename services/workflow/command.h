@@ -1,0 +1,49 @@
+#ifndef COMITY_SERVICES_WORKFLOW_COMMAND_H_
+#define COMITY_SERVICES_WORKFLOW_COMMAND_H_
+
+#include <memory>
+#include <string>
+
+#include "comity/v1/requests.pb.h"
+#include "comity/v1/resources.pb.h"
+#include "google/protobuf/message.h"
+#include "services/workflow/caller.h"
+
+namespace comity::workflow {
+
+// One change asked of the engine. `body` is the API message of the verb (e.g.
+// comity.v1.RefuseRequestRequest for REFUSE); the engine reads it as that type.
+struct Command {
+  v1::Action action = v1::ACTION_UNSPECIFIED;
+  Caller caller;
+  std::shared_ptr<const google::protobuf::Message> body;
+  std::string name;        // requests/{id}; empty for CREATE
+  std::string etag;        // empty: no concurrency check
+  std::string request_id;  // empty: not idempotent
+};
+
+template <typename Msg>
+Command MakeCommand(v1::Action action, Caller caller, const Msg& body) {
+  Command c;
+  c.action = action;
+  c.caller = std::move(caller);
+  auto copy = std::make_shared<Msg>(body);
+  c.name = copy->name();
+  c.etag = copy->etag();
+  c.request_id = copy->request_id();
+  c.body = std::move(copy);
+  return c;
+}
+
+inline Command MakeCommand(v1::Action action, Caller caller, const v1::CreateRequestRequest& body) {
+  Command c;
+  c.action = action;
+  c.caller = std::move(caller);
+  c.request_id = body.request_id();
+  c.body = std::make_shared<v1::CreateRequestRequest>(body);
+  return c;
+}
+
+}  // namespace comity::workflow
+
+#endif  // COMITY_SERVICES_WORKFLOW_COMMAND_H_

@@ -1,0 +1,82 @@
+#ifndef COMITY_SERVICES_WORKFLOW_ENGINE_H_
+#define COMITY_SERVICES_WORKFLOW_ENGINE_H_
+
+// The engine: the only writer. One sequencer thread drains a queue of commands, applies each to
+// the latest state (including the changes of earlier commands in the same group), and commits
+// the whole group as one synced batch: for each change, the new request record, its audit entry,
+// index entries and the idempotency record. Callers hear the outcome only once it is durable.
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "comity/v1/resources.pb.h"
+#include "common/clock.h"
+#include "services/workflow/command.h"
+#include "services/workflow/directory.h"
+#include "services/workflow/profiles.h"
+#include "storage/store.h"
+
+namespace comity::workflow {
+
+struct EngineOptions {
+  int max_batch = 512;  // commands per commit group
+};
+
+class Engine {
+ public:
+  using Done = std::function<void(absl::StatusOr<v1::Request>)>;
+
+  // Starts the sequencer. `store`, `clock`, `profiles` and `directory` must outlive the engine.
+  static absl::StatusOr<std::unique_ptr<Engine>> Start(storage::Store* store, const Clock* clock,
+                                                       const ProfileSet* profiles,
+                                                       const Directory* directory,
+                                                       EngineOptions options = {});
+  ~Engine();  // Stop()s.
+
+  // Validates `command` on the calling thread (INVALID_ARGUMENT), then queues it. `done` runs
+  // exactly once: on the calling thread if the command is refused before queueing, otherwise on
+  // the sequencer thread once the change is durable (or has failed). It must not block.
+  // Outcomes: the request after the change; the first answer for a repeated request_id with the
+  // same body; ALREADY_EXISTS for a repeated request_id with another body; NOT_FOUND;
+  // PERMISSION_DENIED; ABORTED for a stale etag; FAILED_PRECONDITION; INVALID_ARGUMENT;
+  // UNAVAILABLE once stopped or after a failed write (fail-stop: no further writes).
+  void Apply(Command command, Done done);
+
+  // Apply, waiting for the outcome.
+  absl::StatusOr<v1::Request> ApplyAndWait(Command command);
+
+  // Stops accepting commands, applies those already queued, and joins the sequencer.
+  void Stop();
+
+ private:
+  struct Pending {
+    Command command;
+    Done done;
+  };
+  class Group;
+
+  Engine(storage::Store* store, const Clock* clock, const ProfileSet* profiles,
+         const Directory* directory, EngineOptions options);
+  void Run();
+  absl::StatusOr<v1::Request> Execute(const Command& command, Group& group);
+
+  storage::Store* const store_;
+  const Clock* const clock_;
+  const ProfileSet* const profiles_;
+  const Directory* const directory_;
+  const EngineOptions options_;
+
+  absl::Mutex mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread sequencer_;
+};
+
+}  // namespace comity::workflow
+
+#endif  // COMITY_SERVICES_WORKFLOW_ENGINE_H_

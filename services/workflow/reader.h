@@ -1,0 +1,36 @@
+#ifndef COMITY_SERVICES_WORKFLOW_READER_H_
+#define COMITY_SERVICES_WORKFLOW_READER_H_
+
+// Reads: straight from the store, never through the sequencer. Thread-safe.
+
+#include "absl/status/statusor.h"
+#include "comity/v1/audit.pb.h"
+#include "comity/v1/requests.pb.h"
+#include "services/workflow/caller.h"
+#include "storage/store.h"
+
+namespace comity::workflow {
+
+class Reader {
+ public:
+  explicit Reader(const storage::Store* store) : store_(store) {}
+
+  // The request, with `follows`' follow-ups resolved. NOT_FOUND unless visible to the caller.
+  absl::StatusOr<v1::Request> Get(const Caller& caller, absl::string_view name) const;
+
+  // The caller's authority's requests, oldest first (ids sort by creation time), filtered.
+  // A page token is opaque; a malformed one is INVALID_ARGUMENT.
+  absl::StatusOr<v1::ListRequestsResponse> List(const Caller& caller,
+                                                const v1::ListRequestsRequest& query) const;
+
+  // The request's audit entries with their stored bytes, as of one read of the record.
+  absl::StatusOr<v1::Trail> Trail(const Caller& caller, absl::string_view name) const;
+
+ private:
+  absl::StatusOr<v1::Request> Load(const Caller& caller, absl::string_view name) const;
+  const storage::Store* store_;
+};
+
+}  // namespace comity::workflow
+
+#endif  // COMITY_SERVICES_WORKFLOW_READER_H_

@@ -1,0 +1,138 @@
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
+#include "storage/keys.h"
+#include "storage/rocksdb_status.h"
+#include "storage/store.h"
+
+namespace comity::storage {
+namespace {
+
+constexpr const char* kColumnNames[kColumnCount] = {"requests", "audit", "index", "idempotency",
+                                                    "meta"};
+
+rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+
+class RocksDbStore : public Store {
+ public:
+  RocksDbStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
+      : db_(std::move(db)), handles_(std::move(handles)) {}
+
+  ~RocksDbStore() override {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    db_->Close();
+  }
+
+  absl::StatusOr<std::string> Get(Column column, absl::string_view key) const override {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(column), ToSlice(key), &value);
+    if (s.IsNotFound()) return absl::NotFoundError("no such key");
+    if (!s.ok()) return FromRocksDb(s, "read");
+    return value;
+  }
+
+  absl::Status Scan(Column column, absl::string_view prefix, absl::string_view start_after,
+                    const ScanFn& fn) const override {
+    rocksdb::ReadOptions options;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, Handle(column)));
+    if (start_after.empty()) {
+      it->Seek(ToSlice(prefix));
+    } else {
+      it->Seek(ToSlice(start_after));
+      if (it->Valid() && ToView(it->key()) == start_after) it->Next();
+    }
+    for (; it->Valid(); it->Next()) {
+      absl::string_view key = ToView(it->key());
+      if (key.substr(0, prefix.size()) != prefix) break;
+      if (!fn(key, ToView(it->value()))) break;
+    }
+    return FromRocksDb(it->status(), "scan");
+  }
+
+  absl::Status Commit(const WriteSet& batch) override {
+    if (failed_.load()) {
+      return absl::UnavailableError(
+          "the store stopped accepting writes after an I/O error; restart the server");
+    }
+    rocksdb::WriteBatch wb;
+    for (const WriteSet::Write& w : batch.writes()) {
+      rocksdb::Status s = w.erase ? wb.Delete(Handle(w.column), ToSlice(w.key))
+                                  : wb.Put(Handle(w.column), ToSlice(w.key), ToSlice(w.value));
+      if (!s.ok()) return FromRocksDb(s, "prepare write");
+    }
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    rocksdb::Status s = db_->Write(options, &wb);
+    if (!s.ok()) {
+      failed_.store(true);
+      return FromRocksDb(s, "commit");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  rocksdb::ColumnFamilyHandle* Handle(Column c) const { return handles_[static_cast<int>(c)]; }
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::atomic<bool> failed_{false};
+};
+
+absl::Status CheckSchema(Store& store) {
+  absl::StatusOr<std::string> version = store.Get(Column::kMeta, kSchemaVersionKey);
+  if (version.ok()) {
+    if (*version == kSchemaVersion) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("the data directory holds schema version ", *version, "; this build reads ",
+                     kSchemaVersion));
+  }
+  if (!absl::IsNotFound(version.status())) return version.status();
+  WriteSet init;
+  init.Put(Column::kMeta, kSchemaVersionKey, kSchemaVersion);
+  return store.Commit(init);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& dir,
+                                                        const RocksDbOptions& store_options) {
+  rocksdb::DBOptions options;
+  options.create_if_missing = store_options.create_if_missing;
+  options.create_missing_column_families = store_options.create_if_missing;
+  options.IncreaseParallelism(2);
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  options.keep_log_file_num = 3;
+
+  rocksdb::ColumnFamilyOptions cf_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  for (const char* name : kColumnNames) descriptors.emplace_back(name, cf_options);
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return absl::UnavailableError(
+          absl::StrCat("the data directory ", dir, " is in use by another process"));
+    }
+    return FromRocksDb(s, absl::StrCat("open ", dir));
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  // handles[0] is the default family, which we do not use.
+  db->DestroyColumnFamilyHandle(handles[0]);
+  handles.erase(handles.begin());
+  auto store = std::make_unique<RocksDbStore>(std::move(db), std::move(handles));
+  absl::Status schema = CheckSchema(*store);
+  if (!schema.ok()) return schema;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace comity::storage
