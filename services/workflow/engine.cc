@@ -14,6 +14,7 @@
 #include "services/audit/chain.h"
 #include "services/workflow/actions.h"
 #include "services/workflow/errors.h"
+#include "services/workflow/lifecycle.h"
 #include "services/workflow/policy.h"
 #include "services/workflow/timeutil.h"
 #include "services/workflow/validation.h"
@@ -245,6 +246,11 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     if (!s.ok()) return s.status();
     side = *s;
     if (absl::Status r = CheckMayAct(cmd.caller, side); !r.ok()) return r;
+    if (!SideMayTake(cmd.action, side)) {
+      return absl::PermissionDeniedError(absl::StrCat("the ", v1::Side_Name(side),
+                                                      " side never takes the action ",
+                                                      v1::Action_Name(cmd.action)));
+    }
     if (!cmd.etag.empty() && cmd.etag != record.etag()) {
       return absl::AbortedError(absl::StrCat("the request changed since you read it (etag ",
                                              cmd.etag, ", now ", record.etag(),

@@ -1,0 +1,86 @@
+#include "tests/testing/fixtures.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "gtest/gtest.h"
+
+namespace comity::testing {
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "comity-test-XXXXXX").string();
+  char* made = mkdtemp(tmpl.data());
+  if (made == nullptr) std::abort();
+  path_ = made;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string SourcePath(const std::string& relative) {
+  return std::string(COMITY_SOURCE_DIR) + "/" + relative;
+}
+
+std::unique_ptr<workflow::ProfileSet> ShippedProfiles() {
+  auto profiles = workflow::ProfileSet::LoadDir(SourcePath("deploy/profiles"));
+  if (!profiles.ok()) {
+    ADD_FAILURE() << profiles.status();
+    std::abort();
+  }
+  return *std::move(profiles);
+}
+
+std::unique_ptr<workflow::Directory> DemoDirectory() {
+  auto directory = workflow::Directory::LoadFile(SourcePath("deploy/dev/directory.textproto"));
+  if (!directory.ok()) {
+    ADD_FAILURE() << directory.status();
+    std::abort();
+  }
+  return *std::move(directory);
+}
+
+workflow::Caller As(const workflow::Directory& directory, const std::string& principal) {
+  auto caller = directory.CallerFor(principal);
+  if (!caller.ok()) std::abort();
+  return *caller;
+}
+
+v1::Request FullRequest(const std::string& instrument, v1::RequestType type,
+                        v1::Priority priority) {
+  v1::Request r;
+  r.set_instrument(instrument);
+  r.set_type(type);
+  r.set_priority(priority);
+  r.set_channel(v1::CENTRAL_AUTHORITY);
+  r.set_requested_authority("authorities/DE-BFJ");
+  r.set_language("en");
+  v1::CaseInfo* c = r.mutable_case_info();
+  c->set_reference("PARQUET-2026-0042");
+  c->set_investigating_authority("Juge d'instruction, Paris");
+  c->set_nature_of_proceedings("Criminal investigation into ransomware attacks on hospitals");
+  c->add_offences("Illegal access (UNCC art. 7)");
+  c->add_legal_provisions("Code penal art. 323-1");
+  c->set_summary_of_facts("Hospital systems were encrypted; ransom notes point to a mail account.");
+  c->set_max_penalty_months(120);
+  c->set_persons_concerned("Unknown holder of the account");
+  v1::DataSought* d = r.mutable_data_sought();
+  d->add_categories(v1::SUBSCRIBER);
+  d->add_categories(v1::TRAFFIC);
+  d->add_identifiers("ransom@example.org");
+  d->set_service_provider("Example Mail GmbH");
+  d->set_system_location("Frankfurt");
+  d->mutable_time_range()->mutable_start_time()->set_seconds(1767225600);  // 2026-01-01
+  d->mutable_time_range()->mutable_end_time()->set_seconds(1769904000);    // 2026-02-01
+  d->set_relation_to_offence("The account received the ransom negotiations");
+  r.set_purpose("Identify the perpetrators");
+  r.set_necessity("Logs are kept for 90 days only");
+  r.set_follow_up_intended(true);
+  if (priority == v1::EMERGENCY) r.set_emergency_facts("A patient's life depends on it");
+  r.mutable_confidentiality()->set_confidential(true);
+  return r;
+}
+
+}  // namespace comity::testing
