@@ -78,7 +78,8 @@ v1::Request FullRequest(const std::string& instrument, v1::RequestType type,
   r.set_purpose("Identify the perpetrators");
   r.set_necessity("Logs are kept for 90 days only");
   r.set_follow_up_intended(true);
-  if (priority == v1::EMERGENCY) r.set_emergency_facts("A patient's life depends on it");
+  if (type == v1::EMERGENCY_DISCLOSURE) r.set_priority(v1::EMERGENCY);
+  if (r.priority() == v1::EMERGENCY) r.set_emergency_facts("A patient's life depends on it");
   r.mutable_confidentiality()->set_confidential(true);
   return r;
 }

@@ -1,1 +1,278 @@
+// RequestService, DirectoryService and AuditService on a real gRPC server on a loopback port,
+// backed by a real RocksDB in a temporary directory.
+
+#include <memory>
+
+#include "comity/v1/audit.grpc.pb.h"
+#include "comity/v1/directory.grpc.pb.h"
+#include "comity/v1/requests.grpc.pb.h"
+#include "common/sha256.h"
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "services/audit/chain.h"
+#include "services/server/server.h"
+#include "services/workflow/timeutil.h"
+#include "tests/testing/fixtures.h"
+
+namespace comity {
+namespace {
+
+using comity::testing::FullRequest;
+using comity::testing::SourcePath;
+using comity::testing::TempDir;
+using ::testing::ElementsAreArray;
+
+class RpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.set_listen_address("127.0.0.1:0");
+    config_.set_data_dir(dir_.path());
+    config_.set_profiles_dir(SourcePath("deploy/profiles"));
+    config_.set_directory_file(SourcePath("deploy/dev/directory.textproto"));
+    config_.set_insecure_dev(true);
+    config_.set_max_message_bytes(1 << 20);
+    auto server = server::Server::Start(config_, Clock::Real());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    requests_ = v1::RequestService::NewStub(channel_);
+    audit_ = v1::AuditService::NewStub(channel_);
+    directory_ = v1::DirectoryService::NewStub(channel_);
+  }
+
+  std::unique_ptr<grpc::ClientContext> As(const std::string& principal) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    if (!principal.empty()) ctx->AddMetadata("x-comity-principal", principal);
+    return ctx;
+  }
+
+  // Calls `method` as `principal`; returns the status and fills `out`.
+  template <typename Req, typename Resp, typename Method>
+  grpc::Status Call(const std::string& principal, Method method, const Req& req, Resp* out) {
+    auto ctx = As(principal);
+    return ((*requests_).*method)(ctx.get(), req, out);
+  }
+
+  template <typename Req>
+  v1::Request Must(const std::string& principal,
+                   grpc::Status (v1::RequestService::Stub::*method)(grpc::ClientContext*,
+                                                                    const Req&, v1::Request*),
+                   const Req& req, v1::State want) {
+    v1::Request out;
+    grpc::Status s = Call(principal, method, req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+    EXPECT_EQ(out.state(), want) << v1::State_Name(out.state());
+    return out;
+  }
+
+  template <typename Req>
+  static Req Named(const std::string& name) {
+    Req r;
+    r.set_name(name);
+    return r;
+  }
+
+  std::vector<v1::Action> TrailActions(const std::string& name) {
+    v1::GetTrailRequest req;
+    req.set_request(name);
+    v1::Trail trail;
+    auto ctx = As(comity::testing::kOdile);
+    grpc::Status s = audit_->GetTrail(ctx.get(), req, &trail);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> bytes;
+    std::vector<v1::Action> actions;
+    for (const auto& e : trail.entries()) {
+      bytes.push_back(e.data());
+      actions.push_back(e.entry().action());
+    }
+    EXPECT_TRUE(audit::VerifyChain(name, bytes, trail.head(), trail.size()).ok());
+    return actions;
+  }
+
+  TempDir dir_;
+  config::v1::ServerConfig config_;
+  std::unique_ptr<server::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::RequestService::Stub> requests_;
+  std::unique_ptr<v1::AuditService::Stub> audit_;
+  std::unique_ptr<v1::DirectoryService::Stub> directory_;
+};
+
+using Stub = v1::RequestService::Stub;
+constexpr const char* kA = comity::testing::kAlice;
+constexpr const char* kG = comity::testing::kGreta;
+
+// One full scenario per request type: draft, submit, acknowledge, then preserve and release, or
+// accept, deliver in two parts and confirm receipt.
+TEST_F(RpcTest, FullScenarioForEveryRequestType) {
+  for (int t = v1::RequestType_MIN + 1; t <= v1::RequestType_MAX; ++t) {
+    const auto type = static_cast<v1::RequestType>(t);
+    SCOPED_TRACE(v1::RequestType_Name(type));
+    v1::CreateRequestRequest create;
+    *create.mutable_request() = FullRequest("uncc", type);
+    const v1::Request draft = Must(kA, &Stub::CreateRequest, create, v1::DRAFT);
+    const std::string name = draft.name();
+    Must(kA, &Stub::SubmitRequest, Named<v1::SubmitRequestRequest>(name), v1::SUBMITTED);
+    Must(kG, &Stub::AcknowledgeRequest, Named<v1::AcknowledgeRequestRequest>(name), v1::RECEIVED);
+    if (type == v1::PRESERVATION) {
+      auto confirm = Named<v1::ConfirmPreservedRequest>(name);
+      *confirm.mutable_expire_time() =
+          workflow::ToProto(absl::Now() + absl::Hours(24 * 90));
+      Must(kG, &Stub::ConfirmPreserved, confirm, v1::PRESERVED);
+      auto release = Named<v1::ReleasePreservationRequest>(name);
+      release.set_reason("No longer needed");
+      Must(kA, &Stub::ReleasePreservation, release, v1::CLOSED);
+      EXPECT_THAT(TrailActions(name),
+                  ElementsAreArray({v1::CREATE, v1::SUBMIT, v1::ACKNOWLEDGE, v1::CONFIRM_PRESERVED,
+                                    v1::RELEASE_PRESERVATION}));
+      continue;
+    }
+    Must(kG, &Stub::AcceptRequest, Named<v1::AcceptRequestRequest>(name), v1::IN_EXECUTION);
+    auto deliver = Named<v1::DeliverEvidenceRequest>(name);
+    auto* item = deliver.mutable_delivery()->add_items();
+    item->set_name("part-1.bin");
+    item->set_sha256(ToHex(Sha256("part 1")));
+    item->set_category(v1::TRAFFIC);
+    Must(kG, &Stub::DeliverEvidence, deliver, v1::IN_EXECUTION);
+    deliver.mutable_delivery()->set_final(true);
+    item->set_sha256(ToHex(Sha256("part 2")));
+    Must(kG, &Stub::DeliverEvidence, deliver, v1::EXECUTED);
+    Must(kA, &Stub::ConfirmReceipt, Named<v1::ConfirmReceiptRequest>(name), v1::CLOSED);
+    EXPECT_THAT(TrailActions(name),
+                ElementsAreArray({v1::CREATE, v1::SUBMIT, v1::ACKNOWLEDGE, v1::ACCEPT, v1::DELIVER,
+                                  v1::DELIVER, v1::CONFIRM_RECEIPT}));
+  }
+}
+
+TEST_F(RpcTest, WhoIsCallingDecidesWhatTheySee) {
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = FullRequest("uncc", v1::GENERAL_ASSISTANCE);
+  v1::Request r = Must(kA, &Stub::CreateRequest, create, v1::DRAFT);
+  v1::Request out;
+  // No identity at all.
+  EXPECT_EQ(Call("", &Stub::GetRequest, Named<v1::GetRequestRequest>(r.name()), &out).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // A principal the directory does not know.
+  EXPECT_EQ(Call("spiffe://comity.dev/FR-CA/mallory", &Stub::GetRequest,
+                 Named<v1::GetRequestRequest>(r.name()), &out)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // Another authority: as if it did not exist.
+  grpc::Status unrelated = Call(comity::testing::kBinh, &Stub::GetRequest,
+                                Named<v1::GetRequestRequest>(r.name()), &out);
+  grpc::Status missing = Call(comity::testing::kBinh, &Stub::GetRequest,
+                              Named<v1::GetRequestRequest>("requests/01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+                              &out);
+  EXPECT_EQ(unrelated.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
+  // The requested authority does not see a draft.
+  EXPECT_EQ(Call(kG, &Stub::GetRequest, Named<v1::GetRequestRequest>(r.name()), &out).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  // The auditor of the requesting authority reads it, but cannot act.
+  EXPECT_TRUE(Call(comity::testing::kOdile, &Stub::GetRequest,
+                   Named<v1::GetRequestRequest>(r.name()), &out)
+                  .ok());
+  EXPECT_EQ(Call(comity::testing::kOdile, &Stub::SubmitRequest,
+                 Named<v1::SubmitRequestRequest>(r.name()), &out)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(RpcTest, InvalidArgumentCarriesFieldViolations) {
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = FullRequest("uncc", v1::PRESERVATION);
+  create.mutable_request()->set_requested_authority("authorities/XX-NOPE");
+  create.mutable_request()->set_instrument("");
+  v1::Request out;
+  grpc::Status s = Call(kA, &Stub::CreateRequest, create, &out);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(s.error_details()));
+  ASSERT_EQ(details.details_size(), 1);
+  google::rpc::BadRequest bad;
+  ASSERT_TRUE(details.details(0).UnpackTo(&bad));
+  ASSERT_EQ(bad.field_violations_size(), 2);
+  EXPECT_EQ(bad.field_violations(0).field(), "request.instrument");
+  EXPECT_EQ(bad.field_violations(0).reason(), "REQUIRED");
+  EXPECT_EQ(bad.field_violations(1).field(), "request.requested_authority");
+  EXPECT_EQ(bad.field_violations(1).reason(), "UNKNOWN_AUTHORITY");
+}
+
+TEST_F(RpcTest, OversizedMessagesAreRefused) {
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = FullRequest("uncc", v1::PRESERVATION);
+  create.mutable_request()->mutable_case_info()->set_summary_of_facts(std::string(2 << 20, 'x'));
+  v1::Request out;
+  EXPECT_EQ(Call(kA, &Stub::CreateRequest, create, &out).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  create.mutable_request()->mutable_case_info()->set_summary_of_facts(std::string(40000, 'x'));
+  grpc::Status s = Call(kA, &Stub::CreateRequest, create, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "request.case_info.summary_of_facts: is 40000 bytes; at most 32768");
+}
+
+TEST_F(RpcTest, IdempotentRetryAndStaleEtag) {
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = FullRequest("uncc", v1::PRESERVATION);
+  create.set_request_id("retry-me");
+  v1::Request first = Must(kA, &Stub::CreateRequest, create, v1::DRAFT);
+  v1::Request again = Must(kA, &Stub::CreateRequest, create, v1::DRAFT);
+  EXPECT_EQ(again.name(), first.name());
+  create.mutable_request()->set_purpose("changed");
+  v1::Request out;
+  EXPECT_EQ(Call(kA, &Stub::CreateRequest, create, &out).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  auto submit = Named<v1::SubmitRequestRequest>(first.name());
+  submit.set_etag("7");
+  EXPECT_EQ(Call(kA, &Stub::SubmitRequest, submit, &out).error_code(), grpc::StatusCode::ABORTED);
+}
+
+TEST_F(RpcTest, DirectoryShowsMembersOnlyOfTheCallersAuthority) {
+  v1::ListAuthoritiesResponse list;
+  auto ctx = As(kA);
+  ASSERT_TRUE(directory_->ListAuthorities(ctx.get(), v1::ListAuthoritiesRequest(), &list).ok());
+  ASSERT_EQ(list.authorities_size(), 5);
+  for (const auto& a : list.authorities()) {
+    EXPECT_EQ(a.members_size() > 0, a.name() == "authorities/FR-CA") << a.name();
+  }
+  v1::WhoAmIResponse me;
+  auto ctx2 = As(kG);
+  ASSERT_TRUE(directory_->WhoAmI(ctx2.get(), v1::WhoAmIRequest(), &me).ok());
+  EXPECT_EQ(me.authority(), "authorities/DE-BFJ");
+}
+
+TEST_F(RpcTest, HealthIsServing) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext ctx;
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp).ok());
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST(ServerConfigTest, RefusesPlaintextOffLoopback) {
+  TempDir dir;
+  config::v1::ServerConfig config;
+  config.set_listen_address("0.0.0.0:0");
+  config.set_data_dir(dir.path());
+  config.set_profiles_dir(SourcePath("deploy/profiles"));
+  config.set_directory_file(SourcePath("deploy/dev/directory.textproto"));
+  config.set_insecure_dev(true);
+  auto server = server::Server::Start(config, Clock::Real());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
+  config.set_listen_address("127.0.0.1:0");
+  config.set_insecure_dev(false);
+  EXPECT_EQ(server::Server::Start(config, Clock::Real()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(server::IsLoopbackAddress("[::1]:7700"));
+  EXPECT_TRUE(server::IsLoopbackAddress("localhost:7700"));
+  EXPECT_FALSE(server::IsLoopbackAddress("10.0.0.1:7700"));
+}
+
+}  // namespace
+}  // namespace comity
