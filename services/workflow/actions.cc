@@ -235,7 +235,7 @@ absl::Status ConfirmPreserved(const ActionInput& in, v1::Request& record, Effect
                         absl::StrCat("preservation lasts at least ",
                                      in.profile.min_preservation_days(), " days under ",
                                      in.profile.id(), " (", in.profile.preservation_article(),
-                                     "); the earliest expiry is ", absl::FormatTime(earliest)),
+                                     "); the earliest expiry is ", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", earliest, absl::UTCTimeZone())),
                         "PRESERVATION_TOO_SHORT");
   }
   *record.mutable_preservation()->mutable_expire_time() = m.expire_time();

@@ -1,0 +1,47 @@
+#ifndef COMITY_CLIENTS_CLI_ARGS_H_
+#define COMITY_CLIENTS_CLI_ARGS_H_
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "google/protobuf/descriptor.h"
+
+namespace comity::cli {
+
+// Command-line arguments after the subcommand: positionals, --name value options (repeatable)
+// and --flag switches.
+class Args {
+ public:
+  // `switches` lists the options that take no value.
+  static absl::StatusOr<Args> Parse(const std::vector<std::string>& argv,
+                                    const std::set<std::string>& switches);
+
+  const std::vector<std::string>& positional() const { return positional_; }
+  bool Has(const std::string& name) const { return options_.count(name) > 0; }
+  std::string Get(const std::string& name, const std::string& fallback = "") const;
+  std::vector<std::string> GetAll(const std::string& name) const;
+  // Marks options as known; returns INVALID_ARGUMENT naming any other option given.
+  absl::Status Allow(const std::set<std::string>& names) const;
+
+ private:
+  std::vector<std::string> positional_;
+  std::multimap<std::string, std::string> options_;
+};
+
+// "ESSENTIAL_INTERESTS", "essential-interests" -> the enum value; INVALID_ARGUMENT listing the
+// accepted names otherwise.
+absl::StatusOr<int> ParseEnum(const google::protobuf::EnumDescriptor* type, const std::string& s);
+
+// RFC 3339 ("2027-01-31T00:00:00Z") or a duration from now ("90d", "48h", "30m").
+absl::StatusOr<absl::Time> ParseWhen(const std::string& s, absl::Time now);
+
+// "ID" or "requests/ID" -> "requests/ID".
+std::string RequestName(const std::string& id);
+
+}  // namespace comity::cli
+
+#endif  // COMITY_CLIENTS_CLI_ARGS_H_

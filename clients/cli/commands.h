@@ -1,0 +1,45 @@
+#ifndef COMITY_CLIENTS_CLI_COMMANDS_H_
+#define COMITY_CLIENTS_CLI_COMMANDS_H_
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "clients/cli/args.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+
+namespace comity::cli {
+
+// Exit code for a command line that could not be understood (EX_USAGE).
+inline constexpr int kUsageError = 64;
+
+struct Context {
+  std::shared_ptr<grpc::Channel> channel;
+  std::string principal;
+  bool json = false;
+  absl::Duration timeout = absl::Seconds(30);
+
+  // A call context carrying the caller's identity and deadline.
+  std::unique_ptr<grpc::ClientContext> NewCall() const;
+};
+
+struct CommandSpec {
+  std::string group;  // "request", "audit", "directory", ...
+  std::string verb;
+  std::string usage;  // arguments and options
+  std::set<std::string> switches;
+  int (*run)(Context& ctx, const Args& args);
+};
+
+std::vector<CommandSpec> RequestCommands();
+std::vector<CommandSpec> OtherCommands();
+
+// Prints "error: message" for a usage problem and returns kUsageError.
+int UsageError(const std::string& message);
+
+}  // namespace comity::cli
+
+#endif  // COMITY_CLIENTS_CLI_COMMANDS_H_

@@ -1,0 +1,158 @@
+#include "clients/cli/format.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/sha256.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace comity::cli {
+namespace {
+
+std::string When(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%SZ", absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+std::string Id(const std::string& name) {
+  return name.size() > 9 ? name.substr(9) : name;  // strip "requests/"
+}
+
+void Row(const char* key, const std::string& value) {
+  if (!value.empty()) std::printf("%-22s %s\n", key, value.c_str());
+}
+
+}  // namespace
+
+void PrintJson(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  std::cout << out;
+}
+
+void PrintRequest(const v1::Request& r) {
+  Row("name", r.name());
+  Row("state", v1::State_Name(r.state()));
+  Row("type", v1::RequestType_Name(r.type()));
+  Row("priority", v1::Priority_Name(r.priority()));
+  Row("instrument", r.instrument());
+  Row("from", r.requesting_authority());
+  Row("to", r.requested_authority());
+  Row("case reference", r.case_info().reference());
+  Row("follows", r.follows());
+  Row("etag", r.etag());
+  Row("created", When(r.create_time()));
+  Row("updated", When(r.update_time()));
+  if (r.has_preservation()) {
+    Row("preserved until", When(r.preservation().expire_time()));
+    if (r.preservation().extensions() > 0) {
+      Row("extensions", absl::StrCat(r.preservation().extensions()));
+    }
+  }
+  if (r.has_refusal()) {
+    Row("refused on", absl::StrJoin(r.refusal().grounds(), ", "));
+  }
+  if (r.has_postponement()) {
+    Row("postponed until", When(r.postponement().until_time()));
+  }
+  for (const v1::Condition& c : r.conditions()) {
+    Row("condition", absl::StrCat(v1::ConditionStatus_Name(c.status()), " ",
+                                  v1::ConditionKind_Name(c.kind())));
+  }
+  for (const v1::Delivery& d : r.deliveries()) {
+    Row("delivery", absl::StrCat("#", d.number(), d.final() ? " final" : " partial", ", ",
+                                 d.items_size(), " item(s), ", When(d.delivered_time())));
+  }
+  Row("audit entries", absl::StrCat(r.audit_size()));
+  Row("audit head", ToHex(r.audit_head()));
+}
+
+void PrintRequests(const v1::ListRequestsResponse& list) {
+  std::printf("%-26s  %-20s  %-28s  %-9s  %-18s  %-18s  %s\n", "ID", "STATE", "TYPE", "PRIORITY",
+              "FROM", "TO", "UPDATED");
+  for (const v1::Request& r : list.requests()) {
+    std::printf("%-26s  %-20s  %-28s  %-9s  %-18s  %-18s  %s\n", Id(r.name()).c_str(),
+                v1::State_Name(r.state()).c_str(), v1::RequestType_Name(r.type()).c_str(),
+                v1::Priority_Name(r.priority()).c_str(), r.requesting_authority().substr(12).c_str(),
+                r.requested_authority().substr(12).c_str(), When(r.update_time()).c_str());
+  }
+  if (!list.next_page_token().empty()) {
+    std::printf("(more: --page-token %s)\n", list.next_page_token().c_str());
+  }
+}
+
+void PrintTrail(const v1::Trail& trail) {
+  std::printf("%4s  %-20s  %-38s  %-20s  %-37s  %s\n", "SEQ", "TIME (UTC)", "ACTOR", "ACTION",
+              "STATE", "DETAILS");
+  for (const v1::TrailEntry& te : trail.entries()) {
+    const v1::AuditEntry& e = te.entry();
+    std::string details = absl::StrJoin(e.grounds(), ",");
+    if (e.note_kind() != v1::NOTE_KIND_UNSPECIFIED) details = v1::NoteKind_Name(e.note_kind());
+    if (e.attachments_size() > 0) details = absl::StrCat(e.attachments_size(), " item(s)");
+    if (!e.legal_basis().empty()) absl::StrAppend(&details, details.empty() ? "" : " ", "[", e.legal_basis(), "]");
+    std::string actor = e.actor().principal();
+    if (actor.rfind("spiffe://", 0) == 0) actor = actor.substr(actor.find('/', 9) + 1);
+    std::printf("%4llu  %-20s  %-38s  %-20s  %-37s  %s\n",
+                static_cast<unsigned long long>(e.sequence()), When(e.time()).c_str(),
+                actor.c_str(), v1::Action_Name(e.action()).c_str(),
+                absl::StrCat(v1::State_Name(e.state_before()), " -> ",
+                             v1::State_Name(e.state_after()))
+                    .c_str(),
+                details.c_str());
+  }
+  std::printf("head %s (%llu entries)\n", ToHex(trail.head()).c_str(),
+              static_cast<unsigned long long>(trail.size()));
+}
+
+void PrintAuthorities(const v1::ListAuthoritiesResponse& list) {
+  std::printf("%-22s  %-7s  %-12s  %s\n", "NAME", "COUNTRY", "LANGUAGES", "DISPLAY NAME");
+  for (const v1::Authority& a : list.authorities()) {
+    std::printf("%-22s  %-7s  %-12s  %s\n", a.name().c_str(), a.country().c_str(),
+                absl::StrJoin(a.languages(), ",").c_str(), a.display_name().c_str());
+  }
+}
+
+const char* CodeName(grpc::StatusCode code) {
+  static const char* const kNames[] = {
+      "OK",        "CANCELLED",           "UNKNOWN",           "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED", "NOT_FOUND",   "ALREADY_EXISTS",    "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+      "UNIMPLEMENTED", "INTERNAL",        "UNAVAILABLE",       "DATA_LOSS",
+      "UNAUTHENTICATED"};
+  const int i = static_cast<int>(code);
+  return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
+}
+
+int PrintError(const grpc::Status& status) {
+  std::cerr << "error: " << CodeName(status.error_code()) << ": " << status.error_message()
+            << "\n";
+  google::rpc::Status details;
+  if (!status.error_details().empty() && details.ParseFromString(status.error_details())) {
+    for (const auto& any : details.details()) {
+      google::rpc::BadRequest bad;
+      google::rpc::PreconditionFailure pre;
+      if (any.UnpackTo(&bad) && bad.field_violations_size() > 1) {
+        for (const auto& v : bad.field_violations()) {
+          std::cerr << "  " << v.field() << ": " << v.description() << " [" << v.reason()
+                    << "]\n";
+        }
+      } else if (any.UnpackTo(&pre)) {
+        for (const auto& v : pre.violations()) {
+          std::cerr << "  " << v.type() << " " << v.subject() << ": " << v.description() << "\n";
+        }
+      }
+    }
+  }
+  return static_cast<int>(status.error_code());
+}
+
+}  // namespace comity::cli

@@ -1,0 +1,97 @@
+// comity: the command-line client.
+//
+//   comity [--addr HOST:PORT] [--as PRINCIPAL] [--json] GROUP VERB [ARGS]
+//
+// Exit status: 0 on success, the gRPC status code on an RPC error (e.g. 5 NOT_FOUND,
+// 9 FAILED_PRECONDITION), 64 for a command line that could not be understood.
+
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "clients/cli/commands.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace comity::cli {
+
+std::unique_ptr<grpc::ClientContext> Context::NewCall() const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (!principal.empty()) ctx->AddMetadata("x-comity-principal", principal);
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return ctx;
+}
+
+int UsageError(const std::string& message) {
+  std::cerr << "error: " << message << "\n(see comity help)\n";
+  return kUsageError;
+}
+
+namespace {
+
+const char* Env(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+void Help(const std::vector<CommandSpec>& commands) {
+  std::cout << "usage: comity [--addr HOST:PORT] [--as PRINCIPAL] [--json] [--timeout 30s] "
+               "COMMAND\n\n"
+               "  --addr defaults to $COMITY_ADDR or 127.0.0.1:7700; --as to $COMITY_PRINCIPAL.\n"
+               "  Exit status: 0, the gRPC status code of a failed call, or 64 for bad usage.\n\n"
+               "commands:\n";
+  for (const CommandSpec& c : commands) {
+    std::cout << "  comity " << c.group << (c.verb.empty() ? "" : " ") << c.verb << " "
+              << c.usage << "\n";
+  }
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  std::vector<CommandSpec> commands = RequestCommands();
+  for (CommandSpec& c : OtherCommands()) commands.push_back(std::move(c));
+
+  Context ctx;
+  std::string addr = Env("COMITY_ADDR", "127.0.0.1:7700");
+  ctx.principal = Env("COMITY_PRINCIPAL", "");
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--json") {
+      ctx.json = true;
+    } else if ((flag == "--addr" || flag == "--as" || flag == "--timeout") && i + 1 < argc) {
+      const std::string value = argv[++i];
+      if (flag == "--addr") addr = value;
+      if (flag == "--as") ctx.principal = value;
+      if (flag == "--timeout" && !absl::ParseDuration(value, &ctx.timeout)) {
+        return UsageError("--timeout takes a duration such as 30s");
+      }
+    } else if (flag == "--help" || flag == "-h") {
+      Help(commands);
+      return 0;
+    } else {
+      return UsageError(absl::StrCat("unknown option ", flag));
+    }
+  }
+  if (i >= argc || std::string(argv[i]) == "help") {
+    Help(commands);
+    return i >= argc ? kUsageError : 0;
+  }
+  const std::string group = argv[i++];
+  const std::string verb = i < argc ? argv[i] : "";
+  for (const CommandSpec& c : commands) {
+    if (c.group != group || (!c.verb.empty() && c.verb != verb)) continue;
+    if (!c.verb.empty()) ++i;
+    absl::StatusOr<Args> args =
+        Args::Parse(std::vector<std::string>(argv + i, argv + argc), c.switches);
+    if (!args.ok()) return UsageError(std::string(args.status().message()));
+    ctx.channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+    return c.run(ctx, *args);
+  }
+  return UsageError(absl::StrCat("unknown command: ", group, " ", verb));
+}
+
+}  // namespace comity::cli
+
+int main(int argc, char** argv) { return comity::cli::Main(argc, argv); }

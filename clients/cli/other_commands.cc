@@ -1,0 +1,120 @@
+// comity audit ..., comity directory ..., comity whoami, comity health.
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "clients/cli/commands.h"
+#include "clients/cli/format.h"
+#include "comity/v1/audit.grpc.pb.h"
+#include "comity/v1/directory.grpc.pb.h"
+#include "common/sha256.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "services/audit/chain.h"
+
+namespace comity::cli {
+namespace {
+
+grpc::Status FetchTrail(Context& ctx, const std::string& id, v1::Trail* trail) {
+  v1::GetTrailRequest req;
+  req.set_request(RequestName(id));
+  auto stub = v1::AuditService::NewStub(ctx.channel);
+  auto call = ctx.NewCall();
+  return stub->GetTrail(call.get(), req, trail);
+}
+
+int Trail(Context& ctx, const Args& args) {
+  if (args.positional().size() != 1) return UsageError("expected exactly one request ID");
+  v1::Trail trail;
+  grpc::Status status = FetchTrail(ctx, args.positional()[0], &trail);
+  if (!status.ok()) return PrintError(status);
+  if (ctx.json) {
+    PrintJson(trail);
+  } else {
+    PrintTrail(trail);
+  }
+  return 0;
+}
+
+// Fetches the trail and checks the hash chain locally: numbering, links and the recorded head.
+int VerifyChain(Context& ctx, const Args& args) {
+  if (args.positional().size() != 1) return UsageError("expected exactly one request ID");
+  v1::Trail trail;
+  grpc::Status status = FetchTrail(ctx, args.positional()[0], &trail);
+  if (!status.ok()) return PrintError(status);
+  std::vector<std::string> entries;
+  for (const v1::TrailEntry& e : trail.entries()) entries.push_back(e.data());
+  absl::Status verdict = audit::VerifyChain(trail.request(), entries, trail.head(), trail.size());
+  if (!verdict.ok()) {
+    std::cout << "BROKEN " << trail.request() << ": " << verdict.message() << "\n";
+    return static_cast<int>(verdict.code());
+  }
+  std::cout << "OK " << trail.request() << ": " << trail.size()
+            << " entries chained, head " << ToHex(trail.head()) << "\n";
+  return 0;
+}
+
+int Authorities(Context& ctx, const Args& args) {
+  if (absl::Status s = args.Allow({"country"}); !s.ok()) return UsageError(std::string(s.message()));
+  v1::ListAuthoritiesRequest req;
+  req.set_country(args.Get("country"));
+  v1::ListAuthoritiesResponse resp;
+  auto stub = v1::DirectoryService::NewStub(ctx.channel);
+  auto call = ctx.NewCall();
+  grpc::Status status = stub->ListAuthorities(call.get(), req, &resp);
+  if (!status.ok()) return PrintError(status);
+  if (ctx.json) {
+    PrintJson(resp);
+  } else {
+    PrintAuthorities(resp);
+  }
+  return 0;
+}
+
+int Authority(Context& ctx, const Args& args) {
+  if (args.positional().size() != 1) return UsageError("expected exactly one authority");
+  v1::GetAuthorityRequest req;
+  const std::string& a = args.positional()[0];
+  req.set_name(a.rfind("authorities/", 0) == 0 ? a : "authorities/" + a);
+  v1::Authority resp;
+  auto stub = v1::DirectoryService::NewStub(ctx.channel);
+  auto call = ctx.NewCall();
+  grpc::Status status = stub->GetAuthority(call.get(), req, &resp);
+  if (!status.ok()) return PrintError(status);
+  PrintJson(resp);
+  return 0;
+}
+
+int WhoAmI(Context& ctx, const Args&) {
+  v1::WhoAmIResponse resp;
+  auto stub = v1::DirectoryService::NewStub(ctx.channel);
+  auto call = ctx.NewCall();
+  grpc::Status status = stub->WhoAmI(call.get(), v1::WhoAmIRequest(), &resp);
+  if (!status.ok()) return PrintError(status);
+  PrintJson(resp);
+  return 0;
+}
+
+int Health(Context& ctx, const Args&) {
+  auto stub = grpc::health::v1::Health::NewStub(ctx.channel);
+  auto call = ctx.NewCall();
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status status = stub->Check(call.get(), grpc::health::v1::HealthCheckRequest(), &resp);
+  if (!status.ok()) return PrintError(status);
+  std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()) << "\n";
+  return resp.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 14;
+}
+
+}  // namespace
+
+std::vector<CommandSpec> OtherCommands() {
+  return {
+      {"audit", "trail", "ID", {}, Trail},
+      {"audit", "verify-chain", "ID   (checks the hash chain locally)", {}, VerifyChain},
+      {"directory", "list", "[--country CC]", {}, Authorities},
+      {"directory", "get", "AUTHORITY", {}, Authority},
+      {"whoami", "", "", {}, WhoAmI},
+      {"health", "", "", {}, Health},
+  };
+}
+
+}  // namespace comity::cli

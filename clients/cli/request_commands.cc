@@ -1,0 +1,414 @@
+// comity request ...: one subcommand per RequestService RPC.
+
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "clients/cli/commands.h"
+#include "clients/cli/format.h"
+#include "comity/v1/requests.grpc.pb.h"
+#include "common/sha256.h"
+#include "google/protobuf/text_format.h"
+
+namespace comity::cli {
+namespace {
+
+using Stub = v1::RequestService::Stub;
+using google::protobuf::Timestamp;
+
+Timestamp ToTimestamp(absl::Time t) {
+  Timestamp out;
+  out.set_seconds(absl::ToUnixSeconds(t));
+  return out;
+}
+
+// Applies the verb-specific options to `req`; returns an error message or "".
+template <typename Req>
+using Fill = std::function<std::string(const Args&, Req&)>;
+
+int Finish(const Context& ctx, const grpc::Status& status, const v1::Request& reply) {
+  if (!status.ok()) return PrintError(status);
+  if (ctx.json) {
+    PrintJson(reply);
+  } else {
+    PrintRequest(reply);
+  }
+  return 0;
+}
+
+// The common shape of every lifecycle verb: ID, --etag, --request-id, then its own options.
+template <typename Req>
+int Verb(Context& ctx, const Args& args,
+         grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, v1::Request*),
+         std::set<std::string> options, const Fill<Req>& fill) {
+  options.insert({"etag", "request-id"});
+  if (absl::Status s = args.Allow(options); !s.ok()) return UsageError(std::string(s.message()));
+  if (args.positional().size() != 1) return UsageError("expected exactly one request ID");
+  Req req;
+  req.set_name(RequestName(args.positional()[0]));
+  req.set_etag(args.Get("etag"));
+  req.set_request_id(args.Get("request-id"));
+  if (std::string err = fill ? fill(args, req) : ""; !err.empty()) return UsageError(err);
+  auto stub = v1::RequestService::NewStub(ctx.channel);
+  v1::Request reply;
+  auto call = ctx.NewCall();
+  grpc::Status status = ((*stub).*method)(call.get(), req, &reply);
+  return Finish(ctx, status, reply);
+}
+
+std::string ReadRequestFile(const Args& args, v1::Request* out) {
+  const std::string path = args.Get("file");
+  if (path.empty()) return "give the request as --file FILE.textproto (or -f)";
+  std::ifstream in(path);
+  if (!in) return absl::StrCat("cannot read ", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!google::protobuf::TextFormat::ParseFromString(text.str(), out)) {
+    return absl::StrCat(path, " is not a comity.v1.Request in text format");
+  }
+  return "";
+}
+
+std::string When(const Args& args, const std::string& option, Timestamp* out) {
+  if (!args.Has(option)) return absl::StrCat("--", option, " is required");
+  absl::StatusOr<absl::Time> t = ParseWhen(args.Get(option), absl::Now());
+  if (!t.ok()) return absl::StrCat("--", option, ": ", t.status().message());
+  *out = ToTimestamp(*t);
+  return "";
+}
+
+int Create(Context& ctx, const Args& args, bool submit) {
+  if (absl::Status s = args.Allow({"file", "request-id", "follows"}); !s.ok()) {
+    return UsageError(std::string(s.message()));
+  }
+  v1::CreateRequestRequest create;
+  if (std::string err = ReadRequestFile(args, create.mutable_request()); !err.empty()) {
+    return UsageError(err);
+  }
+  if (args.Has("follows")) create.mutable_request()->set_follows(RequestName(args.Get("follows")));
+  const std::string id = args.Get("request-id");
+  create.set_request_id(id.empty() ? "" : absl::StrCat(id, "/create"));
+  auto stub = v1::RequestService::NewStub(ctx.channel);
+  v1::Request draft;
+  auto call = ctx.NewCall();
+  grpc::Status status = stub->CreateRequest(call.get(), create, &draft);
+  if (!status.ok() || !submit) return Finish(ctx, status, draft);
+  v1::SubmitRequestRequest req;
+  req.set_name(draft.name());
+  req.set_request_id(id.empty() ? "" : absl::StrCat(id, "/submit"));
+  v1::Request submitted;
+  auto call2 = ctx.NewCall();
+  status = stub->SubmitRequest(call2.get(), req, &submitted);
+  if (!status.ok()) std::cerr << "the draft " << draft.name() << " was kept\n";
+  return Finish(ctx, status, submitted);
+}
+
+int Submit(Context& ctx, const Args& args) {
+  if (args.Has("file")) return Create(ctx, args, true);
+  return Verb<v1::SubmitRequestRequest>(ctx, args, &Stub::SubmitRequest, {}, nullptr);
+}
+
+int Get(Context& ctx, const Args& args) {
+  if (args.positional().size() != 1) return UsageError("expected exactly one request ID");
+  v1::GetRequestRequest req;
+  req.set_name(RequestName(args.positional()[0]));
+  auto stub = v1::RequestService::NewStub(ctx.channel);
+  v1::Request reply;
+  auto call = ctx.NewCall();
+  return Finish(ctx, stub->GetRequest(call.get(), req, &reply), reply);
+}
+
+int List(Context& ctx, const Args& args) {
+  if (absl::Status s = args.Allow({"state", "type", "priority", "side", "counterpart", "instrument",
+                                   "page-size", "page-token", "all"});
+      !s.ok()) {
+    return UsageError(std::string(s.message()));
+  }
+  v1::ListRequestsRequest req;
+  const auto set_state = [](v1::ListRequestsRequest* r, int v) { r->set_state(v1::State(v)); };
+  const auto set_type = [](v1::ListRequestsRequest* r, int v) { r->set_type(v1::RequestType(v)); };
+  const auto set_priority = [](v1::ListRequestsRequest* r, int v) {
+    r->set_priority(v1::Priority(v));
+  };
+  const auto set_side = [](v1::ListRequestsRequest* r, int v) { r->set_side(v1::Side(v)); };
+  const std::vector<std::tuple<const char*, const google::protobuf::EnumDescriptor*,
+                               std::function<void(v1::ListRequestsRequest*, int)>>>
+      enums = {{"state", v1::State_descriptor(), set_state},
+               {"type", v1::RequestType_descriptor(), set_type},
+               {"priority", v1::Priority_descriptor(), set_priority},
+               {"side", v1::Side_descriptor(), set_side}};
+  for (const auto& [name, type, set] : enums) {
+    if (!args.Has(name)) continue;
+    absl::StatusOr<int> v = ParseEnum(type, args.Get(name));
+    if (!v.ok()) return UsageError(absl::StrCat("--", name, ": ", v.status().message()));
+    set(&req, *v);
+  }
+  if (args.Has("counterpart")) {
+    std::string c = args.Get("counterpart");
+    req.set_counterpart(c.rfind("authorities/", 0) == 0 ? c : "authorities/" + c);
+  }
+  req.set_instrument(args.Get("instrument"));
+  int size = 0;
+  if (args.Has("page-size") && !absl::SimpleAtoi(args.Get("page-size"), &size)) {
+    return UsageError("--page-size takes a number");
+  }
+  req.set_page_size(size);
+  req.set_page_token(args.Get("page-token"));
+  auto stub = v1::RequestService::NewStub(ctx.channel);
+  v1::ListRequestsResponse all;
+  for (;;) {
+    v1::ListRequestsResponse page;
+    auto call = ctx.NewCall();
+    grpc::Status status = stub->ListRequests(call.get(), req, &page);
+    if (!status.ok()) return PrintError(status);
+    all.mutable_requests()->MergeFrom(page.requests());
+    all.set_next_page_token(page.next_page_token());
+    if (!args.Has("all") || page.next_page_token().empty()) break;
+    req.set_page_token(page.next_page_token());
+  }
+  if (ctx.json) {
+    PrintJson(all);
+  } else {
+    PrintRequests(all);
+  }
+  return 0;
+}
+
+int Update(Context& ctx, const Args& args) {
+  return Verb<v1::UpdateDraftRequest>(ctx, args, &Stub::UpdateDraft, {"file"},
+                                      [](const Args& a, v1::UpdateDraftRequest& r) {
+                                        return ReadRequestFile(a, r.mutable_request());
+                                      });
+}
+
+std::string Required(const Args& a, const std::string& option, std::string* out) {
+  *out = a.Get(option);
+  return out->empty() ? absl::StrCat("--", option, " is required") : "";
+}
+
+int Refuse(Context& ctx, const Args& args) {
+  return Verb<v1::RefuseRequestRequest>(
+      ctx, args, &Stub::RefuseRequest, {"ground", "reason"},
+      [](const Args& a, v1::RefuseRequestRequest& r) -> std::string {
+        for (const std::string& g : a.GetAll("ground")) r.add_grounds(g);
+        if (r.grounds().empty()) return "name at least one --ground";
+        return Required(a, "reason", r.mutable_reasons());
+      });
+}
+
+int Consult(Context& ctx, const Args& args) {
+  return Verb<v1::ConsultRequestRequest>(
+      ctx, args, &Stub::ConsultRequest, {"ground", "postpone", "reason"},
+      [](const Args& a, v1::ConsultRequestRequest& r) -> std::string {
+        for (const std::string& g : a.GetAll("ground")) r.add_intended_grounds(g);
+        r.set_postponement(a.Has("postpone"));
+        return Required(a, "reason", r.mutable_reasons());
+      });
+}
+
+int Postpone(Context& ctx, const Args& args) {
+  return Verb<v1::PostponeRequestRequest>(
+      ctx, args, &Stub::PostponeRequest, {"ground", "reason", "until"},
+      [](const Args& a, v1::PostponeRequestRequest& r) -> std::string {
+        if (std::string e = Required(a, "ground", r.mutable_ground()); !e.empty()) return e;
+        if (std::string e = Required(a, "reason", r.mutable_reasons()); !e.empty()) return e;
+        return When(a, "until", r.mutable_until_time());
+      });
+}
+
+int ProposeConditions(Context& ctx, const Args& args) {
+  return Verb<v1::ProposeConditionsRequest>(
+      ctx, args, &Stub::ProposeConditions, {"condition"},
+      [](const Args& a, v1::ProposeConditionsRequest& r) -> std::string {
+        for (const std::string& c : a.GetAll("condition")) {
+          std::vector<std::string> parts = absl::StrSplit(c, absl::MaxSplits(':', 1));
+          if (parts.size() != 2) return "--condition takes KIND:TEXT, e.g. use-limitation:...";
+          absl::StatusOr<int> kind = ParseEnum(v1::ConditionKind_descriptor(), parts[0]);
+          if (!kind.ok()) return std::string(kind.status().message());
+          auto* cond = r.add_conditions();
+          cond->set_kind(v1::ConditionKind(*kind));
+          cond->set_text(parts[1]);
+        }
+        return r.conditions().empty() ? "give at least one --condition KIND:TEXT" : "";
+      });
+}
+
+// --item NAME:SHA256:CATEGORY[:SIZE] or --item-file PATH:CATEGORY (the digest is computed here).
+std::string AddItems(const Args& a, v1::Delivery* d) {
+  for (const std::string& spec : a.GetAll("item")) {
+    std::vector<std::string> p = absl::StrSplit(spec, ':');
+    if (p.size() < 3 || p.size() > 4) return "--item takes NAME:SHA256:CATEGORY[:SIZE]";
+    absl::StatusOr<int> cat = ParseEnum(v1::DataCategory_descriptor(), p[2]);
+    if (!cat.ok()) return std::string(cat.status().message());
+    auto* item = d->add_items();
+    item->set_name(p[0]);
+    item->set_sha256(p[1]);
+    item->set_category(v1::DataCategory(*cat));
+    int64_t size = 0;
+    if (p.size() == 4 && !absl::SimpleAtoi(p[3], &size)) return "SIZE must be a number";
+    item->set_size_bytes(size);
+  }
+  for (const std::string& spec : a.GetAll("item-file")) {
+    const size_t colon = spec.rfind(':');
+    if (colon == std::string::npos) return "--item-file takes PATH:CATEGORY";
+    absl::StatusOr<int> cat = ParseEnum(v1::DataCategory_descriptor(), spec.substr(colon + 1));
+    if (!cat.ok()) return std::string(cat.status().message());
+    const std::string path = spec.substr(0, colon);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::StrCat("cannot read ", path);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    auto* item = d->add_items();
+    item->set_name(path.substr(path.rfind('/') + 1));
+    item->set_sha256(ToHex(Sha256(bytes.str())));
+    item->set_category(v1::DataCategory(*cat));
+    item->set_size_bytes(static_cast<int64_t>(bytes.str().size()));
+  }
+  return d->items().empty() ? "give at least one --item or --item-file" : "";
+}
+
+int Deliver(Context& ctx, const Args& args) {
+  return Verb<v1::DeliverEvidenceRequest>(
+      ctx, args, &Stub::DeliverEvidence, {"item", "item-file", "final", "transfer-conditions"},
+      [](const Args& a, v1::DeliverEvidenceRequest& r) -> std::string {
+        v1::Delivery* d = r.mutable_delivery();
+        d->set_final(a.Has("final"));
+        d->set_transfer_conditions(a.Get("transfer-conditions"));
+        return AddItems(a, d);
+      });
+}
+
+int Note(Context& ctx, const Args& args) {
+  return Verb<v1::AddNoteRequest>(
+      ctx, args, &Stub::AddNote, {"kind", "text", "estimate"},
+      [](const Args& a, v1::AddNoteRequest& r) -> std::string {
+        absl::StatusOr<int> kind = ParseEnum(v1::NoteKind_descriptor(), a.Get("kind", "comment"));
+        if (!kind.ok()) return absl::StrCat("--kind: ", kind.status().message());
+        r.set_kind(v1::NoteKind(*kind));
+        if (std::string e = Required(a, "text", r.mutable_text()); !e.empty()) return e;
+        return a.Has("estimate") ? When(a, "estimate", r.mutable_new_estimate_time()) : "";
+      });
+}
+
+template <typename Req>
+int Plain(Context& ctx, const Args& args,
+          grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, v1::Request*)) {
+  return Verb<Req>(ctx, args, method, {}, nullptr);
+}
+
+// For verbs whose only extra is one text option.
+template <typename Req>
+int WithText(Context& ctx, const Args& args,
+             grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, v1::Request*),
+             const std::string& option, std::string* (Req::*field)(), bool required) {
+  return Verb<Req>(ctx, args, method, {option},
+                   [option, field, required](const Args& a, Req& r) -> std::string {
+                     *((r.*field)()) = a.Get(option);
+                     return required && a.Get(option).empty()
+                                ? absl::StrCat("--", option, " is required")
+                                : "";
+                   });
+}
+
+}  // namespace
+
+std::vector<CommandSpec> RequestCommands() {
+  return {
+      {"request", "create", "-f REQUEST.textproto [--follows ID] [--request-id ID]   (makes a draft)", {},
+       [](Context& c, const Args& a) { return Create(c, a, false); }},
+      {"request", "submit", "-f REQUEST.textproto [--follows ID] | ID   (create and submit, or submit a draft)",
+       {}, Submit},
+      {"request", "update", "ID -f REQUEST.textproto   (replace a draft's content)", {}, Update},
+      {"request", "get", "ID", {}, Get},
+      {"request", "list",
+       "[--state S] [--type T] [--priority P] [--side requesting|receiving] [--counterpart A] "
+       "[--instrument I] [--page-size N] [--page-token T] [--all]",
+       {"all"}, List},
+      {"request", "acknowledge", "ID", {},
+       [](Context& c, const Args& a) {
+         return Plain<v1::AcknowledgeRequestRequest>(c, a, &Stub::AcknowledgeRequest);
+       }},
+      {"request", "ask", "ID --questions TEXT   (request more information)", {},
+       [](Context& c, const Args& a) {
+         return WithText<v1::RequestInformationRequest>(
+             c, a, &Stub::RequestInformation, "questions",
+             &v1::RequestInformationRequest::mutable_questions, true);
+       }},
+      {"request", "supplement", "ID --information TEXT", {},
+       [](Context& c, const Args& a) {
+         return WithText<v1::SupplementRequestRequest>(
+             c, a, &Stub::SupplementRequest, "information",
+             &v1::SupplementRequestRequest::mutable_information, true);
+       }},
+      {"request", "consult", "ID (--ground G ... | --postpone) --reason TEXT", {"postpone"},
+       Consult},
+      {"request", "propose-conditions", "ID --condition KIND:TEXT ...", {}, ProposeConditions},
+      {"request", "accept-conditions", "ID", {},
+       [](Context& c, const Args& a) {
+         return Plain<v1::AcceptConditionsRequest>(c, a, &Stub::AcceptConditions);
+       }},
+      {"request", "decline-conditions", "ID --reason TEXT", {},
+       [](Context& c, const Args& a) {
+         return WithText<v1::DeclineConditionsRequest>(
+             c, a, &Stub::DeclineConditions, "reason",
+             &v1::DeclineConditionsRequest::mutable_reason, true);
+       }},
+      {"request", "accept", "ID", {},
+       [](Context& c, const Args& a) {
+         return Plain<v1::AcceptRequestRequest>(c, a, &Stub::AcceptRequest);
+       }},
+      {"request", "postpone", "ID --ground G --reason TEXT --until TIME|90d", {}, Postpone},
+      {"request", "resume", "ID", {},
+       [](Context& c, const Args& a) {
+         return Plain<v1::ResumeRequestRequest>(c, a, &Stub::ResumeRequest);
+       }},
+      {"request", "refuse", "ID --ground G [--ground G ...] --reason TEXT", {}, Refuse},
+      {"request", "deliver",
+       "ID (--item NAME:SHA256:CATEGORY[:SIZE] | --item-file PATH:CATEGORY) ... [--final] "
+       "[--transfer-conditions TEXT]",
+       {"final"}, Deliver},
+      {"request", "confirm-receipt", "ID", {},
+       [](Context& c, const Args& a) {
+         return Plain<v1::ConfirmReceiptRequest>(c, a, &Stub::ConfirmReceipt);
+       }},
+      {"request", "confirm-preserved", "ID --until TIME|60d", {},
+       [](Context& c, const Args& a) {
+         return Verb<v1::ConfirmPreservedRequest>(
+             c, a, &Stub::ConfirmPreserved, {"until"},
+             [](const Args& args, v1::ConfirmPreservedRequest& r) {
+               return When(args, "until", r.mutable_expire_time());
+             });
+       }},
+      {"request", "extend", "ID --until TIME|90d [--reason TEXT]", {},
+       [](Context& c, const Args& a) {
+         return Verb<v1::ExtendPreservationRequest>(
+             c, a, &Stub::ExtendPreservation, {"until", "reason"},
+             [](const Args& args, v1::ExtendPreservationRequest& r) {
+               r.set_reasons(args.Get("reason"));
+               return When(args, "until", r.mutable_expire_time());
+             });
+       }},
+      {"request", "release", "ID [--reason TEXT]", {},
+       [](Context& c, const Args& a) {
+         return WithText<v1::ReleasePreservationRequest>(
+             c, a, &Stub::ReleasePreservation, "reason",
+             &v1::ReleasePreservationRequest::mutable_reason, false);
+       }},
+      {"request", "withdraw", "ID --reason TEXT", {},
+       [](Context& c, const Args& a) {
+         return WithText<v1::WithdrawRequestRequest>(c, a, &Stub::WithdrawRequest, "reason",
+                                                      &v1::WithdrawRequestRequest::mutable_reason,
+                                                      true);
+       }},
+      {"request", "note",
+       "ID --kind status-enquiry|status-reply|delay-notice|risk-notice|confidentiality-notice|"
+       "comment --text TEXT [--estimate TIME]",
+       {}, Note},
+  };
+}
+
+}  // namespace comity::cli
