@@ -59,9 +59,9 @@ std::string NewId(absl::Time now) {
 bool IsValidId(const std::string& id) {
   if (id.size() != 26 || id[0] > '7') return false;
   for (char c : id) {
-    bool ok = false;
-    for (const char* a = kAlphabet; *a; ++a) ok |= (*a == c);
-    if (!ok) return false;
+    const bool digit = c >= '0' && c <= '9';
+    const bool letter = c >= 'A' && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' && c != 'U';
+    if (!digit && !letter) return false;
   }
   return true;
 }

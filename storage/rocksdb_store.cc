@@ -61,7 +61,9 @@ class RocksDbStore : public Store {
       return absl::UnavailableError(
           "the store stopped accepting writes after an I/O error; restart the server");
     }
-    rocksdb::WriteBatch wb;
+    size_t bytes = 64;
+    for (const WriteSet::Write& w : batch.writes()) bytes += w.key.size() + w.value.size() + 16;
+    rocksdb::WriteBatch wb(bytes);
     for (const WriteSet::Write& w : batch.writes()) {
       rocksdb::Status s = w.erase ? wb.Delete(Handle(w.column), ToSlice(w.key))
                                   : wb.Put(Handle(w.column), ToSlice(w.key), ToSlice(w.value));

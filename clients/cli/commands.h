@@ -20,6 +20,7 @@ struct Context {
   std::shared_ptr<grpc::Channel> channel;
   std::string principal;
   bool json = false;
+  bool id_only = false;  // print only the request's ID (for scripts)
   absl::Duration timeout = absl::Seconds(30);
 
   // A call context carrying the caller's identity and deadline.

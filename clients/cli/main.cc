@@ -35,8 +35,9 @@ const char* Env(const char* name, const char* fallback) {
 }
 
 void Help(const std::vector<CommandSpec>& commands) {
-  std::cout << "usage: comity [--addr HOST:PORT] [--as PRINCIPAL] [--json] [--timeout 30s] "
+  std::cout << "usage: comity [--addr HOST:PORT] [--as PRINCIPAL] [--json | --id] [--timeout 30s] "
                "COMMAND\n\n"
+               "  --json prints the response as JSON; --id prints only the request's ID.\n"
                "  --addr defaults to $COMITY_ADDR or 127.0.0.1:7700; --as to $COMITY_PRINCIPAL.\n"
                "  Exit status: 0, the gRPC status code of a failed call, or 64 for bad usage.\n\n"
                "commands:\n";
@@ -60,6 +61,8 @@ int Main(int argc, char** argv) {
     const std::string flag = argv[i];
     if (flag == "--json") {
       ctx.json = true;
+    } else if (flag == "--id") {
+      ctx.id_only = true;
     } else if ((flag == "--addr" || flag == "--as" || flag == "--timeout") && i + 1 < argc) {
       const std::string value = argv[++i];
       if (flag == "--addr") addr = value;

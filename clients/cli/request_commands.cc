@@ -32,7 +32,9 @@ using Fill = std::function<std::string(const Args&, Req&)>;
 
 int Finish(const Context& ctx, const grpc::Status& status, const v1::Request& reply) {
   if (!status.ok()) return PrintError(status);
-  if (ctx.json) {
+  if (ctx.id_only) {
+    std::cout << reply.name().substr(reply.name().find('/') + 1) << "\n";
+  } else if (ctx.json) {
     PrintJson(reply);
   } else {
     PrintRequest(reply);

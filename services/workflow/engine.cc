@@ -24,15 +24,40 @@ namespace comity::workflow {
 
 using storage::Column;
 
-// The commit group under construction: its writes, and an overlay so that later commands in the
-// group see the changes of earlier ones.
+// What the sequencer has applied, tagged with the group that wrote it, until that group is
+// durable: later commands read through it, so they see changes still on their way to disk.
+struct Engine::Overlay {
+  template <typename T>
+  struct Tagged {
+    uint64_t group;
+    T value;
+  };
+  std::map<std::string, Tagged<v1::Request>> records;
+  std::map<std::string, Tagged<storage::v1::IdempotencyRecord>> idempotent;
+  std::map<std::string, uint64_t> links;
+
+  // Drops what groups up to `committed` wrote and no later group changed: the store has it.
+  void Prune(uint64_t committed) {
+    auto prune = [committed](auto& map, auto group_of) {
+      for (auto it = map.begin(); it != map.end();) {
+        it = group_of(it->second) <= committed ? map.erase(it) : std::next(it);
+      }
+    };
+    prune(records, [](const auto& t) { return t.group; });
+    prune(idempotent, [](const auto& t) { return t.group; });
+    prune(links, [](uint64_t g) { return g; });
+  }
+};
+
+// The commit group under construction: its writes, recorded in the overlay as they are made.
 class Engine::Group : public View {
  public:
-  explicit Group(const storage::Store* store) : store_(store) {}
+  Group(const storage::Store* store, Overlay* overlay, uint64_t number)
+      : store_(store), overlay_(overlay), number_(number) {}
 
   absl::StatusOr<v1::Request> LoadRequest(absl::string_view id) const override {
-    auto it = records_.find(std::string(id));
-    if (it != records_.end()) return it->second;
+    auto it = overlay_->records.find(std::string(id));
+    if (it != overlay_->records.end()) return it->second.value;
     absl::StatusOr<std::string> bytes = store_->Get(Column::kRequests, id);
     if (!bytes.ok()) return bytes.status();
     v1::Request r;
@@ -51,47 +76,47 @@ class Engine::Group : public View {
                                     return true;
                                   });
     if (!s.ok()) return s;
-    for (const std::string& key : links_) {
-      if (absl::StartsWith(key, prefix)) out.insert(key.substr(prefix.size()));
+    for (auto it = overlay_->links.lower_bound(prefix);
+         it != overlay_->links.end() && absl::StartsWith(it->first, prefix); ++it) {
+      out.insert(it->first.substr(prefix.size()));
     }
     return std::vector<std::string>(out.begin(), out.end());
   }
 
   // An earlier answer to (principal, request_id), if any.
   absl::StatusOr<storage::v1::IdempotencyRecord> FindIdempotent(const std::string& key) const {
-    storage::v1::IdempotencyRecord rec;
-    auto it = idempotent_.find(key);
-    if (it != idempotent_.end()) return it->second;
+    auto it = overlay_->idempotent.find(key);
+    if (it != overlay_->idempotent.end()) return it->second.value;
     absl::StatusOr<std::string> bytes = store_->Get(Column::kIdempotency, key);
     if (!bytes.ok()) return bytes.status();
+    storage::v1::IdempotencyRecord rec;
     if (!rec.ParseFromString(*bytes)) return absl::DataLossError("corrupt idempotency record");
     return rec;
   }
 
   void AddRecord(const std::string& id, v1::Request record) {
     writes_.Put(Column::kRequests, id, audit::DeterministicBytes(record));
-    records_[id] = std::move(record);
+    overlay_->records[id] = {number_, std::move(record)};
   }
   void AddIdempotent(const std::string& key, storage::v1::IdempotencyRecord rec) {
     writes_.Put(Column::kIdempotency, key, rec.SerializeAsString());
-    idempotent_[key] = std::move(rec);
+    overlay_->idempotent[key] = {number_, std::move(rec)};
   }
   void AddIndex(const std::string& key, const std::string& value) {
     writes_.Put(Column::kIndex, key, value);
-    if (absl::StartsWith(key, "link/")) links_.insert(key);
+    if (absl::StartsWith(key, "link/")) overlay_->links[key] = number_;
   }
   void AddAudit(const std::string& key, const std::string& bytes) {
     writes_.Put(Column::kAudit, key, bytes);
   }
 
-  const storage::WriteSet& writes() const { return writes_; }
+  storage::WriteSet TakeWrites() { return std::move(writes_); }
 
  private:
   const storage::Store* store_;
+  Overlay* overlay_;
+  const uint64_t number_;
   storage::WriteSet writes_;
-  std::map<std::string, v1::Request> records_;
-  std::map<std::string, storage::v1::IdempotencyRecord> idempotent_;
-  std::set<std::string> links_;
 };
 
 namespace {
@@ -120,12 +145,19 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, con
   if (options.max_batch < 1) options.max_batch = 1;
   std::unique_ptr<Engine> engine(new Engine(store, clock, profiles, directory, options));
   engine->sequencer_ = std::thread([e = engine.get()] { e->Run(); });
+  engine->committer_ = std::thread([e = engine.get()] { e->CommitGroups(); });
+  engine->completer_ = std::thread([e = engine.get()] { e->Complete(); });
   return engine;
 }
 
 Engine::Engine(storage::Store* store, const Clock* clock, const ProfileSet* profiles,
                const Directory* directory, EngineOptions options)
-    : store_(store), clock_(clock), profiles_(profiles), directory_(directory), options_(options) {}
+    : store_(store),
+      clock_(clock),
+      profiles_(profiles),
+      directory_(directory),
+      options_(options),
+      overlay_(std::make_unique<Overlay>()) {}
 
 Engine::~Engine() { Stop(); }
 
@@ -135,6 +167,8 @@ void Engine::Stop() {
     stopping_ = true;
   }
   if (sequencer_.joinable()) sequencer_.join();
+  if (committer_.joinable()) committer_.join();
+  if (completer_.joinable()) completer_.join();
 }
 
 void Engine::Apply(Command command, Done done) {
@@ -169,7 +203,7 @@ absl::StatusOr<v1::Request> Engine::ApplyAndWait(Command command) {
 }
 
 void Engine::Run() {
-  for (;;) {
+  for (uint64_t number = 1;; ++number) {
     std::vector<Pending> batch;
     {
       absl::MutexLock lock(&mu_);
@@ -178,29 +212,87 @@ void Engine::Run() {
             return !e->queue_.empty() || e->stopping_;
           },
           this));
-      if (queue_.empty()) return;  // stopping, and drained
+      if (queue_.empty()) break;  // stopping, and drained
       while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
-    Group group(store_);
-    std::vector<absl::StatusOr<v1::Request>> results;
-    results.reserve(batch.size());
-    for (const Pending& p : batch) results.push_back(Execute(p.command, group));
-    if (!group.writes().empty()) {
-      absl::Status s = store_->Commit(group.writes());
-      if (!s.ok()) {
-        {
-          absl::MutexLock lock(&mu_);
-          failed_ = true;
-        }
-        for (auto& r : results) {
-          if (r.ok()) r = absl::UnavailableError("the change could not be made durable");
-        }
-      }
+    {
+      absl::MutexLock lock(&commit_mu_);
+      overlay_->Prune(committed_);
     }
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+    Group group(store_, overlay_.get(), number);
+    Finished f;
+    f.number = number;
+    f.results.reserve(batch.size());
+    for (const Pending& p : batch) f.results.push_back(Execute(p.command, group));
+    f.writes = group.TakeWrites();
+    f.batch = std::move(batch);
+    absl::MutexLock lock(&commit_mu_);
+    // Double buffering: wait while a group is already queued behind the one being synced.
+    commit_mu_.Await(absl::Condition(
+        +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->commit_mu_) {
+          return e->to_commit_.empty();
+        },
+        this));
+    to_commit_.push_back(std::move(f));
+  }
+  absl::MutexLock lock(&commit_mu_);
+  sequencer_done_ = true;
+}
+
+void Engine::CommitGroups() {
+  bool failed = false;
+  for (;;) {
+    Finished f;
+    {
+      absl::MutexLock lock(&commit_mu_);
+      commit_mu_.Await(absl::Condition(
+          +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->commit_mu_) {
+            return !e->to_commit_.empty() || e->sequencer_done_;
+          },
+          this));
+      if (to_commit_.empty()) break;
+      f = std::move(to_commit_.front());
+      to_commit_.pop_front();
+    }
+    // After a failed write nothing more is written: later groups were applied on top of it.
+    if (!failed && !f.writes.empty()) failed = !store_->Commit(f.writes).ok();
+    if (failed) {
+      {
+        absl::MutexLock lock(&mu_);
+        failed_ = true;
+      }
+      for (auto& r : f.results) {
+        if (r.ok()) r = absl::UnavailableError("the change could not be made durable");
+      }
+    } else {
+      absl::MutexLock lock(&commit_mu_);
+      committed_ = f.number;
+    }
+    absl::MutexLock lock(&done_mu_);
+    finished_.push_back(std::move(f));
+  }
+  absl::MutexLock lock(&done_mu_);
+  committer_done_ = true;
+}
+
+void Engine::Complete() {
+  for (;;) {
+    Finished f;
+    {
+      absl::MutexLock lock(&done_mu_);
+      done_mu_.Await(absl::Condition(
+          +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->done_mu_) {
+            return !e->finished_.empty() || e->committer_done_;
+          },
+          this));
+      if (finished_.empty()) return;
+      f = std::move(finished_.front());
+      finished_.pop_front();
+    }
+    for (size_t i = 0; i < f.batch.size(); ++i) f.batch[i].done(std::move(f.results[i]));
   }
 }
 

@@ -2,9 +2,12 @@
 #define COMITY_SERVICES_WORKFLOW_ENGINE_H_
 
 // The engine: the only writer. One sequencer thread drains a queue of commands, applies each to
-// the latest state (including the changes of earlier commands in the same group), and commits
-// the whole group as one synced batch: for each change, the new request record, its audit entry,
-// index entries and the idempotency record. Callers hear the outcome only once it is durable.
+// the latest state (including the changes of earlier commands, committed or not), and hands each
+// group of changes to a committer thread, which writes it as one synced batch: for each change,
+// the new request record, its audit entry, index entries and the idempotency record. While one
+// group syncs, the sequencer applies the next; a completer thread tells callers the outcome once
+// their group is durable. A failed write stops the engine: that group and every later one fail
+// with UNAVAILABLE, and nothing more is written.
 
 #include <deque>
 #include <functional>
@@ -39,7 +42,7 @@ class Engine {
 
   // Validates `command` on the calling thread (INVALID_ARGUMENT), then queues it. `done` runs
   // exactly once: on the calling thread if the command is refused before queueing, otherwise on
-  // the sequencer thread once the change is durable (or has failed). It must not block.
+  // the engine's completer thread once the change is durable (or has failed). It must not block.
   // Outcomes: the request after the change; the first answer for a repeated request_id with the
   // same body; ALREADY_EXISTS for a repeated request_id with another body; NOT_FOUND;
   // PERMISSION_DENIED; ABORTED for a stale etag; FAILED_PRECONDITION; INVALID_ARGUMENT;
@@ -61,7 +64,18 @@ class Engine {
 
   Engine(storage::Store* store, const Clock* clock, const ProfileSet* profiles,
          const Directory* directory, EngineOptions options);
+  // A group of applied commands on its way to disk and back to the callers.
+  struct Finished {
+    uint64_t number = 0;
+    storage::WriteSet writes;
+    std::vector<Pending> batch;
+    std::vector<absl::StatusOr<v1::Request>> results;
+  };
+  struct Overlay;
+
   void Run();
+  void CommitGroups();
+  void Complete();
   absl::StatusOr<v1::Request> Execute(const Command& command, Group& group);
 
   storage::Store* const store_;
@@ -74,7 +88,24 @@ class Engine {
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Changes applied but perhaps not yet durable; the sequencer's alone.
+  std::unique_ptr<Overlay> overlay_;
+
+  // Groups applied, waiting for the committer (at most one waits behind the one syncing).
+  absl::Mutex commit_mu_;
+  std::deque<Finished> to_commit_ ABSL_GUARDED_BY(commit_mu_);
+  bool sequencer_done_ ABSL_GUARDED_BY(commit_mu_) = false;
+  uint64_t committed_ ABSL_GUARDED_BY(commit_mu_) = 0;  // the last durable group
+
+  // Durable (or failed) groups whose callers are yet to hear.
+  absl::Mutex done_mu_;
+  std::deque<Finished> finished_ ABSL_GUARDED_BY(done_mu_);
+  bool committer_done_ ABSL_GUARDED_BY(done_mu_) = false;
+
   std::thread sequencer_;
+  std::thread committer_;
+  std::thread completer_;
 };
 
 }  // namespace comity::workflow

@@ -1,0 +1,243 @@
+// comity-bench: drives full request lifecycles against a running comityd and prints committed
+// transitions per second and latency percentiles for each client count, then measures the raw
+// synced-RocksDB group-commit ceiling on the same disk and prints the ratio.
+//
+//   comity-bench [--addr 127.0.0.1:7700] [--clients 1,16,64] [--seconds 10] [--ceiling_dir /tmp]
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "clients/bench/ceiling.h"
+#include "comity/v1/requests.grpc.pb.h"
+#include "common/sha256.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+ABSL_FLAG(std::string, addr, "127.0.0.1:7700", "comityd address (development mode)");
+ABSL_FLAG(std::string, clients, "1,16,64", "concurrent clients, one run per value");
+ABSL_FLAG(int, seconds, 10, "measured seconds per run (after 1 s of warm-up)");
+ABSL_FLAG(std::string, ceiling_dir, "/tmp", "where to make the scratch RocksDB for the ceiling");
+ABSL_FLAG(std::string, requester, "spiffe://comity.dev/FR-CA/alice", "requesting principal");
+ABSL_FLAG(std::string, responder, "spiffe://comity.dev/DE-BFJ/greta", "responding principal");
+
+namespace comity::bench {
+namespace {
+
+using Stub = v1::RequestService::Stub;
+template <typename Req>
+using AsyncMethod = void (Stub::async::*)(grpc::ClientContext*, const Req*, v1::Request*,
+                                          std::function<void(grpc::Status)>);
+
+struct Run {
+  Stub* stub;
+  std::string requester, responder;
+  absl::Time measure_from, end;
+  absl::Mutex mu;
+  int running = 0;
+  int64_t errors = 0;
+  std::vector<double> latencies_ms;  // of transitions completed in the measured window
+};
+
+// One client: create, submit, acknowledge, accept, deliver (final), confirm receipt; again.
+// One call outstanding at a time, each issued from the previous call's completion.
+class Lifecycle {
+ public:
+  explicit Lifecycle(Run* run) : run_(run) {
+    *create_.mutable_request() = Template();
+    auto* item = deliver_.mutable_delivery()->add_items();
+    item->set_name("evidence.bin");
+    item->set_sha256(ToHex(Sha256("evidence")));
+    item->set_category(v1::TRAFFIC);
+    deliver_.mutable_delivery()->set_final(true);
+  }
+
+  void Start() { Step(0); }
+  std::vector<double>& latencies() { return latencies_; }
+  int64_t errors() const { return errors_; }
+
+ private:
+  static v1::Request Template() {
+    v1::Request r;
+    r.set_instrument("uncc");
+    r.set_type(v1::GENERAL_ASSISTANCE);
+    r.set_priority(v1::ROUTINE);
+    r.set_requested_authority("authorities/DE-BFJ");
+    r.set_language("en");
+    r.mutable_case_info()->set_investigating_authority("Benchmark court");
+    r.mutable_case_info()->set_nature_of_proceedings("Benchmark");
+    r.mutable_case_info()->set_summary_of_facts("Benchmark facts");
+    r.mutable_case_info()->add_offences("Illegal access");
+    r.set_purpose("Measure");
+    return r;
+  }
+
+  template <typename Req>
+  void Call(AsyncMethod<Req> method, Req* req, const std::string& who, int next) {
+    auto ctx = std::make_shared<grpc::ClientContext>();
+    ctx->AddMetadata("x-comity-principal", who);
+    const absl::Time t0 = absl::Now();
+    (run_->stub->async()->*method)(ctx.get(), req, &reply_, [this, ctx, t0, next](grpc::Status s) {
+      const absl::Time t1 = absl::Now();
+      if (!s.ok()) {
+        ++errors_;
+        if (errors_ < 3) std::fprintf(stderr, "error: %s\n", s.error_message().c_str());
+        Step(0);  // start a fresh lifecycle
+        return;
+      }
+      if (t1 >= run_->measure_from && t1 < run_->end) {
+        latencies_.push_back(absl::ToDoubleMilliseconds(t1 - t0));
+      }
+      Step(next);
+    });
+  }
+
+  void Step(int step) {
+    if (absl::Now() >= run_->end || errors_ > 1000) {
+      absl::MutexLock lock(&run_->mu);
+      --run_->running;
+      return;
+    }
+    const std::string name = reply_.name();
+    switch (step) {
+      case 0:
+        Call(&Stub::async::CreateRequest, &create_, run_->requester, 1);
+        return;
+      case 1:
+        submit_.set_name(name);
+        Call(&Stub::async::SubmitRequest, &submit_, run_->requester, 2);
+        return;
+      case 2:
+        acknowledge_.set_name(name);
+        Call(&Stub::async::AcknowledgeRequest, &acknowledge_, run_->responder, 3);
+        return;
+      case 3:
+        accept_.set_name(name);
+        Call(&Stub::async::AcceptRequest, &accept_, run_->responder, 4);
+        return;
+      case 4:
+        deliver_.set_name(name);
+        Call(&Stub::async::DeliverEvidence, &deliver_, run_->responder, 5);
+        return;
+      default:
+        confirm_.set_name(name);
+        Call(&Stub::async::ConfirmReceipt, &confirm_, run_->requester, 0);
+        return;
+    }
+  }
+
+  Run* run_;
+  v1::Request reply_;
+  v1::CreateRequestRequest create_;
+  v1::SubmitRequestRequest submit_;
+  v1::AcknowledgeRequestRequest acknowledge_;
+  v1::AcceptRequestRequest accept_;
+  v1::DeliverEvidenceRequest deliver_;
+  v1::ConfirmReceiptRequest confirm_;
+  std::vector<double> latencies_;
+  int64_t errors_ = 0;
+};
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
+  return v[i];
+}
+
+struct Figures {
+  double per_second, p50, p99;
+  int64_t errors;
+};
+
+Figures Measure(Stub* stub, int clients, absl::Duration measured) {
+  Run run;
+  run.stub = stub;
+  run.requester = absl::GetFlag(FLAGS_requester);
+  run.responder = absl::GetFlag(FLAGS_responder);
+  run.measure_from = absl::Now() + absl::Seconds(1);
+  run.end = run.measure_from + measured;
+  run.running = clients;
+  std::vector<std::unique_ptr<Lifecycle>> all;
+  for (int i = 0; i < clients; ++i) all.push_back(std::make_unique<Lifecycle>(&run));
+  for (auto& l : all) l->Start();
+  {
+    absl::MutexLock lock(&run.mu);
+    run.mu.Await(absl::Condition(
+        +[](int* running) { return *running == 0; }, &run.running));
+  }
+  std::vector<double> latencies;
+  int64_t errors = 0;
+  for (auto& l : all) {
+    latencies.insert(latencies.end(), l->latencies().begin(), l->latencies().end());
+    errors += l->errors();
+  }
+  Figures f;
+  f.per_second = static_cast<double>(latencies.size()) / absl::ToDoubleSeconds(measured);
+  f.p50 = Percentile(latencies, 0.50);
+  f.p99 = Percentile(latencies, 0.99);
+  f.errors = errors;
+  return f;
+}
+
+int Main() {
+  const std::string addr = absl::GetFlag(FLAGS_addr);
+  const absl::Duration measured = absl::Seconds(absl::GetFlag(FLAGS_seconds));
+  std::vector<int> levels;
+  for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_clients), ',')) {
+    int n = 0;
+    if (!absl::SimpleAtoi(s, &n) || n < 1) {
+      std::fprintf(stderr, "error: --clients takes numbers like 1,16,64\n");
+      return 64;
+    }
+    levels.push_back(n);
+  }
+  grpc::ChannelArguments args;
+  auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+  auto stub = v1::RequestService::NewStub(channel);
+  std::printf("comity-bench: %s, %d s per run after 1 s warm-up, %u cores\n", addr.c_str(),
+              absl::GetFlag(FLAGS_seconds), std::thread::hardware_concurrency());
+  std::printf("lifecycle: create, submit, acknowledge, accept, deliver (final), confirm_receipt\n\n");
+  std::printf("%8s  %14s  %8s  %8s  %7s\n", "clients", "transitions/s", "p50 ms", "p99 ms",
+              "errors");
+  double last = 0;
+  for (int clients : levels) {
+    Figures f = Measure(stub.get(), clients, measured);
+    std::printf("%8d  %14.0f  %8.2f  %8.2f  %7lld\n", clients, f.per_second, f.p50, f.p99,
+                static_cast<long long>(f.errors));
+    std::fflush(stdout);
+    last = f.per_second;
+  }
+  const int producers = levels.back();
+  const std::string dir = absl::StrCat(absl::GetFlag(FLAGS_ceiling_dir), "/comity-bench-ceiling-",
+                                       absl::ToUnixNanos(absl::Now()));
+  CeilingResult c = MeasureCeiling(dir, producers, measured);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  std::printf("\nraw RocksDB ceiling, %d producers, one committer, synced groups: %.0f commits/s "
+              "(mean group %.1f)\n",
+              producers, c.commits_per_second, c.mean_group);
+  if (c.commits_per_second > 0) {
+    std::printf("ratio at %d clients: %.2f of the ceiling\n", producers,
+                last / c.commits_per_second);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace comity::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return comity::bench::Main();
+}
