@@ -6,9 +6,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define COMITY_RETURN_IF_ERROR(expr)              \
-  do {                                            \
-    ::absl::Status comity_status_ = (expr);       \
+#define COMITY_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status comity_status_ = (expr);          \
     if (!comity_status_.ok()) return comity_status_; \
   } while (0)
 

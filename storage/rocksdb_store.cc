@@ -91,9 +91,9 @@ absl::Status CheckSchema(Store& store) {
   absl::StatusOr<std::string> version = store.Get(Column::kMeta, kSchemaVersionKey);
   if (version.ok()) {
     if (*version == kSchemaVersion) return absl::OkStatus();
-    return absl::FailedPreconditionError(
-        absl::StrCat("the data directory holds schema version ", *version, "; this build reads ",
-                     kSchemaVersion));
+    return absl::FailedPreconditionError(absl::StrCat("the data directory holds schema version ",
+                                                      *version, "; this build reads ",
+                                                      kSchemaVersion));
   }
   if (!absl::IsNotFound(version.status())) return version.status();
   WriteSet init;

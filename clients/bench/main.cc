@@ -207,7 +207,8 @@ int Main() {
   auto stub = v1::RequestService::NewStub(channel);
   std::printf("comity-bench: %s, %d s per run after 1 s warm-up, %u cores\n", addr.c_str(),
               absl::GetFlag(FLAGS_seconds), std::thread::hardware_concurrency());
-  std::printf("lifecycle: create, submit, acknowledge, accept, deliver (final), confirm_receipt\n\n");
+  std::printf(
+      "lifecycle: create, submit, acknowledge, accept, deliver (final), confirm_receipt\n\n");
   std::printf("%8s  %14s  %8s  %8s  %7s\n", "clients", "transitions/s", "p50 ms", "p99 ms",
               "errors");
   double last = 0;
@@ -224,9 +225,10 @@ int Main() {
   CeilingResult c = MeasureCeiling(dir, producers, measured);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
-  std::printf("\nraw RocksDB ceiling, %d producers, one committer, synced groups: %.0f commits/s "
-              "(mean group %.1f)\n",
-              producers, c.commits_per_second, c.mean_group);
+  std::printf(
+      "\nraw RocksDB ceiling, %d producers, one committer, synced groups: %.0f commits/s "
+      "(mean group %.1f)\n",
+      producers, c.commits_per_second, c.mean_group);
   if (c.commits_per_second > 0) {
     std::printf("ratio at %d clients: %.2f of the ceiling\n", producers,
                 last / c.commits_per_second);

@@ -66,7 +66,8 @@ absl::StatusOr<int> ParseEnum(const google::protobuf::EnumDescriptor* type, cons
   }
   std::vector<std::string> names;
   for (int i = 1; i < type->value_count(); ++i) {
-    names.push_back(absl::AsciiStrToLower(absl::StrReplaceAll(type->value(i)->name(), {{"_", "-"}})));
+    names.push_back(
+        absl::AsciiStrToLower(absl::StrReplaceAll(type->value(i)->name(), {{"_", "-"}})));
   }
   return absl::InvalidArgumentError(
       absl::StrCat("'", s, "' is not one of: ", absl::StrJoin(names, ", ")));

@@ -65,8 +65,8 @@ void PrintRequest(const v1::Request& r) {
     Row("postponed until", When(r.postponement().until_time()));
   }
   for (const v1::Condition& c : r.conditions()) {
-    Row("condition", absl::StrCat(v1::ConditionStatus_Name(c.status()), " ",
-                                  v1::ConditionKind_Name(c.kind())));
+    Row("condition",
+        absl::StrCat(v1::ConditionStatus_Name(c.status()), " ", v1::ConditionKind_Name(c.kind())));
   }
   for (const v1::Delivery& d : r.deliveries()) {
     Row("delivery", absl::StrCat("#", d.number(), d.final() ? " final" : " partial", ", ",
@@ -82,7 +82,8 @@ void PrintRequests(const v1::ListRequestsResponse& list) {
   for (const v1::Request& r : list.requests()) {
     std::printf("%-26s  %-20s  %-28s  %-9s  %-18s  %-18s  %s\n", Id(r.name()).c_str(),
                 v1::State_Name(r.state()).c_str(), v1::RequestType_Name(r.type()).c_str(),
-                v1::Priority_Name(r.priority()).c_str(), r.requesting_authority().substr(12).c_str(),
+                v1::Priority_Name(r.priority()).c_str(),
+                r.requesting_authority().substr(12).c_str(),
                 r.requested_authority().substr(12).c_str(), When(r.update_time()).c_str());
   }
   if (!list.next_page_token().empty()) {
@@ -98,16 +99,16 @@ void PrintTrail(const v1::Trail& trail) {
     std::string details = absl::StrJoin(e.grounds(), ",");
     if (e.note_kind() != v1::NOTE_KIND_UNSPECIFIED) details = v1::NoteKind_Name(e.note_kind());
     if (e.attachments_size() > 0) details = absl::StrCat(e.attachments_size(), " item(s)");
-    if (!e.legal_basis().empty()) absl::StrAppend(&details, details.empty() ? "" : " ", "[", e.legal_basis(), "]");
+    if (!e.legal_basis().empty())
+      absl::StrAppend(&details, details.empty() ? "" : " ", "[", e.legal_basis(), "]");
     std::string actor = e.actor().principal();
     if (actor.rfind("spiffe://", 0) == 0) actor = actor.substr(actor.find('/', 9) + 1);
-    std::printf("%4llu  %-20s  %-38s  %-20s  %-37s  %s\n",
-                static_cast<unsigned long long>(e.sequence()), When(e.time()).c_str(),
-                actor.c_str(), v1::Action_Name(e.action()).c_str(),
-                absl::StrCat(v1::State_Name(e.state_before()), " -> ",
-                             v1::State_Name(e.state_after()))
-                    .c_str(),
-                details.c_str());
+    std::printf(
+        "%4llu  %-20s  %-38s  %-20s  %-37s  %s\n", static_cast<unsigned long long>(e.sequence()),
+        When(e.time()).c_str(), actor.c_str(), v1::Action_Name(e.action()).c_str(),
+        absl::StrCat(v1::State_Name(e.state_before()), " -> ", v1::State_Name(e.state_after()))
+            .c_str(),
+        details.c_str());
   }
   std::printf("head %s (%llu entries)\n", ToHex(trail.head()).c_str(),
               static_cast<unsigned long long>(trail.size()));
@@ -122,19 +123,29 @@ void PrintAuthorities(const v1::ListAuthoritiesResponse& list) {
 }
 
 const char* CodeName(grpc::StatusCode code) {
-  static const char* const kNames[] = {
-      "OK",        "CANCELLED",           "UNKNOWN",           "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",   "ALREADY_EXISTS",    "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",        "UNAVAILABLE",       "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
   const int i = static_cast<int>(code);
   return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
 }
 
 int PrintError(const grpc::Status& status) {
-  std::cerr << "error: " << CodeName(status.error_code()) << ": " << status.error_message()
-            << "\n";
+  std::cerr << "error: " << CodeName(status.error_code()) << ": " << status.error_message() << "\n";
   google::rpc::Status details;
   if (!status.error_details().empty() && details.ParseFromString(status.error_details())) {
     for (const auto& any : details.details()) {
@@ -142,8 +153,7 @@ int PrintError(const grpc::Status& status) {
       google::rpc::PreconditionFailure pre;
       if (any.UnpackTo(&bad) && bad.field_violations_size() > 1) {
         for (const auto& v : bad.field_violations()) {
-          std::cerr << "  " << v.field() << ": " << v.description() << " [" << v.reason()
-                    << "]\n";
+          std::cerr << "  " << v.field() << ": " << v.description() << " [" << v.reason() << "]\n";
         }
       } else if (any.UnpackTo(&pre)) {
         for (const auto& v : pre.violations()) {

@@ -42,8 +42,8 @@ void Help(const std::vector<CommandSpec>& commands) {
                "  Exit status: 0, the gRPC status code of a failed call, or 64 for bad usage.\n\n"
                "commands:\n";
   for (const CommandSpec& c : commands) {
-    std::cout << "  comity " << c.group << (c.verb.empty() ? "" : " ") << c.verb << " "
-              << c.usage << "\n";
+    std::cout << "  comity " << c.group << (c.verb.empty() ? "" : " ") << c.verb << " " << c.usage
+              << "\n";
   }
 }
 

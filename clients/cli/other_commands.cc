@@ -48,13 +48,14 @@ int VerifyChain(Context& ctx, const Args& args) {
     std::cout << "BROKEN " << trail.request() << ": " << verdict.message() << "\n";
     return static_cast<int>(verdict.code());
   }
-  std::cout << "OK " << trail.request() << ": " << trail.size()
-            << " entries chained, head " << ToHex(trail.head()) << "\n";
+  std::cout << "OK " << trail.request() << ": " << trail.size() << " entries chained, head "
+            << ToHex(trail.head()) << "\n";
   return 0;
 }
 
 int Authorities(Context& ctx, const Args& args) {
-  if (absl::Status s = args.Allow({"country"}); !s.ok()) return UsageError(std::string(s.message()));
+  if (absl::Status s = args.Allow({"country"}); !s.ok())
+    return UsageError(std::string(s.message()));
   v1::ListAuthoritiesRequest req;
   req.set_country(args.Get("country"));
   v1::ListAuthoritiesResponse resp;

@@ -307,77 +307,115 @@ template <typename Req>
 int WithText(Context& ctx, const Args& args,
              grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, v1::Request*),
              const std::string& option, std::string* (Req::*field)(), bool required) {
-  return Verb<Req>(ctx, args, method, {option},
-                   [option, field, required](const Args& a, Req& r) -> std::string {
-                     *((r.*field)()) = a.Get(option);
-                     return required && a.Get(option).empty()
-                                ? absl::StrCat("--", option, " is required")
-                                : "";
-                   });
+  return Verb<Req>(
+      ctx, args, method, {option}, [option, field, required](const Args& a, Req& r) -> std::string {
+        *((r.*field)()) = a.Get(option);
+        return required && a.Get(option).empty() ? absl::StrCat("--", option, " is required") : "";
+      });
 }
 
 }  // namespace
 
 std::vector<CommandSpec> RequestCommands() {
   return {
-      {"request", "create", "-f REQUEST.textproto [--follows ID] [--request-id ID]   (makes a draft)", {},
+      {"request",
+       "create",
+       "-f REQUEST.textproto [--follows ID] [--request-id ID]   (makes a draft)",
+       {},
        [](Context& c, const Args& a) { return Create(c, a, false); }},
-      {"request", "submit", "-f REQUEST.textproto [--follows ID] | ID   (create and submit, or submit a draft)",
-       {}, Submit},
+      {"request",
+       "submit",
+       "-f REQUEST.textproto [--follows ID] | ID   (create and submit, or submit a draft)",
+       {},
+       Submit},
       {"request", "update", "ID -f REQUEST.textproto   (replace a draft's content)", {}, Update},
       {"request", "get", "ID", {}, Get},
-      {"request", "list",
+      {"request",
+       "list",
        "[--state S] [--type T] [--priority P] [--side requesting|receiving] [--counterpart A] "
        "[--instrument I] [--page-size N] [--page-token T] [--all]",
-       {"all"}, List},
-      {"request", "acknowledge", "ID", {},
+       {"all"},
+       List},
+      {"request",
+       "acknowledge",
+       "ID",
+       {},
        [](Context& c, const Args& a) {
          return Plain<v1::AcknowledgeRequestRequest>(c, a, &Stub::AcknowledgeRequest);
        }},
-      {"request", "ask", "ID --questions TEXT   (request more information)", {},
+      {"request",
+       "ask",
+       "ID --questions TEXT   (request more information)",
+       {},
        [](Context& c, const Args& a) {
          return WithText<v1::RequestInformationRequest>(
              c, a, &Stub::RequestInformation, "questions",
              &v1::RequestInformationRequest::mutable_questions, true);
        }},
-      {"request", "supplement", "ID --information TEXT", {},
+      {"request",
+       "supplement",
+       "ID --information TEXT",
+       {},
        [](Context& c, const Args& a) {
          return WithText<v1::SupplementRequestRequest>(
              c, a, &Stub::SupplementRequest, "information",
              &v1::SupplementRequestRequest::mutable_information, true);
        }},
-      {"request", "consult", "ID (--ground G ... | --postpone) --reason TEXT", {"postpone"},
+      {"request",
+       "consult",
+       "ID (--ground G ... | --postpone) --reason TEXT",
+       {"postpone"},
        Consult},
       {"request", "propose-conditions", "ID --condition KIND:TEXT ...", {}, ProposeConditions},
-      {"request", "accept-conditions", "ID", {},
+      {"request",
+       "accept-conditions",
+       "ID",
+       {},
        [](Context& c, const Args& a) {
          return Plain<v1::AcceptConditionsRequest>(c, a, &Stub::AcceptConditions);
        }},
-      {"request", "decline-conditions", "ID --reason TEXT", {},
+      {"request",
+       "decline-conditions",
+       "ID --reason TEXT",
+       {},
        [](Context& c, const Args& a) {
          return WithText<v1::DeclineConditionsRequest>(
              c, a, &Stub::DeclineConditions, "reason",
              &v1::DeclineConditionsRequest::mutable_reason, true);
        }},
-      {"request", "accept", "ID", {},
+      {"request",
+       "accept",
+       "ID",
+       {},
        [](Context& c, const Args& a) {
          return Plain<v1::AcceptRequestRequest>(c, a, &Stub::AcceptRequest);
        }},
       {"request", "postpone", "ID --ground G --reason TEXT --until TIME|90d", {}, Postpone},
-      {"request", "resume", "ID", {},
+      {"request",
+       "resume",
+       "ID",
+       {},
        [](Context& c, const Args& a) {
          return Plain<v1::ResumeRequestRequest>(c, a, &Stub::ResumeRequest);
        }},
       {"request", "refuse", "ID --ground G [--ground G ...] --reason TEXT", {}, Refuse},
-      {"request", "deliver",
+      {"request",
+       "deliver",
        "ID (--item NAME:SHA256:CATEGORY[:SIZE] | --item-file PATH:CATEGORY) ... [--final] "
        "[--transfer-conditions TEXT]",
-       {"final"}, Deliver},
-      {"request", "confirm-receipt", "ID", {},
+       {"final"},
+       Deliver},
+      {"request",
+       "confirm-receipt",
+       "ID",
+       {},
        [](Context& c, const Args& a) {
          return Plain<v1::ConfirmReceiptRequest>(c, a, &Stub::ConfirmReceipt);
        }},
-      {"request", "confirm-preserved", "ID --until TIME|60d", {},
+      {"request",
+       "confirm-preserved",
+       "ID --until TIME|60d",
+       {},
        [](Context& c, const Args& a) {
          return Verb<v1::ConfirmPreservedRequest>(
              c, a, &Stub::ConfirmPreserved, {"until"},
@@ -385,7 +423,10 @@ std::vector<CommandSpec> RequestCommands() {
                return When(args, "until", r.mutable_expire_time());
              });
        }},
-      {"request", "extend", "ID --until TIME|90d [--reason TEXT]", {},
+      {"request",
+       "extend",
+       "ID --until TIME|90d [--reason TEXT]",
+       {},
        [](Context& c, const Args& a) {
          return Verb<v1::ExtendPreservationRequest>(
              c, a, &Stub::ExtendPreservation, {"until", "reason"},
@@ -394,22 +435,30 @@ std::vector<CommandSpec> RequestCommands() {
                return When(args, "until", r.mutable_expire_time());
              });
        }},
-      {"request", "release", "ID [--reason TEXT]", {},
+      {"request",
+       "release",
+       "ID [--reason TEXT]",
+       {},
        [](Context& c, const Args& a) {
          return WithText<v1::ReleasePreservationRequest>(
              c, a, &Stub::ReleasePreservation, "reason",
              &v1::ReleasePreservationRequest::mutable_reason, false);
        }},
-      {"request", "withdraw", "ID --reason TEXT", {},
+      {"request",
+       "withdraw",
+       "ID --reason TEXT",
+       {},
        [](Context& c, const Args& a) {
          return WithText<v1::WithdrawRequestRequest>(c, a, &Stub::WithdrawRequest, "reason",
-                                                      &v1::WithdrawRequestRequest::mutable_reason,
-                                                      true);
+                                                     &v1::WithdrawRequestRequest::mutable_reason,
+                                                     true);
        }},
-      {"request", "note",
+      {"request",
+       "note",
        "ID --kind status-enquiry|status-reply|delay-notice|risk-notice|confidentiality-notice|"
        "comment --text TEXT [--estimate TIME]",
-       {}, Note},
+       {},
+       Note},
   };
 }
 

@@ -41,8 +41,8 @@ absl::Status VerifyChain(absl::string_view request, const std::vector<std::strin
       return absl::DataLossError(absl::StrCat("entry ", want, " belongs to ", entry.request()));
     }
     if (entry.previous_hash() != previous) {
-      return absl::DataLossError(absl::StrCat(
-          "entry ", want, " does not link to entry ", i, ": the trail was altered before it"));
+      return absl::DataLossError(absl::StrCat("entry ", want, " does not link to entry ", i,
+                                              ": the trail was altered before it"));
     }
     previous = Sha256(entries[i]);
   }

@@ -1,7 +1,7 @@
 #include "services/rpc/directory_service.h"
 
 #include "absl/strings/str_cat.h"
-#include "services/rpc/status.h"
+#include "services/rpc/read.h"
 
 namespace comity::rpc {
 namespace {
@@ -17,51 +17,39 @@ v1::Authority Visible(const v1::Authority& a, const workflow::Caller& caller) {
 grpc::ServerUnaryReactor* DirectoryService::GetAuthority(grpc::CallbackServerContext* ctx,
                                                          const v1::GetAuthorityRequest* req,
                                                          v1::Authority* reply) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
-  if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
-    return reactor;
-  }
-  const v1::Authority* a = directory_->FindAuthority(req->name());
-  if (a == nullptr) {
-    reactor->Finish(ToGrpcStatus(absl::NotFoundError(absl::StrCat(req->name(), " not found"))));
-    return reactor;
-  }
-  *reply = Visible(*a, *caller);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return AnswerRead(ctx, *identifier_, reply,
+                    [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Authority> {
+                      const v1::Authority* a = directory_->FindAuthority(req->name());
+                      if (a == nullptr)
+                        return absl::NotFoundError(absl::StrCat(req->name(), " not found"));
+                      return Visible(*a, caller);
+                    });
 }
 
 grpc::ServerUnaryReactor* DirectoryService::ListAuthorities(grpc::CallbackServerContext* ctx,
                                                             const v1::ListAuthoritiesRequest* req,
                                                             v1::ListAuthoritiesResponse* reply) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
-  if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
-    return reactor;
-  }
-  for (const v1::Authority* a : directory_->Authorities()) {
-    if (!req->country().empty() && a->country() != req->country()) continue;
-    *reply->add_authorities() = Visible(*a, *caller);
-  }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return AnswerRead(ctx, *identifier_, reply, [&](const workflow::Caller& caller) {
+    v1::ListAuthoritiesResponse out;
+    for (const v1::Authority* a : directory_->Authorities()) {
+      if (req->country().empty() || a->country() == req->country()) {
+        *out.add_authorities() = Visible(*a, caller);
+      }
+    }
+    return absl::StatusOr<v1::ListAuthoritiesResponse>(std::move(out));
+  });
 }
 
 grpc::ServerUnaryReactor* DirectoryService::WhoAmI(grpc::CallbackServerContext* ctx,
                                                    const v1::WhoAmIRequest*,
                                                    v1::WhoAmIResponse* reply) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
-  if (caller.ok()) {
-    reply->set_principal(caller->principal);
-    reply->set_authority(caller->authority);
-    for (v1::Role r : caller->roles) reply->add_roles(r);
-  }
-  reactor->Finish(ToGrpcStatus(caller.status()));
-  return reactor;
+  return AnswerRead(ctx, *identifier_, reply, [](const workflow::Caller& caller) {
+    v1::WhoAmIResponse out;
+    out.set_principal(caller.principal);
+    out.set_authority(caller.authority);
+    for (v1::Role r : caller.roles) out.add_roles(r);
+    return absl::StatusOr<v1::WhoAmIResponse>(std::move(out));
+  });
 }
 
 }  // namespace comity::rpc

@@ -20,8 +20,7 @@ class DirectoryService final : public v1::DirectoryService::CallbackService {
   grpc::ServerUnaryReactor* ListAuthorities(grpc::CallbackServerContext* ctx,
                                             const v1::ListAuthoritiesRequest* req,
                                             v1::ListAuthoritiesResponse* reply) override;
-  grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* ctx,
-                                   const v1::WhoAmIRequest* req,
+  grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* ctx, const v1::WhoAmIRequest* req,
                                    v1::WhoAmIResponse* reply) override;
 
  private:

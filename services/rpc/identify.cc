@@ -9,8 +9,7 @@ class DevHeaderIdentifier : public Identifier {
  public:
   explicit DevHeaderIdentifier(const workflow::Directory* directory) : directory_(directory) {}
 
-  absl::StatusOr<workflow::Caller> Identify(
-      const grpc::ServerContextBase& context) const override {
+  absl::StatusOr<workflow::Caller> Identify(const grpc::ServerContextBase& context) const override {
     const auto& metadata = context.client_metadata();
     auto it = metadata.find(kDevPrincipalHeader);
     if (it == metadata.end() || it->second.empty()) {

@@ -1,5 +1,6 @@
 #include "services/rpc/request_service.h"
 
+#include "services/rpc/read.h"
 #include "services/rpc/status.h"
 
 namespace comity::rpc {
@@ -22,10 +23,10 @@ grpc::ServerUnaryReactor* RequestService::Change(grpc::CallbackServerContext* ct
   return reactor;
 }
 
-#define COMITY_VERB(Method, Message, Action)                                               \
-  grpc::ServerUnaryReactor* RequestService::Method(grpc::CallbackServerContext* ctx,       \
+#define COMITY_VERB(Method, Message, Action)                                                 \
+  grpc::ServerUnaryReactor* RequestService::Method(grpc::CallbackServerContext* ctx,         \
                                                    const Message* req, v1::Request* reply) { \
-    return Change(ctx, Action, req, reply);                                                \
+    return Change(ctx, Action, req, reply);                                                  \
   }
 COMITY_VERB(CreateRequest, v1::CreateRequestRequest, v1::CREATE)
 COMITY_VERB(UpdateDraft, v1::UpdateDraftRequest, v1::UPDATE_DRAFT)
@@ -53,25 +54,16 @@ COMITY_VERB(AddNote, v1::AddNoteRequest, v1::ADD_NOTE)
 grpc::ServerUnaryReactor* RequestService::GetRequest(grpc::CallbackServerContext* ctx,
                                                      const v1::GetRequestRequest* req,
                                                      v1::Request* reply) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
-  absl::StatusOr<v1::Request> r =
-      caller.ok() ? reader_->Get(*caller, req->name()) : caller.status();
-  if (r.ok()) *reply = *std::move(r);
-  reactor->Finish(ToGrpcStatus(r.status()));
-  return reactor;
+  return AnswerRead(ctx, *identifier_, reply, [&](const workflow::Caller& caller) {
+    return reader_->Get(caller, req->name());
+  });
 }
 
 grpc::ServerUnaryReactor* RequestService::ListRequests(grpc::CallbackServerContext* ctx,
                                                        const v1::ListRequestsRequest* req,
                                                        v1::ListRequestsResponse* reply) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
-  absl::StatusOr<v1::ListRequestsResponse> r =
-      caller.ok() ? reader_->List(*caller, *req) : caller.status();
-  if (r.ok()) *reply = *std::move(r);
-  reactor->Finish(ToGrpcStatus(r.status()));
-  return reactor;
+  return AnswerRead(ctx, *identifier_, reply,
+                    [&](const workflow::Caller& caller) { return reader_->List(caller, *req); });
 }
 
 }  // namespace comity::rpc

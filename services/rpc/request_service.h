@@ -24,7 +24,7 @@ class RequestService final : public v1::RequestService::CallbackService {
                                          const v1::ListRequestsRequest* req,
                                          v1::ListRequestsResponse* reply) override;
 
-#define COMITY_VERB(Method, Message)                                                \
+#define COMITY_VERB(Method, Message)                                                     \
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, const Message* req, \
                                    v1::Request* reply) override;
   COMITY_VERB(CreateRequest, v1::CreateRequestRequest)

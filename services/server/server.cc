@@ -33,9 +33,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
         "(insecure_dev on a loopback address)");
   }
   if (!IsLoopbackAddress(config.listen_address())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "refusing to serve without TLS on ", config.listen_address(),
-        ": development mode is allowed only on a loopback address such as 127.0.0.1"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("refusing to serve without TLS on ", config.listen_address(),
+                     ": development mode is allowed only on a loopback address such as 127.0.0.1"));
   }
   std::unique_ptr<Server> s(new Server);
   absl::StatusOr<std::unique_ptr<workflow::ProfileSet>> profiles =
@@ -67,8 +67,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen_address(), grpc::InsecureServerCredentials(),
-                           &s->port_);
+  builder.AddListeningPort(config.listen_address(), grpc::InsecureServerCredentials(), &s->port_);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes() > 0 ? config.max_message_bytes()
                                                                   : 4 << 20);
   builder.RegisterService(s->requests_.get());

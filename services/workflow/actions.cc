@@ -52,8 +52,8 @@ absl::Status CheckGrounds(const ActionInput& in, const v1::Request& record,
     if (std::find(allowed.begin(), allowed.end(), grounds[i]) == allowed.end()) {
       bad.push_back({absl::StrCat(field, "[", i, "]"),
                      absl::StrCat(grounds[i], " is not a ground ", in.profile.id(), " allows for ",
-                                  v1::RequestType_Name(record.type()), " requests; allowed: ",
-                                  absl::StrJoin(allowed, ", ")),
+                                  v1::RequestType_Name(record.type()),
+                                  " requests; allowed: ", absl::StrJoin(allowed, ", ")),
                      "GROUND_NOT_ALLOWED"});
     }
   }
@@ -110,10 +110,10 @@ absl::Status Submit(const ActionInput& in, v1::Request& record, Effect& effect) 
     absl::StatusOr<v1::Request> followed = LoadFollowed(in.command, record, in.view);
     if (!followed.ok()) return followed.status();
     if (IsTerminal(followed->state())) {
-      return Precondition("LINK", record.follows(),
-                          absl::StrCat("the preservation it follows is ",
-                                       v1::State_Name(followed->state()),
-                                       "; nothing is held any more"));
+      return Precondition(
+          "LINK", record.follows(),
+          absl::StrCat("the preservation it follows is ", v1::State_Name(followed->state()),
+                       "; nothing is held any more"));
     }
     effect.index_puts.emplace_back(
         storage::LinkKey(followed->name().substr(strlen("requests/")), id), "");
@@ -132,11 +132,11 @@ absl::Status Refuse(const ActionInput& in, v1::Request& record, Effect& effect) 
   if (absl::Status s = Step(in, record, facts); !s.ok()) return s;
   if (absl::Status s = CheckGrounds(in, record, m.grounds(), "grounds"); !s.ok()) return s;
   if (AllIn(m.grounds(), in.profile.never_sole_grounds())) {
-    return InvalidField("grounds",
-                        absl::StrCat(absl::StrJoin(m.grounds(), ", "),
-                                     " may never be the sole ground of a refusal under ",
-                                     in.profile.id()),
-                        "NEVER_SOLE_GROUND");
+    return InvalidField(
+        "grounds",
+        absl::StrCat(absl::StrJoin(m.grounds(), ", "),
+                     " may never be the sole ground of a refusal under ", in.profile.id()),
+        "NEVER_SOLE_GROUND");
   }
   v1::Decision* d = record.mutable_refusal();
   *d->mutable_grounds() = m.grounds();
@@ -231,12 +231,13 @@ absl::Status ConfirmPreserved(const ActionInput& in, v1::Request& record, Effect
   if (absl::Status s = Step(in, record); !s.ok()) return s;
   const absl::Time earliest = in.now + absl::Hours(24) * in.profile.min_preservation_days();
   if (FromProto(m.expire_time()) < earliest) {
-    return InvalidField("expire_time",
-                        absl::StrCat("preservation lasts at least ",
-                                     in.profile.min_preservation_days(), " days under ",
-                                     in.profile.id(), " (", in.profile.preservation_article(),
-                                     "); the earliest expiry is ", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", earliest, absl::UTCTimeZone())),
-                        "PRESERVATION_TOO_SHORT");
+    return InvalidField(
+        "expire_time",
+        absl::StrCat("preservation lasts at least ", in.profile.min_preservation_days(),
+                     " days under ", in.profile.id(), " (", in.profile.preservation_article(),
+                     "); the earliest expiry is ",
+                     absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", earliest, absl::UTCTimeZone())),
+        "PRESERVATION_TOO_SHORT");
   }
   *record.mutable_preservation()->mutable_expire_time() = m.expire_time();
   effect.entry.set_legal_basis(in.profile.preservation_article());
@@ -260,10 +261,10 @@ absl::Status Extend(const ActionInput& in, v1::Request& record, Effect& effect) 
   }
   const int days = in.profile.extension_days();
   if (days > 0 && wanted > current + absl::Hours(24) * days) {
-    return InvalidField("expire_time",
-                        absl::StrCat("an extension under ", in.profile.id(), " is at most ", days,
-                                     " days"),
-                        "EXTENSION_TOO_LONG");
+    return InvalidField(
+        "expire_time",
+        absl::StrCat("an extension under ", in.profile.id(), " is at most ", days, " days"),
+        "EXTENSION_TOO_LONG");
   }
   *p->mutable_expire_time() = m.expire_time();
   p->set_extensions(p->extensions() + 1);
@@ -284,10 +285,10 @@ absl::Status Expire(const ActionInput& in, v1::Request& record, Effect& effect) 
     absl::StatusOr<v1::Request> follow_up = in.view.LoadRequest(f);
     if (!follow_up.ok()) return follow_up.status();
     if (HoldsPreservation(follow_up->state())) {
-      return Precondition("HOLD", follow_up->name(),
-                          absl::StrCat("held by follow-up ", follow_up->name(),
-                                       " until it is decided (", in.profile.preservation_article(),
-                                       ")"));
+      return Precondition(
+          "HOLD", follow_up->name(),
+          absl::StrCat("held by follow-up ", follow_up->name(), " until it is decided (",
+                       in.profile.preservation_article(), ")"));
     }
   }
   effect.entry.set_legal_basis(in.profile.preservation_article());
@@ -331,8 +332,7 @@ absl::Status UpdateDraft(const ActionInput& in, v1::Request& record, Effect& eff
     if (!followed.ok()) return followed.status();
   }
   if (content.instrument() != record.instrument()) {
-    return InvalidField("request.instrument", "a draft's instrument cannot change",
-                        "IMMUTABLE");
+    return InvalidField("request.instrument", "a draft's instrument cannot change", "IMMUTABLE");
   }
   // Keep the output-only fields, replace the content.
   const auto* desc = v1::Request::descriptor();
@@ -361,8 +361,8 @@ bool HoldsPreservation(v1::State state) {
   return state != v1::DRAFT && state != v1::EXECUTED && !IsTerminal(state);
 }
 
-absl::StatusOr<v1::Request> NewDraft(const Command& command, const std::string& id,
-                                     absl::Time now, const View& view) {
+absl::StatusOr<v1::Request> NewDraft(const Command& command, const std::string& id, absl::Time now,
+                                     const View& view) {
   v1::Request r = static_cast<const v1::CreateRequestRequest&>(*command.body).request();
   const auto* desc = v1::Request::descriptor();
   for (int i = 0; i < desc->field_count(); ++i) {

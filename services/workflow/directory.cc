@@ -1,9 +1,9 @@
 #include "services/workflow/directory.h"
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/files.h"
 #include "google/protobuf/text_format.h"
 
@@ -40,7 +40,8 @@ absl::StatusOr<std::unique_ptr<Directory>> Directory::FromConfig(
   std::set<std::string> names, principals;
   for (const v1::Authority& a : config.authorities()) {
     auto bad = [&a](absl::string_view what) {
-      return absl::InvalidArgumentError(absl::StrCat("directory: authority ", a.name(), ": ", what));
+      return absl::InvalidArgumentError(
+          absl::StrCat("directory: authority ", a.name(), ": ", what));
     };
     if (!IsAuthorityName(a.name())) return bad("name must be authorities/<ID> (A-Z, 0-9, -)");
     if (!names.insert(a.name()).second) return bad("listed twice");

@@ -70,11 +70,11 @@ class Engine::Group : public View {
   absl::StatusOr<std::vector<std::string>> FollowUps(absl::string_view id) const override {
     const std::string prefix = storage::LinkPrefix(id);
     std::set<std::string> out;
-    absl::Status s = store_->Scan(Column::kIndex, prefix, "",
-                                  [&](absl::string_view key, absl::string_view) {
-                                    out.insert(std::string(key.substr(prefix.size())));
-                                    return true;
-                                  });
+    absl::Status s =
+        store_->Scan(Column::kIndex, prefix, "", [&](absl::string_view key, absl::string_view) {
+          out.insert(std::string(key.substr(prefix.size())));
+          return true;
+        });
     if (!s.ok()) return s;
     for (auto it = overlay_->links.lower_bound(prefix);
          it != overlay_->links.end() && absl::StartsWith(it->first, prefix); ++it) {
@@ -122,8 +122,8 @@ class Engine::Group : public View {
 namespace {
 
 std::string Fingerprint(const Command& cmd) {
-  return Sha256(absl::StrCat(static_cast<int>(cmd.action), ":",
-                             audit::DeterministicBytes(*cmd.body)));
+  return Sha256(
+      absl::StrCat(static_cast<int>(cmd.action), ":", audit::DeterministicBytes(*cmd.body)));
 }
 
 // SHA-256 of the record without its audit head (which depends on the entry being written).
@@ -140,7 +140,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, con
                                                       const Directory* directory,
                                                       EngineOptions options) {
   if (store == nullptr || clock == nullptr || profiles == nullptr || directory == nullptr) {
-    return absl::InvalidArgumentError("the engine needs a store, a clock, profiles and a directory");
+    return absl::InvalidArgumentError(
+        "the engine needs a store, a clock, profiles and a directory");
   }
   if (options.max_batch < 1) options.max_batch = 1;
   std::unique_ptr<Engine> engine(new Engine(store, clock, profiles, directory, options));
@@ -196,9 +197,8 @@ void Engine::Apply(Command command, Done done) {
 absl::StatusOr<v1::Request> Engine::ApplyAndWait(Command command) {
   std::promise<absl::StatusOr<v1::Request>> promise;
   auto future = promise.get_future();
-  Apply(std::move(command), [&promise](absl::StatusOr<v1::Request> r) {
-    promise.set_value(std::move(r));
-  });
+  Apply(std::move(command),
+        [&promise](absl::StatusOr<v1::Request> r) { promise.set_value(std::move(r)); });
   return future.get();
 }
 
@@ -208,9 +208,8 @@ void Engine::Run() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
-            return !e->queue_.empty() || e->stopping_;
-          },
+          +[](Engine* e)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) { return !e->queue_.empty() || e->stopping_; },
           this));
       if (queue_.empty()) break;  // stopping, and drained
       while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
@@ -232,9 +231,8 @@ void Engine::Run() {
     absl::MutexLock lock(&commit_mu_);
     // Double buffering: wait while a group is already queued behind the one being synced.
     commit_mu_.Await(absl::Condition(
-        +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->commit_mu_) {
-          return e->to_commit_.empty();
-        },
+        +[](Engine* e)
+             ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->commit_mu_) { return e->to_commit_.empty(); },
         this));
     to_commit_.push_back(std::move(f));
   }

@@ -100,9 +100,9 @@ absl::StatusOr<State> NextState(State from, Action action, Side side, const Step
       allowed.push_back(v1::Action_Name(t.action));
     }
   }
-  std::string description = absl::StrCat(
-      v1::Action_Name(action), " is not allowed for the ", v1::Side_Name(side),
-      " side in state ", v1::State_Name(from));
+  std::string description =
+      absl::StrCat(v1::Action_Name(action), " is not allowed for the ", v1::Side_Name(side),
+                   " side in state ", v1::State_Name(from));
   if (action == v1::REFUSE && from == v1::RECEIVED) {
     absl::StrAppend(&description,
                     ": consult the requesting side first (CONSULT), unless every ground may be "
@@ -110,8 +110,8 @@ absl::StatusOr<State> NextState(State from, Action action, Side side, const Step
   } else if (action == v1::CONFIRM_PRESERVED && !facts.preservation) {
     absl::StrAppend(&description, ": only preservation requests are preserved");
   } else {
-    absl::StrAppend(&description, "; allowed now: ",
-                    allowed.empty() ? "none" : absl::StrJoin(allowed, ", "));
+    absl::StrAppend(&description,
+                    "; allowed now: ", allowed.empty() ? "none" : absl::StrJoin(allowed, ", "));
   }
   return Precondition("STATE", v1::State_Name(from), description);
 }

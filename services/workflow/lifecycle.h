@@ -11,12 +11,12 @@ namespace comity::workflow {
 // What else a row needs to apply.
 enum class Gate {
   kAlways,
-  kPreservation,    // only preservation requests
-  kPartial,         // a partial delivery
-  kFinal,           // a final delivery
-  kDirectRefusal,   // a refusal on grounds the profile allows without consultation
-  kLive,            // any non-terminal state (`from` is STATE_UNSPECIFIED)
-  kAnyState,        // any state (`from` is STATE_UNSPECIFIED); `to` unspecified: unchanged
+  kPreservation,   // only preservation requests
+  kPartial,        // a partial delivery
+  kFinal,          // a final delivery
+  kDirectRefusal,  // a refusal on grounds the profile allows without consultation
+  kLive,           // any non-terminal state (`from` is STATE_UNSPECIFIED)
+  kAnyState,       // any state (`from` is STATE_UNSPECIFIED); `to` unspecified: unchanged
 };
 
 struct Transition {

@@ -1,7 +1,7 @@
 #include "services/workflow/policy.h"
 
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/ids.h"
 #include "services/workflow/errors.h"
 

@@ -25,9 +25,8 @@ const FieldDescriptor* ResolvePath(absl::string_view path,
     f = d->FindFieldByName(std::string(part));
     if (f == nullptr) return nullptr;
     if (chain != nullptr) chain->push_back(f);
-    d = (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated())
-            ? f->message_type()
-            : nullptr;
+    d = (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) ? f->message_type()
+                                                                                 : nullptr;
   }
   return f;
 }
@@ -81,12 +80,11 @@ absl::Status Check(const InstrumentProfile& p) {
     }
     return absl::OkStatus();
   };
-  for (absl::Status s : {check_grounds(p.never_sole_grounds(), "never_sole_grounds"),
-                         check_grounds(p.refusal_without_consultation(),
-                                       "refusal_without_consultation"),
-                         check_grounds(p.postponement_grounds(), "postponement_grounds"),
-                         check_paths(p.required_fields()),
-                         check_paths(p.emergency_required_fields())}) {
+  for (absl::Status s :
+       {check_grounds(p.never_sole_grounds(), "never_sole_grounds"),
+        check_grounds(p.refusal_without_consultation(), "refusal_without_consultation"),
+        check_grounds(p.postponement_grounds(), "postponement_grounds"),
+        check_paths(p.required_fields()), check_paths(p.emergency_required_fields())}) {
     if (!s.ok()) return s;
   }
   std::set<int> types;

@@ -53,7 +53,8 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
                                                       const v1::ListRequestsRequest& q) const {
   if (absl::Status s = CheckMayRead(caller); !s.ok()) return s;
   if (q.page_size() < 0) return InvalidField("page_size", "must not be negative", "OUT_OF_RANGE");
-  const int page_size = q.page_size() == 0 ? kDefaultPageSize : std::min(q.page_size(), kMaxPageSize);
+  const int page_size =
+      q.page_size() == 0 ? kDefaultPageSize : std::min(q.page_size(), kMaxPageSize);
   const std::string prefix = storage::PartyPrefix(caller.authority);
   std::string start_after;
   if (!q.page_token().empty()) {
@@ -78,8 +79,8 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
         absl::StatusOr<std::string> bytes = store_->Get(Column::kRequests, id);
         v1::Request r;
         if (!bytes.ok() || !r.ParseFromString(*bytes)) {
-          lookup = absl::DataLossError(absl::StrCat("the index names requests/", id,
-                                                    " but its record cannot be read"));
+          lookup = absl::DataLossError(
+              absl::StrCat("the index names requests/", id, " but its record cannot be read"));
           return false;
         }
         if (Matches(q, r, side)) *out.add_requests() = std::move(r);

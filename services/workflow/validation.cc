@@ -102,8 +102,9 @@ void CheckContent(const v1::Request& r, const Caller& caller, const Directory& d
   c.Enum("type", r.type(), v1::RequestType_IsValid, true);
   if (profile != nullptr && r.type() != 0 && v1::RequestType_IsValid(r.type()) &&
       FindTypeRule(*profile, r.type()) == nullptr) {
-    c.Add("type", absl::StrCat(v1::RequestType_Name(r.type()), " is not covered by instrument ",
-                               r.instrument()),
+    c.Add("type",
+          absl::StrCat(v1::RequestType_Name(r.type()), " is not covered by instrument ",
+                       r.instrument()),
           "TYPE_NOT_IN_INSTRUMENT");
   }
   c.Enum("priority", r.priority(), v1::Priority_IsValid, true);
@@ -262,8 +263,8 @@ void CheckVerb(const Command& cmd, Checker& c) {
              kMaxLongText, false);
       break;
     case v1::WITHDRAW:
-      c.Text("reason", static_cast<const v1::WithdrawRequestRequest&>(body).reason(),
-             kMaxLongText, true);
+      c.Text("reason", static_cast<const v1::WithdrawRequestRequest&>(body).reason(), kMaxLongText,
+             true);
       break;
     case v1::ADD_NOTE: {
       const auto& m = static_cast<const v1::AddNoteRequest&>(body);

@@ -12,8 +12,8 @@
 
 namespace comity::workflow {
 
-inline constexpr size_t kMaxShortText = 256;    // names, codes, references, identifiers
-inline constexpr size_t kMaxLongText = 32768;   // facts, reasons, notes
+inline constexpr size_t kMaxShortText = 256;   // names, codes, references, identifiers
+inline constexpr size_t kMaxLongText = 32768;  // facts, reasons, notes
 inline constexpr int kMaxRepeated = 100;
 
 // Checks `command`'s fields against their formats and limits, and a draft's content against the

@@ -42,8 +42,8 @@ class Daemon {
       const std::string data = "--data_dir=" + data_dir;
       const std::string profiles = "--profiles_dir=" + SourcePath("deploy/profiles");
       const std::string directory = "--directory=" + SourcePath("deploy/dev/directory.textproto");
-      execl(COMITYD_PATH, COMITYD_PATH, "--listen=127.0.0.1:0", "--insecure_dev",
-            data.c_str(), profiles.c_str(), directory.c_str(), static_cast<char*>(nullptr));
+      execl(COMITYD_PATH, COMITYD_PATH, "--listen=127.0.0.1:0", "--insecure_dev", data.c_str(),
+            profiles.c_str(), directory.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     close(out[1]);

@@ -61,8 +61,8 @@ TEST(StoreTest, ScanHonoursPrefixOrderAndStartAfter) {
                            return true;
                          })
                   .ok());
-  EXPECT_EQ(keys, (std::vector<std::string>{AuditKey("A", 1), AuditKey("A", 3),
-                                            AuditKey("A", 300)}));
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{AuditKey("A", 1), AuditKey("A", 3), AuditKey("A", 300)}));
   keys.clear();
   ASSERT_TRUE(store
                   ->Scan(Column::kAudit, AuditPrefix("A"), AuditKey("A", 1),

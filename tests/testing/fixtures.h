@@ -30,12 +30,12 @@ std::unique_ptr<workflow::Directory> DemoDirectory();
 
 // Callers from the demo directory.
 workflow::Caller As(const workflow::Directory& directory, const std::string& principal);
-inline constexpr char kAlice[] = "spiffe://comity.dev/FR-CA/alice";    // FR submitter
-inline constexpr char kFelix[] = "spiffe://comity.dev/FR-CA/felix";    // FR responder
-inline constexpr char kOdile[] = "spiffe://comity.dev/FR-CA/odile";    // FR auditor
-inline constexpr char kDieter[] = "spiffe://comity.dev/DE-BFJ/dieter"; // DE submitter
-inline constexpr char kGreta[] = "spiffe://comity.dev/DE-BFJ/greta";   // DE responder
-inline constexpr char kBinh[] = "spiffe://comity.dev/VN-247/binh";     // VN submitter+responder
+inline constexpr char kAlice[] = "spiffe://comity.dev/FR-CA/alice";     // FR submitter
+inline constexpr char kFelix[] = "spiffe://comity.dev/FR-CA/felix";     // FR responder
+inline constexpr char kOdile[] = "spiffe://comity.dev/FR-CA/odile";     // FR auditor
+inline constexpr char kDieter[] = "spiffe://comity.dev/DE-BFJ/dieter";  // DE submitter
+inline constexpr char kGreta[] = "spiffe://comity.dev/DE-BFJ/greta";    // DE responder
+inline constexpr char kBinh[] = "spiffe://comity.dev/VN-247/binh";      // VN submitter+responder
 
 // A request from FR-CA to DE-BFJ with every content field set, valid for any profile and type.
 v1::Request FullRequest(const std::string& instrument, v1::RequestType type,

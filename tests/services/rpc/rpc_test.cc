@@ -122,8 +122,7 @@ TEST_F(RpcTest, FullScenarioForEveryRequestType) {
     Must(kG, &Stub::AcknowledgeRequest, Named<v1::AcknowledgeRequestRequest>(name), v1::RECEIVED);
     if (type == v1::PRESERVATION) {
       auto confirm = Named<v1::ConfirmPreservedRequest>(name);
-      *confirm.mutable_expire_time() =
-          workflow::ToProto(absl::Now() + absl::Hours(24 * 90));
+      *confirm.mutable_expire_time() = workflow::ToProto(absl::Now() + absl::Hours(24 * 90));
       Must(kG, &Stub::ConfirmPreserved, confirm, v1::PRESERVED);
       auto release = Named<v1::ReleasePreservationRequest>(name);
       release.set_reason("No longer needed");
@@ -164,20 +163,20 @@ TEST_F(RpcTest, WhoIsCallingDecidesWhatTheySee) {
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   // Another authority: as if it did not exist.
-  grpc::Status unrelated = Call(comity::testing::kBinh, &Stub::GetRequest,
-                                Named<v1::GetRequestRequest>(r.name()), &out);
-  grpc::Status missing = Call(comity::testing::kBinh, &Stub::GetRequest,
-                              Named<v1::GetRequestRequest>("requests/01ARZ3NDEKTSV4RRFFQ69G5FAV"),
-                              &out);
+  grpc::Status unrelated =
+      Call(comity::testing::kBinh, &Stub::GetRequest, Named<v1::GetRequestRequest>(r.name()), &out);
+  grpc::Status missing =
+      Call(comity::testing::kBinh, &Stub::GetRequest,
+           Named<v1::GetRequestRequest>("requests/01ARZ3NDEKTSV4RRFFQ69G5FAV"), &out);
   EXPECT_EQ(unrelated.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
   // The requested authority does not see a draft.
   EXPECT_EQ(Call(kG, &Stub::GetRequest, Named<v1::GetRequestRequest>(r.name()), &out).error_code(),
             grpc::StatusCode::NOT_FOUND);
   // The auditor of the requesting authority reads it, but cannot act.
-  EXPECT_TRUE(Call(comity::testing::kOdile, &Stub::GetRequest,
-                   Named<v1::GetRequestRequest>(r.name()), &out)
-                  .ok());
+  EXPECT_TRUE(
+      Call(comity::testing::kOdile, &Stub::GetRequest, Named<v1::GetRequestRequest>(r.name()), &out)
+          .ok());
   EXPECT_EQ(Call(comity::testing::kOdile, &Stub::SubmitRequest,
                  Named<v1::SubmitRequestRequest>(r.name()), &out)
                 .error_code(),

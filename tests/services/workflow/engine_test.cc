@@ -243,14 +243,13 @@ TEST_F(EngineTest, WhoMaySeeAndActOnARequest) {
   ASSERT_TRUE(Do<v1::SubmitRequestRequest>(comity::testing::kAlice, v1::SUBMIT, r->name()).ok());
   EXPECT_TRUE(reader_->Get(Who(comity::testing::kGreta), r->name()).ok());
   // An unrelated authority cannot tell it exists.
-  auto unrelated = Do<v1::AcknowledgeRequestRequest>(comity::testing::kBinh, v1::ACKNOWLEDGE,
-                                                     r->name());
+  auto unrelated =
+      Do<v1::AcknowledgeRequestRequest>(comity::testing::kBinh, v1::ACKNOWLEDGE, r->name());
   EXPECT_EQ(unrelated.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(reader_->Get(Who(comity::testing::kBinh), r->name()).status().code(),
             absl::StatusCode::kNotFound);
   // Roles: the receiving side's submitter may not respond; the auditor may read but not act.
-  EXPECT_EQ(Do<v1::AcknowledgeRequestRequest>(comity::testing::kDieter, v1::ACKNOWLEDGE,
-                                              r->name())
+  EXPECT_EQ(Do<v1::AcknowledgeRequestRequest>(comity::testing::kDieter, v1::ACKNOWLEDGE, r->name())
                 .status()
                 .code(),
             absl::StatusCode::kPermissionDenied);
@@ -261,8 +260,7 @@ TEST_F(EngineTest, WhoMaySeeAndActOnARequest) {
   EXPECT_EQ(Do(comity::testing::kOdile, v1::WITHDRAW, withdraw).status().code(),
             absl::StatusCode::kPermissionDenied);
   // The requesting side cannot take the receiving side's actions.
-  EXPECT_EQ(Do<v1::AcknowledgeRequestRequest>(comity::testing::kAlice, v1::ACKNOWLEDGE,
-                                              r->name())
+  EXPECT_EQ(Do<v1::AcknowledgeRequestRequest>(comity::testing::kAlice, v1::ACKNOWLEDGE, r->name())
                 .status()
                 .code(),
             absl::StatusCode::kPermissionDenied);
@@ -478,7 +476,8 @@ TEST_F(EngineTest, PreservationLastsSixtyDaysAndIsHeldByItsFollowUp) {
 
   v1::ExpirePreservationRequest expire;
   expire.set_name(pres);
-  auto early = engine_->ApplyAndWait(MakeCommand(v1::EXPIRE_PRESERVATION, Caller::System(), expire));
+  auto early =
+      engine_->ApplyAndWait(MakeCommand(v1::EXPIRE_PRESERVATION, Caller::System(), expire));
   EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(early.status().message().find("expiry"), std::string::npos);
 
@@ -488,8 +487,8 @@ TEST_F(EngineTest, PreservationLastsSixtyDaysAndIsHeldByItsFollowUp) {
   EXPECT_NE(held.status().message().find(f->name()), std::string::npos) << held.status();
 
   // Once the follow-up's data are delivered the hold ends.
-  ASSERT_TRUE(Do<v1::AcknowledgeRequestRequest>(comity::testing::kGreta, v1::ACKNOWLEDGE,
-                                                f->name()).ok());
+  ASSERT_TRUE(
+      Do<v1::AcknowledgeRequestRequest>(comity::testing::kGreta, v1::ACKNOWLEDGE, f->name()).ok());
   ASSERT_TRUE(Do<v1::AcceptRequestRequest>(comity::testing::kGreta, v1::ACCEPT, f->name()).ok());
   v1::DeliverEvidenceRequest deliver;
   deliver.set_name(f->name());
@@ -499,7 +498,8 @@ TEST_F(EngineTest, PreservationLastsSixtyDaysAndIsHeldByItsFollowUp) {
   item->set_sha256(ToHex(Sha256("mailbox")));
   item->set_category(v1::CONTENT);
   ASSERT_TRUE(Do(comity::testing::kGreta, v1::DELIVER, deliver).ok());
-  auto expired = engine_->ApplyAndWait(MakeCommand(v1::EXPIRE_PRESERVATION, Caller::System(), expire));
+  auto expired =
+      engine_->ApplyAndWait(MakeCommand(v1::EXPIRE_PRESERVATION, Caller::System(), expire));
   ASSERT_TRUE(expired.ok()) << expired.status();
   EXPECT_EQ(expired->state(), v1::EXPIRED);
   const v1::AuditEntry last = TrailOf(pres).entries().rbegin()->entry();
@@ -526,9 +526,10 @@ TEST_F(EngineTest, EEvidencePreservationExtendsOnceByThirtyDays) {
   v1::ExtendPreservationRequest extend;
   extend.set_name(pres);
   *extend.mutable_expire_time() = ToProto(expiry + absl::Hours(24 * 31));
-  EXPECT_EQ(FieldViolationsOf(Do(comity::testing::kAlice, v1::EXTEND_PRESERVATION, extend).status())[0]
-                .reason,
-            "EXTENSION_TOO_LONG");
+  EXPECT_EQ(
+      FieldViolationsOf(Do(comity::testing::kAlice, v1::EXTEND_PRESERVATION, extend).status())[0]
+          .reason,
+      "EXTENSION_TOO_LONG");
   *extend.mutable_expire_time() = ToProto(expiry + absl::Hours(24 * 30));
   auto once = Do(comity::testing::kAlice, v1::EXTEND_PRESERVATION, extend);
   ASSERT_TRUE(once.ok()) << once.status();
@@ -536,8 +537,8 @@ TEST_F(EngineTest, EEvidencePreservationExtendsOnceByThirtyDays) {
   *extend.mutable_expire_time() = ToProto(expiry + absl::Hours(24 * 40));
   EXPECT_EQ(Do(comity::testing::kAlice, v1::EXTEND_PRESERVATION, extend).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  auto released = Do<v1::ReleasePreservationRequest>(comity::testing::kAlice,
-                                                     v1::RELEASE_PRESERVATION, pres);
+  auto released =
+      Do<v1::ReleasePreservationRequest>(comity::testing::kAlice, v1::RELEASE_PRESERVATION, pres);
   EXPECT_EQ(released->state(), v1::CLOSED);
 }
 
@@ -570,7 +571,8 @@ TEST_F(EngineTest, PaginationIsStableWhileRequestsArrive) {
     for (const auto& r : page->requests()) seen.push_back(r.name());
     q.set_page_token(page->next_page_token());
     clock_.Advance(absl::Milliseconds(1));
-    ASSERT_TRUE(Create(FullRequest("uncc", v1::GENERAL_ASSISTANCE)).ok());  // arrives between pages, sorts last
+    ASSERT_TRUE(Create(FullRequest("uncc", v1::GENERAL_ASSISTANCE))
+                    .ok());  // arrives between pages, sorts last
   } while (!q.page_token().empty());
   ASSERT_GE(seen.size(), created.size());
   EXPECT_EQ(std::vector<std::string>(seen.begin(), seen.begin() + 25), created);

@@ -18,8 +18,10 @@ using v1::State;
 State Expected(State s, Action a, Side side, const StepFacts& f) {
   const bool terminal =
       s == v1::REFUSED || s == v1::WITHDRAWN || s == v1::CLOSED || s == v1::EXPIRED;
-  if (a == v1::ADD_NOTE) return (side == v1::REQUESTING || side == v1::RECEIVING) ? s : v1::STATE_UNSPECIFIED;
-  if (a == v1::WITHDRAW) return (side == v1::REQUESTING && !terminal) ? v1::WITHDRAWN : v1::STATE_UNSPECIFIED;
+  if (a == v1::ADD_NOTE)
+    return (side == v1::REQUESTING || side == v1::RECEIVING) ? s : v1::STATE_UNSPECIFIED;
+  if (a == v1::WITHDRAW)
+    return (side == v1::REQUESTING && !terminal) ? v1::WITHDRAWN : v1::STATE_UNSPECIFIED;
   if (side == v1::REQUESTING) {
     if (s == v1::DRAFT && a == v1::UPDATE_DRAFT) return v1::DRAFT;
     if (s == v1::DRAFT && a == v1::SUBMIT) return v1::SUBMITTED;
@@ -39,10 +41,10 @@ State Expected(State s, Action a, Side side, const StepFacts& f) {
         return s == v1::RECEIVED ? v1::AWAITING_INFORMATION : v1::STATE_UNSPECIFIED;
       case v1::ACCEPT:
         return (s == v1::RECEIVED || s == v1::CONSULTATION) ? v1::IN_EXECUTION
-                                                             : v1::STATE_UNSPECIFIED;
+                                                            : v1::STATE_UNSPECIFIED;
       case v1::CONSULT:
         return (s == v1::RECEIVED || s == v1::IN_EXECUTION) ? v1::CONSULTATION
-                                                             : v1::STATE_UNSPECIFIED;
+                                                            : v1::STATE_UNSPECIFIED;
       case v1::PROPOSE_CONDITIONS:
         return s == v1::CONSULTATION ? v1::CONDITIONS_PROPOSED : v1::STATE_UNSPECIFIED;
       case v1::REFUSE:
@@ -83,8 +85,8 @@ TEST(LifecycleTest, EveryCellMatchesTheIndependentExpectation) {
                   : Expected(state, static_cast<Action>(a), static_cast<Side>(side), f);
           absl::StatusOr<State> got =
               NextState(state, static_cast<Action>(a), static_cast<Side>(side), f);
-          const std::string cell = absl::StrCat(v1::State_Name(state), " ", v1::Action_Name(a),
-                                                " ", v1::Side_Name(side), " facts=", bits);
+          const std::string cell = absl::StrCat(v1::State_Name(state), " ", v1::Action_Name(a), " ",
+                                                v1::Side_Name(side), " facts=", bits);
           ++cells;
           if (state == v1::STATE_UNSPECIFIED) continue;  // no request is ever in it
           if (want == v1::STATE_UNSPECIFIED) {
@@ -110,7 +112,8 @@ TEST(LifecycleTest, RefusalMessageSaysToConsultFirst) {
 
 TEST(LifecycleTest, TerminalStates) {
   for (State s : {v1::REFUSED, v1::WITHDRAWN, v1::CLOSED, v1::EXPIRED}) EXPECT_TRUE(IsTerminal(s));
-  for (State s : {v1::DRAFT, v1::EXECUTED, v1::PRESERVED, v1::POSTPONED}) EXPECT_FALSE(IsTerminal(s));
+  for (State s : {v1::DRAFT, v1::EXECUTED, v1::PRESERVED, v1::POSTPONED})
+    EXPECT_FALSE(IsTerminal(s));
 }
 
 }  // namespace

@@ -80,7 +80,8 @@ TEST(ProfilesTest, FiscalMattersAndBankSecrecyAreNeverSoleGrounds) {
   for (const char* id : {"budapest", "eu-eio"}) {
     const auto& g = profiles->Find(id)->never_sole_grounds();
     EXPECT_EQ(std::vector<std::string>(g.begin(), g.end()),
-              std::vector<std::string>{"FISCAL_MATTERS"}) << id;
+              std::vector<std::string>{"FISCAL_MATTERS"})
+        << id;
   }
 }
 
