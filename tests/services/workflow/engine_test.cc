@@ -641,6 +641,61 @@ TEST_F(EngineTest, ConcurrentChangesToOneRequestAreAllChained) {
   EXPECT_EQ(TrailOf(r->name()).size(), 1u + kThreads * kEach);
 }
 
+// The real store, with commits failing on demand (an injected I/O error).
+class FaultyStore : public storage::Store {
+ public:
+  explicit FaultyStore(storage::Store* real) : real_(real) {}
+  absl::StatusOr<std::string> Get(storage::Column c, absl::string_view key) const override {
+    return real_->Get(c, key);
+  }
+  absl::Status Scan(storage::Column c, absl::string_view prefix, absl::string_view start_after,
+                    const ScanFn& fn) const override {
+    return real_->Scan(c, prefix, start_after, fn);
+  }
+  absl::Status Commit(const storage::WriteSet& batch) override {
+    if (fail_.load()) return absl::UnavailableError("commit: I/O error");
+    return real_->Commit(batch);
+  }
+  void Fail(bool fail) { fail_ = fail; }
+
+ private:
+  storage::Store* real_;
+  std::atomic<bool> fail_{false};
+};
+
+TEST_F(EngineTest, AFailedWriteStopsAllWritesAndLeavesNothingHalfDone) {
+  engine_.reset();
+  FaultyStore faulty(store_.get());
+  auto engine = Engine::Start(&faulty, &clock_, profiles_.get(), directory_.get());
+  ASSERT_TRUE(engine.ok());
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = FullRequest("uncc", v1::GENERAL_ASSISTANCE);
+  auto kept =
+      (*engine)->ApplyAndWait(MakeCommand(v1::CREATE, Who(comity::testing::kAlice), create));
+  ASSERT_TRUE(kept.ok());
+
+  faulty.Fail(true);
+  v1::SubmitRequestRequest submit;
+  submit.set_name(kept->name());
+  auto failed =
+      (*engine)->ApplyAndWait(MakeCommand(v1::SUBMIT, Who(comity::testing::kAlice), submit));
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  faulty.Fail(false);
+  // Fail-stop: the disk may be back, but the engine writes nothing more.
+  auto after =
+      (*engine)->ApplyAndWait(MakeCommand(v1::CREATE, Who(comity::testing::kAlice), create));
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kUnavailable);
+  engine->reset();
+
+  Restart();
+  auto r = reader_->Get(Who(comity::testing::kAlice), kept->name());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->state(), v1::DRAFT);  // the failed submit left no trace
+  EXPECT_EQ(TrailOf(kept->name()).size(), 1u);
+  EXPECT_EQ(reader_->List(Who(comity::testing::kAlice), v1::ListRequestsRequest())->requests_size(),
+            1);
+}
+
 TEST_F(EngineTest, StoppedEngineRefusesWithUnavailable) {
   engine_->Stop();
   EXPECT_EQ(Create(FullRequest("uncc", v1::PRESERVATION)).status().code(),
