@@ -27,6 +27,7 @@
 ABSL_FLAG(std::string, addr, "127.0.0.1:7700", "comityd address (development mode)");
 ABSL_FLAG(std::string, clients, "1,16,64", "concurrent clients, one run per value");
 ABSL_FLAG(int, seconds, 10, "measured seconds per run (after 1 s of warm-up)");
+ABSL_FLAG(int, connections, 1, "HTTP/2 connections the clients are spread over");
 ABSL_FLAG(std::string, ceiling_dir, "/tmp", "where to make the scratch RocksDB for the ceiling");
 ABSL_FLAG(std::string, requester, "spiffe://comity.dev/FR-CA/alice", "requesting principal");
 ABSL_FLAG(std::string, responder, "spiffe://comity.dev/DE-BFJ/greta", "responding principal");
@@ -40,7 +41,7 @@ using AsyncMethod = void (Stub::async::*)(grpc::ClientContext*, const Req*, v1::
                                           std::function<void(grpc::Status)>);
 
 struct Run {
-  Stub* stub;
+  std::vector<Stub*> stubs;
   std::string requester, responder;
   absl::Time measure_from, end;
   absl::Mutex mu;
@@ -53,7 +54,7 @@ struct Run {
 // One call outstanding at a time, each issued from the previous call's completion.
 class Lifecycle {
  public:
-  explicit Lifecycle(Run* run) : run_(run) {
+  Lifecycle(Run* run, Stub* stub) : run_(run), stub_(stub) {
     *create_.mutable_request() = Template();
     auto* item = deliver_.mutable_delivery()->add_items();
     item->set_name("evidence.bin");
@@ -87,7 +88,7 @@ class Lifecycle {
     auto ctx = std::make_shared<grpc::ClientContext>();
     ctx->AddMetadata("x-comity-principal", who);
     const absl::Time t0 = absl::Now();
-    (run_->stub->async()->*method)(ctx.get(), req, &reply_, [this, ctx, t0, next](grpc::Status s) {
+    (stub_->async()->*method)(ctx.get(), req, &reply_, [this, ctx, t0, next](grpc::Status s) {
       const absl::Time t1 = absl::Now();
       if (!s.ok()) {
         ++errors_;
@@ -137,6 +138,7 @@ class Lifecycle {
   }
 
   Run* run_;
+  Stub* stub_;
   v1::Request reply_;
   v1::CreateRequestRequest create_;
   v1::SubmitRequestRequest submit_;
@@ -160,16 +162,18 @@ struct Figures {
   int64_t errors;
 };
 
-Figures Measure(Stub* stub, int clients, absl::Duration measured) {
+Figures Measure(const std::vector<Stub*>& stubs, int clients, absl::Duration measured) {
   Run run;
-  run.stub = stub;
+  run.stubs = stubs;
   run.requester = absl::GetFlag(FLAGS_requester);
   run.responder = absl::GetFlag(FLAGS_responder);
   run.measure_from = absl::Now() + absl::Seconds(1);
   run.end = run.measure_from + measured;
   run.running = clients;
   std::vector<std::unique_ptr<Lifecycle>> all;
-  for (int i = 0; i < clients; ++i) all.push_back(std::make_unique<Lifecycle>(&run));
+  for (int i = 0; i < clients; ++i) {
+    all.push_back(std::make_unique<Lifecycle>(&run, stubs[i % stubs.size()]));
+  }
   for (auto& l : all) l->Start();
   {
     absl::MutexLock lock(&run.mu);
@@ -202,18 +206,25 @@ int Main() {
     }
     levels.push_back(n);
   }
-  grpc::ChannelArguments args;
-  auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
-  auto stub = v1::RequestService::NewStub(channel);
-  std::printf("comity-bench: %s, %d s per run after 1 s warm-up, %u cores\n", addr.c_str(),
-              absl::GetFlag(FLAGS_seconds), std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<Stub>> owned;
+  std::vector<Stub*> stubs;
+  for (int i = 0; i < std::max(1, absl::GetFlag(FLAGS_connections)); ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt("comity.bench.connection", i);  // distinct arguments: a connection of its own
+    owned.push_back(v1::RequestService::NewStub(
+        grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args)));
+    stubs.push_back(owned.back().get());
+  }
+  std::printf("comity-bench: %s over %zu connection(s), %d s per run after 1 s warm-up, %u cores\n",
+              addr.c_str(), stubs.size(), absl::GetFlag(FLAGS_seconds),
+              std::thread::hardware_concurrency());
   std::printf(
       "lifecycle: create, submit, acknowledge, accept, deliver (final), confirm_receipt\n\n");
   std::printf("%8s  %14s  %8s  %8s  %7s\n", "clients", "transitions/s", "p50 ms", "p99 ms",
               "errors");
   double last = 0;
   for (int clients : levels) {
-    Figures f = Measure(stub.get(), clients, measured);
+    Figures f = Measure(stubs, clients, measured);
     std::printf("%8d  %14.0f  %8.2f  %8.2f  %7lld\n", clients, f.per_second, f.p50, f.p99,
                 static_cast<long long>(f.errors));
     std::fflush(stdout);
