@@ -1,6 +1,9 @@
 #include "services/rpc/identify.h"
 
 #include <string>
+#include <vector>
+
+#include "grpc/grpc_security_constants.h"
 
 namespace comity::rpc {
 namespace {
@@ -24,7 +27,33 @@ class DevHeaderIdentifier : public Identifier {
   const workflow::Directory* directory_;
 };
 
+class TlsPeerIdentifier : public Identifier {
+ public:
+  explicit TlsPeerIdentifier(const workflow::Directory* directory) : directory_(directory) {}
+
+  absl::StatusOr<workflow::Caller> Identify(const grpc::ServerContextBase& context) const override {
+    std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+    if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+      return absl::UnauthenticatedError("a client certificate is required");
+    }
+    std::vector<grpc::string_ref> ids = auth->FindPropertyValues(GRPC_PEER_SPIFFE_ID_PROPERTY_NAME);
+    if (ids.size() != 1) {
+      return absl::UnauthenticatedError(
+          "the client certificate must carry exactly one spiffe:// URI subject alternative name "
+          "naming the principal");
+    }
+    return directory_->CallerFor(absl::string_view(ids[0].data(), ids[0].size()));
+  }
+
+ private:
+  const workflow::Directory* directory_;
+};
+
 }  // namespace
+
+std::unique_ptr<Identifier> NewTlsPeerIdentifier(const workflow::Directory* directory) {
+  return std::make_unique<TlsPeerIdentifier>(directory);
+}
 
 std::unique_ptr<Identifier> NewDevHeaderIdentifier(const workflow::Directory* directory) {
   return std::make_unique<DevHeaderIdentifier>(directory);

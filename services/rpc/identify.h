@@ -23,6 +23,11 @@ class Identifier {
       const grpc::ServerContextBase& context) const = 0;
 };
 
+// Mutual TLS: the principal is the client certificate's SPIFFE ID (its one spiffe:// URI SAN),
+// checked by gRPC during the handshake against the configured CA bundle. UNAUTHENTICATED if the
+// certificate carries no SPIFFE ID.
+std::unique_ptr<Identifier> NewTlsPeerIdentifier(const workflow::Directory* directory);
+
 // Development only (plaintext on loopback): the principal is taken from the x-comity-principal
 // request header, unverified.
 std::unique_ptr<Identifier> NewDevHeaderIdentifier(const workflow::Directory* directory);

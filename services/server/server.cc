@@ -3,9 +3,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/server_builder.h"
 
 namespace comity::server {
@@ -20,6 +23,40 @@ bool IsLoopbackAddress(const std::string& address) {
   return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
 
+namespace {
+
+// Plaintext in development mode; otherwise mutual TLS with certificates re-read from their files
+// (rotation without restart) and client certificates required and verified.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const config::v1::ServerConfig& config) {
+  if (config.insecure_dev()) return grpc::InsecureServerCredentials();
+  const config::v1::TlsConfig& tls = config.tls();
+  for (const auto& [field, path] :
+       {std::pair<const char*, const std::string*>{"tls.cert_file", &tls.cert_file()},
+        {"tls.key_file", &tls.key_file()},
+        {"tls.client_ca_file", &tls.client_ca_file()}}) {
+    if (path->empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          field,
+          " is not set: the node serves only over mutual TLS (or, for development on a "
+          "loopback address, with insecure_dev)"));
+    }
+    if (absl::Status readable = ReadFile(*path).status(); !readable.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(field, ": ", readable.message()));
+    }
+  }
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      tls.key_file(), tls.cert_file(), tls.client_ca_file(),
+      tls.refresh_seconds() > 0 ? tls.refresh_seconds() : 60);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerConfig& config,
                                                       const Clock* clock) {
   if (config.listen_address().empty() || config.data_dir().empty() ||
@@ -27,16 +64,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
     return absl::FailedPreconditionError(
         "the configuration needs listen_address, data_dir, profiles_dir and directory_file");
   }
-  if (!config.insecure_dev()) {
-    return absl::FailedPreconditionError(
-        "TLS is not configured: this build serves only in development mode "
-        "(insecure_dev on a loopback address)");
-  }
-  if (!IsLoopbackAddress(config.listen_address())) {
+  if (config.insecure_dev() && !IsLoopbackAddress(config.listen_address())) {
     return absl::FailedPreconditionError(
         absl::StrCat("refusing to serve without TLS on ", config.listen_address(),
                      ": development mode is allowed only on a loopback address such as 127.0.0.1"));
   }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(config);
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<Server> s(new Server);
   absl::StatusOr<std::unique_ptr<workflow::ProfileSet>> profiles =
       workflow::ProfileSet::LoadDir(config.profiles_dir());
@@ -57,7 +91,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   if (!engine.ok()) return engine.status();
   s->engine_ = *std::move(engine);
   s->reader_ = std::make_unique<workflow::Reader>(s->store_.get());
-  s->identifier_ = rpc::NewDevHeaderIdentifier(s->directory_.get());
+  s->identifier_ = config.insecure_dev() ? rpc::NewDevHeaderIdentifier(s->directory_.get())
+                                         : rpc::NewTlsPeerIdentifier(s->directory_.get());
   s->requests_ = std::make_unique<rpc::RequestService>(s->identifier_.get(), s->engine_.get(),
                                                        s->reader_.get());
   s->directory_service_ =
@@ -67,7 +102,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen_address(), grpc::InsecureServerCredentials(), &s->port_);
+  builder.AddListeningPort(config.listen_address(), *credentials, &s->port_);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes() > 0 ? config.max_message_bytes()
                                                                   : 4 << 20);
   builder.RegisterService(s->requests_.get());
