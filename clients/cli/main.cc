@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "clients/cli/commands.h"
+#include "common/files.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
@@ -34,13 +35,35 @@ const char* Env(const char* name, const char* fallback) {
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 
+// Mutual TLS when a certificate is given, plaintext (development mode) otherwise.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const std::string& cert,
+                                                                      const std::string& key,
+                                                                      const std::string& ca) {
+  if (cert.empty() && key.empty() && ca.empty()) return grpc::InsecureChannelCredentials();
+  if (cert.empty() || key.empty() || ca.empty()) {
+    return absl::InvalidArgumentError("mutual TLS needs all of --cert, --key and --ca");
+  }
+  grpc::SslCredentialsOptions options;
+  for (auto [path, out] :
+       {std::pair{&cert, &options.pem_cert_chain}, std::pair{&key, &options.pem_private_key},
+        std::pair{&ca, &options.pem_root_certs}}) {
+    absl::StatusOr<std::string> pem = ReadFile(*path);
+    if (!pem.ok()) return pem.status();
+    *out = *std::move(pem);
+  }
+  return grpc::SslCredentials(options);
+}
+
 void Help(const std::vector<CommandSpec>& commands) {
-  std::cout << "usage: comity [--addr HOST:PORT] [--as PRINCIPAL] [--json | --id] [--timeout 30s] "
-               "COMMAND\n\n"
-               "  --json prints the response as JSON; --id prints only the request's ID.\n"
-               "  --addr defaults to $COMITY_ADDR or 127.0.0.1:7700; --as to $COMITY_PRINCIPAL.\n"
-               "  Exit status: 0, the gRPC status code of a failed call, or 64 for bad usage.\n\n"
-               "commands:\n";
+  std::cout
+      << "usage: comity [--addr HOST:PORT] [--cert PEM --key PEM --ca PEM | --as PRINCIPAL]\n"
+         "              [--json | --id] [--timeout 30s] COMMAND\n\n"
+         "  --cert/--key/--ca ($COMITY_CERT, $COMITY_KEY, $COMITY_CA): mutual TLS; the\n"
+         "  certificate names the caller. --as: development mode only (plaintext on loopback).\n"
+         "  --json prints the response as JSON; --id prints only the request's ID.\n"
+         "  --addr defaults to $COMITY_ADDR or 127.0.0.1:7700; --as to $COMITY_PRINCIPAL.\n"
+         "  Exit status: 0, the gRPC status code of a failed call, or 64 for bad usage.\n\n"
+         "commands:\n";
   for (const CommandSpec& c : commands) {
     std::cout << "  comity " << c.group << (c.verb.empty() ? "" : " ") << c.verb << " " << c.usage
               << "\n";
@@ -56,6 +79,7 @@ int Main(int argc, char** argv) {
   Context ctx;
   std::string addr = Env("COMITY_ADDR", "127.0.0.1:7700");
   ctx.principal = Env("COMITY_PRINCIPAL", "");
+  std::string cert = Env("COMITY_CERT", ""), key = Env("COMITY_KEY", ""), ca = Env("COMITY_CA", "");
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; ++i) {
     const std::string flag = argv[i];
@@ -63,10 +87,15 @@ int Main(int argc, char** argv) {
       ctx.json = true;
     } else if (flag == "--id") {
       ctx.id_only = true;
-    } else if ((flag == "--addr" || flag == "--as" || flag == "--timeout") && i + 1 < argc) {
+    } else if ((flag == "--addr" || flag == "--as" || flag == "--timeout" || flag == "--cert" ||
+                flag == "--key" || flag == "--ca") &&
+               i + 1 < argc) {
       const std::string value = argv[++i];
       if (flag == "--addr") addr = value;
       if (flag == "--as") ctx.principal = value;
+      if (flag == "--cert") cert = value;
+      if (flag == "--key") key = value;
+      if (flag == "--ca") ca = value;
       if (flag == "--timeout" && !absl::ParseDuration(value, &ctx.timeout)) {
         return UsageError("--timeout takes a duration such as 30s");
       }
@@ -89,7 +118,11 @@ int Main(int argc, char** argv) {
     absl::StatusOr<Args> args =
         Args::Parse(std::vector<std::string>(argv + i, argv + argc), c.switches);
     if (!args.ok()) return UsageError(std::string(args.status().message()));
-    ctx.channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        Credentials(cert, key, ca);
+    if (!credentials.ok()) return UsageError(std::string(credentials.status().message()));
+    if (!cert.empty()) ctx.principal.clear();  // the certificate names the caller
+    ctx.channel = grpc::CreateChannel(addr, *credentials);
     return c.run(ctx, *args);
   }
   return UsageError(absl::StrCat("unknown command: ", group, " ", verb));
