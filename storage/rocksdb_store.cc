@@ -7,6 +7,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
+#include "storage/encryption.h"
 #include "storage/keys.h"
 #include "storage/rocksdb_status.h"
 #include "storage/store.h"
@@ -22,12 +23,16 @@ absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.d
 
 class RocksDbStore : public Store {
  public:
-  RocksDbStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
-      : db_(std::move(db)), handles_(std::move(handles)) {}
+  RocksDbStore(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db,
+               std::vector<rocksdb::ColumnFamilyHandle*> handles)
+      : env_(std::move(env)), db_(std::move(db)), handles_(std::move(handles)) {}
 
   ~RocksDbStore() override {
+    // A clean close flushes the memtables, so a restart need not replay the log.
+    if (!failed_.load()) db_->Flush(rocksdb::FlushOptions(), handles_);
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
     db_->Close();
+    db_.reset();  // before the Env it uses
   }
 
   absl::StatusOr<std::string> Get(Column column, absl::string_view key) const override {
@@ -82,6 +87,7 @@ class RocksDbStore : public Store {
  private:
   rocksdb::ColumnFamilyHandle* Handle(Column c) const { return handles_[static_cast<int>(c)]; }
 
+  std::unique_ptr<rocksdb::Env> env_;  // null: the default Env
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::atomic<bool> failed_{false};
@@ -105,7 +111,15 @@ absl::Status CheckSchema(Store& store) {
 
 absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& dir,
                                                         const RocksDbOptions& store_options) {
+  if (absl::Status key = CheckEncryptionKey(dir, store_options.encryption_key); !key.ok()) {
+    return key;
+  }
+  std::unique_ptr<rocksdb::Env> env;
   rocksdb::DBOptions options;
+  if (!store_options.encryption_key.empty()) {
+    env = NewAesEncryptedEnv(store_options.encryption_key);
+    options.env = env.get();
+  }
   options.create_if_missing = store_options.create_if_missing;
   options.create_missing_column_families = store_options.create_if_missing;
   options.IncreaseParallelism(2);
@@ -125,13 +139,17 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& dir,
       return absl::UnavailableError(
           absl::StrCat("the data directory ", dir, " is in use by another process"));
     }
+    if (env != nullptr && s.IsCorruption()) {
+      return absl::DataLossError(absl::StrCat("cannot open ", dir,
+                                              ": the encrypted files do not decrypt to a database"));
+    }
     return FromRocksDb(s, absl::StrCat("open ", dir));
   }
   std::unique_ptr<rocksdb::DB> db(raw);
   // handles[0] is the default family, which we do not use.
   db->DestroyColumnFamilyHandle(handles[0]);
   handles.erase(handles.begin());
-  auto store = std::make_unique<RocksDbStore>(std::move(db), std::move(handles));
+  auto store = std::make_unique<RocksDbStore>(std::move(env), std::move(db), std::move(handles));
   absl::Status schema = CheckSchema(*store);
   if (!schema.ok()) return schema;
   return std::unique_ptr<Store>(std::move(store));

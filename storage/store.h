@@ -68,11 +68,13 @@ class Store {
 
 struct RocksDbOptions {
   bool create_if_missing = true;
+  // 32 bytes: every file is encrypted with AES-256 (CTR). Empty: files are not encrypted.
+  std::string encryption_key;
 };
 
 // Opens (creating if allowed) the RocksDB store in `dir`. FAILED_PRECONDITION if the directory
-// holds data of an unknown schema version; UNAVAILABLE if it cannot be opened (e.g. locked by
-// another process).
+// holds data of an unknown schema version, or if the encryption key is wrong or missing (checked
+// before anything is opened); UNAVAILABLE if it cannot be opened (e.g. locked by another process).
 absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& dir,
                                                         const RocksDbOptions& options = {});
 

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -26,6 +27,14 @@ namespace {
 void Log(const std::string& line) {
   std::cerr << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())
             << " comityd " << line << std::endl;
+}
+
+// COMITY_ENCRYPTION_KEY, removed from the environment once read.
+std::string EnvironmentKey() {
+  const char* v = std::getenv("COMITY_ENCRYPTION_KEY");
+  std::string key = v != nullptr ? v : "";
+  unsetenv("COMITY_ENCRYPTION_KEY");
+  return key;
 }
 
 }  // namespace
@@ -54,7 +63,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   absl::StatusOr<std::unique_ptr<comity::server::Server>> server =
-      comity::server::Server::Start(config, comity::Clock::Real());
+      comity::server::Server::Start(config, comity::Clock::Real(), EnvironmentKey());
   if (!server.ok()) {
     Log(absl::StrCat("level=error msg=\"", server.status().message(), "\""));
     return 1;

@@ -1,5 +1,11 @@
 #include "services/server/server.h"
 
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -57,8 +63,41 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
 
 }  // namespace
 
+absl::StatusOr<std::string> LoadEncryptionKey(const config::v1::ServerConfig& config,
+                                              const std::string& key_from_environment) {
+  std::string hex = key_from_environment;
+  const std::string& path = config.encryption_key_file();
+  if (hex.empty() && !path.empty()) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("encryption_key_file ", path, " not found"));
+    }
+    if ((st.st_mode & 077) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("encryption_key_file ", path, " is readable by others; chmod 600 it"));
+    }
+    std::error_code ec;
+    const auto key_path = std::filesystem::weakly_canonical(path, ec);
+    const auto data_path = std::filesystem::weakly_canonical(config.data_dir(), ec);
+    if (absl::StartsWith(key_path.string(), data_path.string() + "/")) {
+      return absl::FailedPreconditionError(
+          "encryption_key_file must not be inside the data directory");
+    }
+    absl::StatusOr<std::string> text = ReadFile(path);
+    if (!text.ok()) return text.status();
+    hex = std::string(absl::StripAsciiWhitespace(*text));
+  }
+  if (hex.empty()) return std::string();
+  if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+    return absl::InvalidArgumentError("the encryption key must be 64 hex digits (AES-256)");
+  }
+  return absl::HexStringToBytes(hex);
+}
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerConfig& config,
-                                                      const Clock* clock) {
+                                                      const Clock* clock,
+                                                      const std::string& key_from_environment) {
   if (config.listen_address().empty() || config.data_dir().empty() ||
       config.profiles_dir().empty() || config.directory_file().empty()) {
     return absl::FailedPreconditionError(
@@ -80,8 +119,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
       workflow::Directory::LoadFile(config.directory_file());
   if (!directory.ok()) return directory.status();
   s->directory_ = *std::move(directory);
+  absl::StatusOr<std::string> key = LoadEncryptionKey(config, key_from_environment);
+  if (!key.ok()) return key.status();
+  storage::RocksDbOptions store_options;
+  store_options.encryption_key = *std::move(key);
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      storage::OpenRocksDbStore(config.data_dir());
+      storage::OpenRocksDbStore(config.data_dir(), store_options);
   if (!store.ok()) return store.status();
   s->store_ = *std::move(store);
   workflow::EngineOptions options;
@@ -119,9 +162,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
 void Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
-  grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
-  grpc_->Wait();
-  engine_->Stop();
+  // Start() may have failed part-way: stop only what was started.
+  if (grpc_ != nullptr) {
+    grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+    grpc_->Wait();
+  }
+  if (engine_ != nullptr) engine_->Stop();
   store_.reset();
 }
 

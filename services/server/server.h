@@ -18,6 +18,12 @@
 
 namespace comity::server {
 
+// The encryption key (32 bytes) from `key_from_environment` (64 hex digits) or the config's key
+// file, or "" if neither is given. INVALID_ARGUMENT / FAILED_PRECONDITION naming the problem:
+// malformed key, key file readable by others, key file inside the data directory.
+absl::StatusOr<std::string> LoadEncryptionKey(const config::v1::ServerConfig& config,
+                                              const std::string& key_from_environment);
+
 // True if `address` (host:port) listens only on the loopback interface.
 bool IsLoopbackAddress(const std::string& address);
 
@@ -26,8 +32,10 @@ class Server {
  public:
   // Opens the store, loads profiles and directory, starts the engine and listens.
   // FAILED_PRECONDITION if the configuration is unsafe (plaintext off loopback) or incomplete.
-  static absl::StatusOr<std::unique_ptr<Server>> Start(const config::v1::ServerConfig& config,
-                                                       const Clock* clock);
+  // `key_from_environment` is COMITY_ENCRYPTION_KEY's value, if set.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(
+      const config::v1::ServerConfig& config, const Clock* clock,
+      const std::string& key_from_environment = "");
   ~Server();
 
   // The port actually bound (useful with port 0).

@@ -1,6 +1,8 @@
 // RequestService, DirectoryService and AuditService on a real gRPC server on a loopback port,
 // backed by a real RocksDB in a temporary directory.
 
+#include <sys/stat.h>
+
 #include <memory>
 
 #include "comity/v1/audit.grpc.pb.h"
@@ -17,6 +19,7 @@
 #include "services/audit/chain.h"
 #include "services/server/server.h"
 #include "services/workflow/timeutil.h"
+#include "tests/testing/certs.h"
 #include "tests/testing/fixtures.h"
 
 namespace comity {
@@ -252,6 +255,35 @@ TEST_F(RpcTest, HealthIsServing) {
   grpc::health::v1::HealthCheckResponse resp;
   ASSERT_TRUE(health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp).ok());
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST(ServerConfigTest, EncryptionKeyFileMustBePrivateAndWellFormed) {
+  TempDir dir;
+  config::v1::ServerConfig config;
+  config.set_listen_address("127.0.0.1:0");
+  config.set_data_dir(dir.path() + "/data");
+  config.set_profiles_dir(SourcePath("deploy/profiles"));
+  config.set_directory_file(SourcePath("deploy/dev/directory.textproto"));
+  config.set_insecure_dev(true);
+  const std::string key_file = dir.path() + "/node.key";
+  config.set_encryption_key_file(key_file);
+  comity::testing::WriteFile(key_file, std::string(64, 'a') + "\n");
+  chmod(key_file.c_str(), 0644);
+  auto server = server::Server::Start(config, Clock::Real());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(server.status().message().find("chmod 600"), std::string::npos);
+  chmod(key_file.c_str(), 0600);
+  ASSERT_TRUE(server::Server::Start(config, Clock::Real()).ok());
+  // The same data with another key (from the environment): refused, cleanly.
+  server = server::Server::Start(config, Clock::Real(), std::string(64, 'b'));
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(server.status().message().find("wrong encryption key"), std::string::npos);
+  EXPECT_EQ(server::LoadEncryptionKey(config, "xyz").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  config.set_encryption_key_file(dir.path() + "/data/inside.key");
+  comity::testing::WriteFile(config.encryption_key_file(), std::string(64, 'a'));
+  EXPECT_EQ(server::LoadEncryptionKey(config, "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(ServerConfigTest, RefusesPlaintextOffLoopback) {
