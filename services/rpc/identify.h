@@ -5,7 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
-#include "services/workflow/caller.h"
+#include "services/auth/caller.h"
 #include "services/workflow/directory.h"
 
 namespace comity::rpc {

@@ -8,11 +8,18 @@
 #include "absl/strings/str_join.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/lifecycle.h"
-#include "services/workflow/policy.h"
+#include "services/auth/policy.h"
+#include "services/workflow/names.h"
 #include "services/workflow/timeutil.h"
 #include "storage/keys.h"
 
 namespace comity::workflow {
+
+using auth::ActingRole;
+using auth::CheckMayAct;
+using auth::CheckMayRead;
+using auth::RequestNotFound;
+using auth::SideOf;
 namespace {
 
 constexpr int kFirstOutputField = 30;

@@ -7,9 +7,11 @@
 #include "comity/v1/requests.pb.h"
 #include "comity/v1/resources.pb.h"
 #include "google/protobuf/message.h"
-#include "services/workflow/caller.h"
+#include "services/auth/caller.h"
 
 namespace comity::workflow {
+
+using auth::Caller;
 
 // One change asked of the engine. `body` is the API message of the verb (e.g.
 // comity.v1.RefuseRequestRequest for REFUSE); the engine reads it as that type.

@@ -12,9 +12,11 @@
 #include "absl/strings/string_view.h"
 #include "comity/config/v1/config.pb.h"
 #include "comity/v1/resources.pb.h"
-#include "services/workflow/caller.h"
+#include "services/auth/caller.h"
 
 namespace comity::workflow {
+
+using auth::Caller;
 
 class Directory {
  public:

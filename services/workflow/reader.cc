@@ -4,10 +4,17 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "services/workflow/errors.h"
-#include "services/workflow/policy.h"
+#include "services/auth/policy.h"
+#include "services/workflow/names.h"
 #include "storage/keys.h"
 
 namespace comity::workflow {
+
+using auth::ActingRole;
+using auth::CheckMayAct;
+using auth::CheckMayRead;
+using auth::RequestNotFound;
+using auth::SideOf;
 namespace {
 
 using storage::Column;

@@ -6,10 +6,12 @@
 #include "absl/status/statusor.h"
 #include "comity/v1/audit.pb.h"
 #include "comity/v1/requests.pb.h"
-#include "services/workflow/caller.h"
+#include "services/auth/caller.h"
 #include "storage/store.h"
 
 namespace comity::workflow {
+
+using auth::Caller;
 
 class Reader {
  public:

@@ -7,10 +7,17 @@
 #include "common/ids.h"
 #include "common/sha256.h"
 #include "services/workflow/errors.h"
-#include "services/workflow/policy.h"
+#include "services/auth/policy.h"
+#include "services/workflow/names.h"
 #include "services/workflow/timeutil.h"
 
 namespace comity::workflow {
+
+using auth::ActingRole;
+using auth::CheckMayAct;
+using auth::CheckMayRead;
+using auth::RequestNotFound;
+using auth::SideOf;
 namespace {
 
 using google::protobuf::RepeatedPtrField;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "comity/v1/resources.pb.h"
-#include "services/workflow/caller.h"
+#include "services/auth/caller.h"
 #include "services/workflow/directory.h"
 #include "services/workflow/profiles.h"
 

@@ -1,5 +1,5 @@
-#ifndef COMITY_SERVICES_WORKFLOW_POLICY_H_
-#define COMITY_SERVICES_WORKFLOW_POLICY_H_
+#ifndef COMITY_SERVICES_AUTH_POLICY_H_
+#define COMITY_SERVICES_AUTH_POLICY_H_
 
 // Who may see and act on a request. The one place these rules live.
 
@@ -8,13 +8,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "comity/v1/resources.pb.h"
-#include "services/workflow/caller.h"
+#include "services/auth/caller.h"
 
-namespace comity::workflow {
-
-// "requests/<id>" -> id, or INVALID_ARGUMENT on `field`.
-absl::StatusOr<std::string> ParseRequestName(absl::string_view name, absl::string_view field);
-std::string RequestName(absl::string_view id);
+namespace comity::auth {
 
 // The side `caller` takes on `request`: REQUESTING for its creator's authority, RECEIVING for the
 // requested authority once submitted, SYSTEM for the node. Anyone else gets NOT_FOUND, worded as
@@ -34,6 +30,6 @@ absl::Status CheckMayAct(const Caller& caller, v1::Side side);
 // The role the caller acts in on `side` (for the audit entry).
 v1::Role ActingRole(const Caller& caller, v1::Side side);
 
-}  // namespace comity::workflow
+}  // namespace comity::auth
 
-#endif  // COMITY_SERVICES_WORKFLOW_POLICY_H_
+#endif  // COMITY_SERVICES_AUTH_POLICY_H_

@@ -1,21 +1,8 @@
-#include "services/workflow/policy.h"
+#include "services/auth/policy.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
-#include "common/ids.h"
-#include "services/workflow/errors.h"
 
-namespace comity::workflow {
-
-absl::StatusOr<std::string> ParseRequestName(absl::string_view name, absl::string_view field) {
-  absl::string_view id = name;
-  if (!absl::ConsumePrefix(&id, "requests/") || !IsValidId(std::string(id))) {
-    return InvalidField(std::string(field), "must be requests/<26-character id>", "NAME_FORMAT");
-  }
-  return std::string(id);
-}
-
-std::string RequestName(absl::string_view id) { return absl::StrCat("requests/", id); }
+namespace comity::auth {
 
 absl::Status RequestNotFound(absl::string_view name) {
   return absl::NotFoundError(absl::StrCat(name, " not found (or not visible to your authority)"));
@@ -72,4 +59,4 @@ v1::Role ActingRole(const Caller& caller, v1::Side side) {
   }
 }
 
-}  // namespace comity::workflow
+}  // namespace comity::auth

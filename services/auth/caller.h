@@ -1,12 +1,12 @@
-#ifndef COMITY_SERVICES_WORKFLOW_CALLER_H_
-#define COMITY_SERVICES_WORKFLOW_CALLER_H_
+#ifndef COMITY_SERVICES_AUTH_CALLER_H_
+#define COMITY_SERVICES_AUTH_CALLER_H_
 
 #include <string>
 #include <vector>
 
 #include "comity/v1/resources.pb.h"
 
-namespace comity::workflow {
+namespace comity::auth {
 
 // Who is asking: an authenticated principal, the authority it belongs to and the roles the
 // directory gives it there. The node's own timed actions use Caller::System().
@@ -26,6 +26,6 @@ struct Caller {
   static Caller System() { return Caller{"system", "", {}, true}; }
 };
 
-}  // namespace comity::workflow
+}  // namespace comity::auth
 
-#endif  // COMITY_SERVICES_WORKFLOW_CALLER_H_
+#endif  // COMITY_SERVICES_AUTH_CALLER_H_
