@@ -17,34 +17,58 @@ absl::StatusOr<v1::Side> SideOf(const Caller& caller, const v1::Request& request
   return RequestNotFound(request.name());
 }
 
-absl::Status CheckMayRead(const Caller& caller) {
-  if (caller.system || caller.Has(v1::SUBMITTER) || caller.Has(v1::RESPONDER) ||
-      caller.Has(v1::AUDITOR)) {
-    return absl::OkStatus();
-  }
+namespace {
+
+bool CanRead(const Caller& c) {
+  return c.system || c.Has(v1::SUBMITTER) || c.Has(v1::RESPONDER) || c.Has(v1::AUDITOR) ||
+         c.Has(v1::OVERSIGHT_AUDITOR);
+}
+
+}  // namespace
+
+absl::Status AuthorizeList(const Caller& caller) {
+  if (CanRead(caller)) return absl::OkStatus();
   return absl::PermissionDeniedError(
       "reading requests needs the submitter, responder or auditor role in your authority");
 }
 
-absl::Status CheckMayAct(const Caller& caller, v1::Side side) {
-  switch (side) {
+bool SeesAllRequests(const Caller& caller) { return caller.Has(v1::OVERSIGHT_AUDITOR); }
+
+absl::Status AuthorizeRead(const Caller& caller, const v1::Request& request) {
+  if (absl::Status s = AuthorizeList(caller); !s.ok()) return s;
+  if (SideOf(caller, request).ok()) return absl::OkStatus();
+  if (SeesAllRequests(caller) && request.state() != v1::DRAFT) return absl::OkStatus();
+  return RequestNotFound(request.name());
+}
+
+absl::Status AuthorizeCreate(const Caller& caller) {
+  if (caller.Has(v1::SUBMITTER)) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      "drafting requests needs the submitter role in your authority");
+}
+
+absl::StatusOr<v1::Side> AuthorizeAction(const Caller& caller, const v1::Request& request) {
+  if (!caller.system && !caller.Has(v1::SUBMITTER) && !caller.Has(v1::RESPONDER)) {
+    return absl::PermissionDeniedError(
+        "changing requests needs the submitter or responder role in your authority");
+  }
+  absl::StatusOr<v1::Side> side = SideOf(caller, request);
+  if (!side.ok()) return side.status();
+  switch (*side) {
     case v1::SYSTEM:
-      if (caller.system) return absl::OkStatus();
-      break;
+      return side;
     case v1::REQUESTING:
-      if (caller.Has(v1::SUBMITTER)) return absl::OkStatus();
+      if (caller.Has(v1::SUBMITTER)) return side;
       return absl::PermissionDeniedError(
           "acting for the requesting side needs the submitter role in your authority");
     case v1::RECEIVING:
-      if (caller.Has(v1::RESPONDER)) return absl::OkStatus();
+      if (caller.Has(v1::RESPONDER)) return side;
       return absl::PermissionDeniedError(
           "acting for the receiving side needs the responder role in your authority");
-    case v1::SIDE_UNSPECIFIED:
-    case v1::Side_INT_MIN_SENTINEL_DO_NOT_USE_:
-    case v1::Side_INT_MAX_SENTINEL_DO_NOT_USE_:
+    default:
       break;
   }
-  return absl::PermissionDeniedError("only the node itself takes this action");
+  return RequestNotFound(request.name());
 }
 
 v1::Role ActingRole(const Caller& caller, v1::Side side) {

@@ -20,12 +20,26 @@ absl::StatusOr<v1::Side> SideOf(const Caller& caller, const v1::Request& request
 // NOT_FOUND for `name`, the same text whether it exists or not.
 absl::Status RequestNotFound(absl::string_view name);
 
-// PERMISSION_DENIED unless the caller holds a role that may read requests of its authority.
-absl::Status CheckMayRead(const Caller& caller);
+// Reading a request or its trail. In order: PERMISSION_DENIED if the caller holds no reading role
+// (submitter, responder, auditor, oversight auditor); NOT_FOUND unless the request is one its
+// authority sent, or received once submitted, or the caller is an oversight auditor and the
+// request has been submitted.
+absl::Status AuthorizeRead(const Caller& caller, const v1::Request& request);
 
-// PERMISSION_DENIED unless the caller holds the role that acts for `side` (submitter for the
-// requesting side, responder for the receiving side).
-absl::Status CheckMayAct(const Caller& caller, v1::Side side);
+// Listing requests: PERMISSION_DENIED without a reading role.
+absl::Status AuthorizeList(const Caller& caller);
+
+// True if listing shows every submitted request on the node, not only the authority's own.
+bool SeesAllRequests(const Caller& caller);
+
+// Creating a request: PERMISSION_DENIED unless the caller is a submitter.
+absl::Status AuthorizeCreate(const Caller& caller);
+
+// Changing a request. In order: PERMISSION_DENIED if the caller holds no acting role (submitter,
+// responder) and is not the node; NOT_FOUND unless SideOf finds its side; PERMISSION_DENIED if it
+// lacks that side's role (submitter for the requesting side, responder for the receiving side).
+// Returns the side it acts for.
+absl::StatusOr<v1::Side> AuthorizeAction(const Caller& caller, const v1::Request& request);
 
 // The role the caller acts in on `side` (for the audit entry).
 v1::Role ActingRole(const Caller& caller, v1::Side side);

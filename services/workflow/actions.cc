@@ -16,8 +16,6 @@
 namespace comity::workflow {
 
 using auth::ActingRole;
-using auth::CheckMayAct;
-using auth::CheckMayRead;
 using auth::RequestNotFound;
 using auth::SideOf;
 namespace {

@@ -12,10 +12,10 @@
 #include "common/ids.h"
 #include "common/sha256.h"
 #include "services/audit/chain.h"
+#include "services/auth/policy.h"
 #include "services/workflow/actions.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/lifecycle.h"
-#include "services/auth/policy.h"
 #include "services/workflow/names.h"
 #include "services/workflow/timeutil.h"
 #include "services/workflow/validation.h"
@@ -24,8 +24,6 @@
 namespace comity::workflow {
 
 using auth::ActingRole;
-using auth::CheckMayAct;
-using auth::CheckMayRead;
 using auth::RequestNotFound;
 using auth::SideOf;
 
@@ -324,7 +322,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   std::string id;
   Effect effect;
   if (cmd.action == v1::CREATE) {
-    if (absl::Status s = CheckMayAct(cmd.caller, v1::REQUESTING); !s.ok()) return s;
+    if (absl::Status s = auth::AuthorizeCreate(cmd.caller); !s.ok()) return s;
     id = NewId(now);
     absl::StatusOr<v1::Request> draft = NewDraft(cmd, id, now, group);
     if (!draft.ok()) return draft.status();
@@ -339,10 +337,9 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     if (absl::IsNotFound(loaded.status())) return RequestNotFound(cmd.name);
     if (!loaded.ok()) return loaded.status();
     record = *std::move(loaded);
-    absl::StatusOr<v1::Side> s = SideOf(cmd.caller, record);
+    absl::StatusOr<v1::Side> s = auth::AuthorizeAction(cmd.caller, record);
     if (!s.ok()) return s.status();
     side = *s;
-    if (absl::Status r = CheckMayAct(cmd.caller, side); !r.ok()) return r;
     if (!SideMayTake(cmd.action, side)) {
       return absl::PermissionDeniedError(absl::StrCat("the ", v1::Side_Name(side),
                                                       " side never takes the action ",

@@ -3,16 +3,14 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
-#include "services/workflow/errors.h"
 #include "services/auth/policy.h"
+#include "services/workflow/errors.h"
 #include "services/workflow/names.h"
 #include "storage/keys.h"
 
 namespace comity::workflow {
 
 using auth::ActingRole;
-using auth::CheckMayAct;
-using auth::CheckMayRead;
 using auth::RequestNotFound;
 using auth::SideOf;
 namespace {
@@ -29,9 +27,12 @@ bool Matches(const v1::ListRequestsRequest& q, const v1::Request& r, v1::Side si
   if (q.priority() != v1::PRIORITY_UNSPECIFIED && q.priority() != r.priority()) return false;
   if (!q.instrument().empty() && q.instrument() != r.instrument()) return false;
   if (!q.counterpart().empty()) {
-    const std::string& other =
-        side == v1::REQUESTING ? r.requested_authority() : r.requesting_authority();
-    if (other != q.counterpart()) return false;
+    // For an oversight auditor (no side), either party counts.
+    const bool requested = q.counterpart() == r.requested_authority();
+    const bool requesting = q.counterpart() == r.requesting_authority();
+    if (side == v1::REQUESTING && !requested) return false;
+    if (side == v1::RECEIVING && !requesting) return false;
+    if (side == v1::SIDE_UNSPECIFIED && !requested && !requesting) return false;
   }
   return true;
 }
@@ -39,7 +40,7 @@ bool Matches(const v1::ListRequestsRequest& q, const v1::Request& r, v1::Side si
 }  // namespace
 
 absl::StatusOr<v1::Request> Reader::Load(const Caller& caller, absl::string_view name) const {
-  if (absl::Status s = CheckMayRead(caller); !s.ok()) return s;
+  if (absl::Status s = auth::AuthorizeList(caller); !s.ok()) return s;
   absl::StatusOr<std::string> id = ParseRequestName(name, "name");
   if (!id.ok()) return id.status();
   absl::StatusOr<std::string> bytes = store_->Get(Column::kRequests, *id);
@@ -47,8 +48,7 @@ absl::StatusOr<v1::Request> Reader::Load(const Caller& caller, absl::string_view
   if (!bytes.ok()) return bytes.status();
   v1::Request r;
   if (!r.ParseFromString(*bytes)) return absl::DataLossError(absl::StrCat(name, " is corrupt"));
-  absl::StatusOr<v1::Side> side = SideOf(caller, r);
-  if (!side.ok()) return side.status();
+  if (absl::Status s = auth::AuthorizeRead(caller, r); !s.ok()) return s;
   return r;
 }
 
@@ -58,39 +58,44 @@ absl::StatusOr<v1::Request> Reader::Get(const Caller& caller, absl::string_view 
 
 absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
                                                       const v1::ListRequestsRequest& q) const {
-  if (absl::Status s = CheckMayRead(caller); !s.ok()) return s;
+  if (absl::Status s = auth::AuthorizeList(caller); !s.ok()) return s;
   if (q.page_size() < 0) return InvalidField("page_size", "must not be negative", "OUT_OF_RANGE");
   const int page_size =
       q.page_size() == 0 ? kDefaultPageSize : std::min(q.page_size(), kMaxPageSize);
-  const std::string prefix = storage::PartyPrefix(caller.authority);
-  std::string start_after;
-  if (!q.page_token().empty()) {
-    std::string last;
-    if (!absl::WebSafeBase64Unescape(q.page_token(), &last) || !IsValidId(last)) {
-      return InvalidField("page_token", "is not a token this server returned", "PAGE_TOKEN");
-    }
-    start_after = prefix + last;
+  std::string last;
+  if (!q.page_token().empty() &&
+      (!absl::WebSafeBase64Unescape(q.page_token(), &last) || !IsValidId(last))) {
+    return InvalidField("page_token", "is not a token this server returned", "PAGE_TOKEN");
   }
+  // The authority's own requests come from its index; an oversight auditor's from every record.
+  const bool all = auth::SeesAllRequests(caller);
+  const Column column = all ? Column::kRequests : Column::kIndex;
+  const std::string prefix = all ? "" : storage::PartyPrefix(caller.authority);
   v1::ListRequestsResponse out;
   absl::Status lookup;
   std::string last_id;
   absl::Status s = store_->Scan(
-      Column::kIndex, prefix, start_after, [&](absl::string_view key, absl::string_view value) {
+      column, prefix, last.empty() ? "" : prefix + last,
+      [&](absl::string_view key, absl::string_view value) {
         if (out.requests_size() == page_size) {
           out.set_next_page_token(absl::WebSafeBase64Escape(last_id));
           return false;
         }
         const std::string id(key.substr(prefix.size()));
         last_id = id;
-        const v1::Side side = value == "q" ? v1::REQUESTING : v1::RECEIVING;
-        absl::StatusOr<std::string> bytes = store_->Get(Column::kRequests, id);
         v1::Request r;
+        absl::StatusOr<std::string> bytes = all ? absl::StatusOr<std::string>(std::string(value))
+                                                : store_->Get(Column::kRequests, id);
         if (!bytes.ok() || !r.ParseFromString(*bytes)) {
           lookup = absl::DataLossError(
               absl::StrCat("the index names requests/", id, " but its record cannot be read"));
           return false;
         }
-        if (Matches(q, r, side)) *out.add_requests() = std::move(r);
+        absl::StatusOr<v1::Side> side = SideOf(caller, r);
+        if (all && !side.ok() && r.state() == v1::DRAFT) return true;  // others' drafts
+        if (Matches(q, r, side.ok() ? *side : v1::SIDE_UNSPECIFIED)) {
+          *out.add_requests() = std::move(r);
+        }
         return true;
       });
   if (!s.ok()) return s;

@@ -14,8 +14,6 @@
 namespace comity::workflow {
 
 using auth::ActingRole;
-using auth::CheckMayAct;
-using auth::CheckMayRead;
 using auth::RequestNotFound;
 using auth::SideOf;
 namespace {

@@ -1,0 +1,284 @@
+// The authorization matrix: every role, every RPC, on a request of the caller's own authority, of
+// its counterpart, and of an unrelated authority, over real mutual-TLS connections. The expected
+// status codes are written here from the rules, independently of services/auth.
+
+#include <functional>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "comity/v1/audit.grpc.pb.h"
+#include "comity/v1/requests.grpc.pb.h"
+#include "common/sha256.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "services/server/server.h"
+#include "services/workflow/timeutil.h"
+#include "tests/testing/certs.h"
+#include "tests/testing/fixtures.h"
+
+namespace comity {
+namespace {
+
+using comity::testing::KeyAndCert;
+using comity::testing::TempDir;
+using grpc::StatusCode;
+
+constexpr const char* kAuthorities[] = {"AA", "BB", "CC"};  // requests go from AA to BB
+constexpr const char* kRoles[] = {"submitter", "responder", "auditor", "admin", "overseer"};
+
+std::string Principal(const std::string& authority, const std::string& role) {
+  return absl::StrCat("spiffe://matrix.test/", authority, "/", role);
+}
+
+std::string Directory() {
+  std::string out = "trust_domain: \"matrix.test\"\n";
+  const std::map<std::string, std::string> role_enum = {{"submitter", "SUBMITTER"},
+                                                        {"responder", "RESPONDER"},
+                                                        {"auditor", "AUDITOR"},
+                                                        {"admin", "ADMIN"},
+                                                        {"overseer", "OVERSIGHT_AUDITOR"}};
+  for (const char* a : kAuthorities) {
+    absl::StrAppend(&out, "authorities { name: \"authorities/", a, "\" country: \"", a,
+                    "\" languages: \"en\"\n");
+    for (const char* r : kRoles) {
+      absl::StrAppend(&out, "  members { principal: \"", Principal(a, r),
+                      "\" roles: ", role_enum.at(r), " }\n");
+    }
+    absl::StrAppend(&out, "}\n");
+  }
+  return out;
+}
+
+enum class Kind { kCreate, kList, kRead, kRequesting, kReceiving, kEither };
+enum class Relation { kOwn, kCounterpart, kUnrelated };
+
+struct Rpc {
+  const char* name;
+  Kind kind;
+  // Whether the call succeeds on a SUBMITTED request for the side allowed to make it.
+  bool ok_when_submitted;
+  std::function<grpc::Status(v1::RequestService::Stub&, v1::AuditService::Stub&,
+                             grpc::ClientContext*, const std::string& name,
+                             const std::string& caller_authority)>
+      call;
+};
+
+template <typename Req>
+Req Named(const std::string& name) {
+  Req r;
+  r.set_name(name);
+  return r;
+}
+
+v1::Request Content(const std::string& to) {
+  v1::Request r = comity::testing::FullRequest("uncc", v1::STORED_DATA_PRODUCTION);
+  r.set_requested_authority(to);
+  return r;
+}
+
+#define VERB(Method, Req, ...)                                                          \
+  [later](v1::RequestService::Stub& s, v1::AuditService::Stub&, grpc::ClientContext* c, \
+          const std::string& n, const std::string&) {                                   \
+    (void)later;                                                                        \
+    Req req = Named<Req>(n);                                                            \
+    __VA_ARGS__;                                                                        \
+    v1::Request out;                                                                    \
+    return s.Method(c, req, &out);                                                      \
+  }
+
+std::vector<Rpc> Rpcs() {
+  const auto later = workflow::ToProto(absl::Now() + absl::Hours(24 * 90));
+  return {
+      {"CreateRequest", Kind::kCreate, true,
+       [](v1::RequestService::Stub& s, v1::AuditService::Stub&, grpc::ClientContext* c,
+          const std::string&, const std::string& caller_authority) {
+         v1::CreateRequestRequest req;
+         *req.mutable_request() =
+             Content(caller_authority == "authorities/BB" ? "authorities/AA" : "authorities/BB");
+         v1::Request out;
+         return s.CreateRequest(c, req, &out);
+       }},
+      {"ListRequests", Kind::kList, true,
+       [](v1::RequestService::Stub& s, v1::AuditService::Stub&, grpc::ClientContext* c,
+          const std::string&, const std::string&) {
+         v1::ListRequestsResponse out;
+         return s.ListRequests(c, v1::ListRequestsRequest(), &out);
+       }},
+      {"GetRequest", Kind::kRead, true,
+       [](v1::RequestService::Stub& s, v1::AuditService::Stub&, grpc::ClientContext* c,
+          const std::string& n, const std::string&) {
+         v1::Request out;
+         return s.GetRequest(c, Named<v1::GetRequestRequest>(n), &out);
+       }},
+      {"GetTrail", Kind::kRead, true,
+       [](v1::RequestService::Stub&, v1::AuditService::Stub& a, grpc::ClientContext* c,
+          const std::string& n, const std::string&) {
+         v1::GetTrailRequest req;
+         req.set_request(n);
+         v1::Trail out;
+         return a.GetTrail(c, req, &out);
+       }},
+      {"UpdateDraft", Kind::kRequesting, false,
+       [](v1::RequestService::Stub& s, v1::AuditService::Stub&, grpc::ClientContext* c,
+          const std::string& n, const std::string& caller_authority) {
+         auto req = Named<v1::UpdateDraftRequest>(n);
+         *req.mutable_request() =
+             Content(caller_authority == "authorities/BB" ? "authorities/AA" : "authorities/BB");
+         v1::Request out;
+         return s.UpdateDraft(c, req, &out);
+       }},
+      {"SubmitRequest", Kind::kRequesting, false, VERB(SubmitRequest, v1::SubmitRequestRequest)},
+      {"SupplementRequest", Kind::kRequesting, false,
+       VERB(SupplementRequest, v1::SupplementRequestRequest, req.set_information("more"))},
+      {"AcceptConditions", Kind::kRequesting, false,
+       VERB(AcceptConditions, v1::AcceptConditionsRequest)},
+      {"DeclineConditions", Kind::kRequesting, false,
+       VERB(DeclineConditions, v1::DeclineConditionsRequest, req.set_reason("no"))},
+      {"ConfirmReceipt", Kind::kRequesting, false, VERB(ConfirmReceipt, v1::ConfirmReceiptRequest)},
+      {"ReleasePreservation", Kind::kRequesting, false,
+       VERB(ReleasePreservation, v1::ReleasePreservationRequest)},
+      {"WithdrawRequest", Kind::kRequesting, true,
+       VERB(WithdrawRequest, v1::WithdrawRequestRequest, req.set_reason("no longer needed"))},
+      {"AcknowledgeRequest", Kind::kReceiving, true,
+       VERB(AcknowledgeRequest, v1::AcknowledgeRequestRequest)},
+      {"RequestInformation", Kind::kReceiving, false,
+       VERB(RequestInformation, v1::RequestInformationRequest, req.set_questions("which?"))},
+      {"ConsultRequest", Kind::kReceiving, false,
+       VERB(ConsultRequest, v1::ConsultRequestRequest,
+            req.add_intended_grounds("ESSENTIAL_INTERESTS");
+            req.set_reasons("r"))},
+      {"ProposeConditions", Kind::kReceiving, false,
+       VERB(ProposeConditions, v1::ProposeConditionsRequest, auto* cond = req.add_conditions();
+            cond->set_kind(v1::USE_LIMITATION); cond->set_text("only this case"))},
+      {"AcceptRequest", Kind::kReceiving, false, VERB(AcceptRequest, v1::AcceptRequestRequest)},
+      {"PostponeRequest", Kind::kReceiving, false,
+       VERB(PostponeRequest, v1::PostponeRequestRequest,
+            req.set_ground("INTERFERES_WITH_INVESTIGATION");
+            req.set_reasons("r"); *req.mutable_until_time() = later)},
+      {"ResumeRequest", Kind::kReceiving, false, VERB(ResumeRequest, v1::ResumeRequestRequest)},
+      {"RefuseRequest", Kind::kReceiving, false,
+       VERB(RefuseRequest, v1::RefuseRequestRequest, req.add_grounds("ESSENTIAL_INTERESTS");
+            req.set_reasons("r"))},
+      {"DeliverEvidence", Kind::kReceiving, false,
+       VERB(DeliverEvidence, v1::DeliverEvidenceRequest,
+            auto* item = req.mutable_delivery()->add_items();
+            item->set_name("x"); item->set_sha256(ToHex(Sha256("x")));
+            item->set_category(v1::TRAFFIC))},
+      {"ConfirmPreserved", Kind::kReceiving, false,
+       VERB(ConfirmPreserved, v1::ConfirmPreservedRequest, *req.mutable_expire_time() = later)},
+      {"ExtendPreservation", Kind::kEither, false,
+       VERB(ExtendPreservation, v1::ExtendPreservationRequest, *req.mutable_expire_time() = later)},
+      {"AddNote", Kind::kEither, true,
+       VERB(AddNote, v1::AddNoteRequest, req.set_kind(v1::COMMENT); req.set_text("hello"))},
+  };
+}
+
+// The rules, as the issue states them.
+StatusCode Expected(const Rpc& rpc, const std::string& role, Relation relation) {
+  const bool reader = role != "admin";
+  const bool actor = role == "submitter" || role == "responder";
+  switch (rpc.kind) {
+    case Kind::kCreate:
+      return role == "submitter" ? StatusCode::OK : StatusCode::PERMISSION_DENIED;
+    case Kind::kList:
+      return reader ? StatusCode::OK : StatusCode::PERMISSION_DENIED;
+    case Kind::kRead:
+      if (!reader) return StatusCode::PERMISSION_DENIED;
+      if (relation != Relation::kUnrelated || role == "overseer") return StatusCode::OK;
+      return StatusCode::NOT_FOUND;
+    default:
+      break;
+  }
+  if (!actor) return StatusCode::PERMISSION_DENIED;
+  if (relation == Relation::kUnrelated) return StatusCode::NOT_FOUND;
+  const bool requesting = relation == Relation::kOwn;
+  if (role != (requesting ? "submitter" : "responder")) return StatusCode::PERMISSION_DENIED;
+  const bool side_may = rpc.kind == Kind::kEither ||
+                        (requesting ? rpc.kind == Kind::kRequesting : rpc.kind == Kind::kReceiving);
+  if (!side_may) return StatusCode::PERMISSION_DENIED;
+  return rpc.ok_when_submitted ? StatusCode::OK : StatusCode::FAILED_PRECONDITION;
+}
+
+class AuthorizationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ca_ = comity::testing::MakeCa("matrix CA");
+    const KeyAndCert server =
+        comity::testing::MakeLeaf(ca_, {"comityd", {"DNS:localhost", "IP:127.0.0.1"}});
+    comity::testing::WriteFile(Path("server.pem"), server.cert_pem);
+    comity::testing::WriteFile(Path("server.key"), server.key_pem);
+    comity::testing::WriteFile(Path("ca.pem"), ca_.cert_pem);
+    comity::testing::WriteFile(Path("directory.textproto"), Directory());
+    config::v1::ServerConfig config;
+    config.set_listen_address("127.0.0.1:0");
+    config.set_data_dir(Path("data"));
+    config.set_profiles_dir(comity::testing::SourcePath("deploy/profiles"));
+    config.set_directory_file(Path("directory.textproto"));
+    config.mutable_tls()->set_cert_file(Path("server.pem"));
+    config.mutable_tls()->set_key_file(Path("server.key"));
+    config.mutable_tls()->set_client_ca_file(Path("ca.pem"));
+    auto s = server::Server::Start(config, Clock::Real());
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = *std::move(s);
+    for (const char* a : kAuthorities) {
+      for (const char* r : kRoles) {
+        const KeyAndCert cert = comity::testing::MakeLeaf(ca_, {r, {"URI:" + Principal(a, r)}});
+        grpc::SslCredentialsOptions options;
+        options.pem_root_certs = ca_.cert_pem;
+        options.pem_private_key = cert.key_pem;
+        options.pem_cert_chain = cert.cert_pem;
+        auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                           grpc::SslCredentials(options));
+        requests_[Principal(a, r)] = v1::RequestService::NewStub(channel);
+        audit_[Principal(a, r)] = v1::AuditService::NewStub(channel);
+      }
+    }
+  }
+
+  std::string Path(const std::string& name) { return dir_.path() + "/" + name; }
+
+  // A fresh request from AA to BB, submitted.
+  std::string Submitted() {
+    auto& stub = *requests_[Principal("AA", "submitter")];
+    v1::CreateRequestRequest create;
+    *create.mutable_request() = Content("authorities/BB");
+    v1::Request r;
+    grpc::ClientContext c1, c2;
+    EXPECT_TRUE(stub.CreateRequest(&c1, create, &r).ok());
+    v1::Request out;
+    EXPECT_TRUE(stub.SubmitRequest(&c2, Named<v1::SubmitRequestRequest>(r.name()), &out).ok());
+    return r.name();
+  }
+
+  TempDir dir_;
+  KeyAndCert ca_;
+  std::unique_ptr<server::Server> server_;
+  std::map<std::string, std::unique_ptr<v1::RequestService::Stub>> requests_;
+  std::map<std::string, std::unique_ptr<v1::AuditService::Stub>> audit_;
+};
+
+TEST_F(AuthorizationTest, EveryRoleEveryRpcEveryRelation) {
+  const std::map<std::string, Relation> relation_of = {
+      {"AA", Relation::kOwn}, {"BB", Relation::kCounterpart}, {"CC", Relation::kUnrelated}};
+  int cells = 0;
+  for (const Rpc& rpc : Rpcs()) {
+    for (const char* a : kAuthorities) {
+      for (const char* role : kRoles) {
+        const std::string principal = Principal(a, role);
+        const std::string name = Submitted();
+        grpc::ClientContext ctx;
+        grpc::Status s = rpc.call(*requests_[principal], *audit_[principal], &ctx, name,
+                                  absl::StrCat("authorities/", a));
+        const StatusCode want = Expected(rpc, role, relation_of.at(a));
+        EXPECT_EQ(s.error_code(), want)
+            << rpc.name << " by " << principal << ": " << s.error_message();
+        ++cells;
+      }
+    }
+  }
+  EXPECT_EQ(cells, 24 * 3 * 5);
+}
+
+}  // namespace
+}  // namespace comity
