@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   absl::StatusOr<std::unique_ptr<comity::server::Server>> server =
-      comity::server::Server::Start(config, comity::Clock::Real(), EnvironmentKey());
+      comity::server::Server::Start(config, comity::Clock::Real(), {EnvironmentKey(), &std::cerr});
   if (!server.ok()) {
     Log(absl::StrCat("level=error msg=\"", server.status().message(), "\""));
     return 1;

@@ -97,7 +97,7 @@ absl::StatusOr<std::string> LoadEncryptionKey(const config::v1::ServerConfig& co
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerConfig& config,
                                                       const Clock* clock,
-                                                      const std::string& key_from_environment) {
+                                                      const Options& server_options) {
   if (config.listen_address().empty() || config.data_dir().empty() ||
       config.profiles_dir().empty() || config.directory_file().empty()) {
     return absl::FailedPreconditionError(
@@ -119,7 +119,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
       workflow::Directory::LoadFile(config.directory_file());
   if (!directory.ok()) return directory.status();
   s->directory_ = *std::move(directory);
-  absl::StatusOr<std::string> key = LoadEncryptionKey(config, key_from_environment);
+  absl::StatusOr<std::string> key = LoadEncryptionKey(config, server_options.key_from_environment);
   if (!key.ok()) return key.status();
   storage::RocksDbOptions store_options;
   store_options.encryption_key = *std::move(key);
@@ -144,7 +144,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  s->security_log_ = std::make_unique<rpc::SecurityLog>(server_options.security_log);
   grpc::ServerBuilder builder;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(rpc::SecurityLog::Interceptor(s->security_log_.get()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.AddListeningPort(config.listen_address(), *credentials, &s->port_);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes() > 0 ? config.max_message_bytes()
                                                                   : 4 << 20);

@@ -1,6 +1,7 @@
 #ifndef COMITY_SERVICES_SERVER_SERVER_H_
 #define COMITY_SERVICES_SERVER_SERVER_H_
 
+#include <iostream>
 #include <memory>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "services/rpc/directory_service.h"
 #include "services/rpc/identify.h"
 #include "services/rpc/request_service.h"
+#include "services/rpc/security_log.h"
 #include "services/workflow/engine.h"
 #include "services/workflow/reader.h"
 #include "storage/store.h"
@@ -32,10 +34,19 @@ class Server {
  public:
   // Opens the store, loads profiles and directory, starts the engine and listens.
   // FAILED_PRECONDITION if the configuration is unsafe (plaintext off loopback) or incomplete.
-  // `key_from_environment` is COMITY_ENCRYPTION_KEY's value, if set.
-  static absl::StatusOr<std::unique_ptr<Server>> Start(
-      const config::v1::ServerConfig& config, const Clock* clock,
-      const std::string& key_from_environment = "");
+  struct Options {
+    std::string key_from_environment;  // COMITY_ENCRYPTION_KEY's value, if set
+    std::ostream* security_log = &std::cerr;
+  };
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const config::v1::ServerConfig& config,
+                                                       const Clock* clock, const Options& options);
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const config::v1::ServerConfig& config,
+                                                       const Clock* clock) {
+    return Start(config, clock, Options());
+  }
+
+  // Refused calls, as counted by the security log.
+  const rpc::SecurityLog& security_log() const { return *security_log_; }
   ~Server();
 
   // The port actually bound (useful with port 0).
@@ -57,6 +68,7 @@ class Server {
   std::unique_ptr<rpc::RequestService> requests_;
   std::unique_ptr<rpc::DirectoryService> directory_service_;
   std::unique_ptr<rpc::AuditService> audit_;
+  std::unique_ptr<rpc::SecurityLog> security_log_;
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;
   bool shut_down_ = false;

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "comity/v1/audit.grpc.pb.h"
@@ -218,7 +219,7 @@ class AuthorizationTest : public ::testing::Test {
     config.mutable_tls()->set_cert_file(Path("server.pem"));
     config.mutable_tls()->set_key_file(Path("server.key"));
     config.mutable_tls()->set_client_ca_file(Path("ca.pem"));
-    auto s = server::Server::Start(config, Clock::Real());
+    auto s = server::Server::Start(config, Clock::Real(), {"", &security_log_});
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = *std::move(s);
     for (const char* a : kAuthorities) {
@@ -253,6 +254,7 @@ class AuthorizationTest : public ::testing::Test {
 
   TempDir dir_;
   KeyAndCert ca_;
+  std::ostringstream security_log_;
   std::unique_ptr<server::Server> server_;
   std::map<std::string, std::unique_ptr<v1::RequestService::Stub>> requests_;
   std::map<std::string, std::unique_ptr<v1::AuditService::Stub>> audit_;
@@ -261,7 +263,7 @@ class AuthorizationTest : public ::testing::Test {
 TEST_F(AuthorizationTest, EveryRoleEveryRpcEveryRelation) {
   const std::map<std::string, Relation> relation_of = {
       {"AA", Relation::kOwn}, {"BB", Relation::kCounterpart}, {"CC", Relation::kUnrelated}};
-  int cells = 0;
+  int cells = 0, denied = 0, hidden = 0;
   for (const Rpc& rpc : Rpcs()) {
     for (const char* a : kAuthorities) {
       for (const char* role : kRoles) {
@@ -271,6 +273,8 @@ TEST_F(AuthorizationTest, EveryRoleEveryRpcEveryRelation) {
         grpc::Status s = rpc.call(*requests_[principal], *audit_[principal], &ctx, name,
                                   absl::StrCat("authorities/", a));
         const StatusCode want = Expected(rpc, role, relation_of.at(a));
+        denied += want == StatusCode::PERMISSION_DENIED;
+        hidden += want == StatusCode::NOT_FOUND;
         EXPECT_EQ(s.error_code(), want)
             << rpc.name << " by " << principal << ": " << s.error_message();
         ++cells;
@@ -278,6 +282,17 @@ TEST_F(AuthorizationTest, EveryRoleEveryRpcEveryRelation) {
     }
   }
   EXPECT_EQ(cells, 24 * 3 * 5);
+  // Every refusal is counted and written to the security log, without case contents.
+  EXPECT_EQ(server_->security_log().permission_denied(), denied);
+  EXPECT_EQ(server_->security_log().not_found(), hidden);
+  const std::string log = security_log_.str();
+  EXPECT_NE(log.find("event=denied principal=spiffe://matrix.test/CC/submitter "
+                     "method=/comity.v1.RequestService/GetRequest code=NOT_FOUND"),
+            std::string::npos);
+  EXPECT_NE(log.find("principal=spiffe://matrix.test/AA/admin "
+                     "method=/comity.v1.RequestService/CreateRequest code=PERMISSION_DENIED"),
+            std::string::npos);
+  EXPECT_EQ(log.find("ransom"), std::string::npos);  // from the case's summary of facts
 }
 
 }  // namespace

@@ -1,0 +1,39 @@
+#ifndef COMITY_SERVICES_RPC_SECURITY_LOG_H_
+#define COMITY_SERVICES_RPC_SECURITY_LOG_H_
+
+#include <atomic>
+#include <memory>
+#include <ostream>
+
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/support/server_interceptor.h"
+
+namespace comity::rpc {
+
+// Records every refused call — UNAUTHENTICATED, PERMISSION_DENIED, and NOT_FOUND (which is also
+// what a request of another authority looks like) — as one line on the security log: time, the
+// principal as presented, the RPC method, the code and the reason. Never request contents: our
+// error messages name fields and rules, not case data. Counts them too. Thread-safe.
+class SecurityLog {
+ public:
+  explicit SecurityLog(std::ostream* out) : out_(out) {}
+
+  // A factory for the gRPC server's interceptor chain; `log` must outlive the server.
+  static std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> Interceptor(
+      SecurityLog* log);
+
+  void Record(const std::string& principal, const std::string& method, const grpc::Status& s);
+
+  int64_t unauthenticated() const { return unauthenticated_.load(); }
+  int64_t permission_denied() const { return permission_denied_.load(); }
+  int64_t not_found() const { return not_found_.load(); }
+
+ private:
+  absl::Mutex mu_;
+  std::ostream* out_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int64_t> unauthenticated_{0}, permission_denied_{0}, not_found_{0};
+};
+
+}  // namespace comity::rpc
+
+#endif  // COMITY_SERVICES_RPC_SECURITY_LOG_H_
