@@ -5,8 +5,11 @@
 // Exit status: 0 on success, the gRPC status code on an RPC error (e.g. 5 NOT_FOUND,
 // 9 FAILED_PRECONDITION), 64 for a command line that could not be understood.
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "clients/cli/commands.h"
@@ -35,6 +38,35 @@ const char* Env(const char* name, const char* fallback) {
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 
+// For --as PRINCIPAL without --cert: the principal's certificate from a certificates folder
+// ($COMITY_CERTS, else ./deploy/dev/certs, else ~/.config/comity/certs), named
+// <authority id>-<user>.pem / .key beside ca.pem, as deploy/dev/make-certs.sh writes them.
+// Leaves the paths empty (development mode) if there is none.
+void FindCertificate(const std::string& principal, std::string* cert, std::string* key,
+                     std::string* ca) {
+  const size_t scheme = principal.find("://");
+  if (scheme == std::string::npos) return;
+  const size_t slash = principal.find('/', scheme + 3);
+  if (slash == std::string::npos) return;
+  std::string stem = principal.substr(slash + 1);  // <authority id>/<user>
+  std::replace(stem.begin(), stem.end(), '/', '-');
+  std::vector<std::string> dirs;
+  if (const char* d = std::getenv("COMITY_CERTS"); d != nullptr && *d != '\0') dirs.push_back(d);
+  dirs.push_back("deploy/dev/certs");
+  if (const char* home = std::getenv("HOME"); home != nullptr) {
+    dirs.push_back(absl::StrCat(home, "/.config/comity/certs"));
+  }
+  for (const std::string& dir : dirs) {
+    const std::string c = absl::StrCat(dir, "/", stem, ".pem");
+    if (std::filesystem::exists(c) && std::filesystem::exists(dir + "/ca.pem")) {
+      *cert = c;
+      *key = absl::StrCat(dir, "/", stem, ".key");
+      *ca = dir + "/ca.pem";
+      return;
+    }
+  }
+}
+
 // Mutual TLS when a certificate is given, plaintext (development mode) otherwise.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const std::string& cert,
                                                                       const std::string& key,
@@ -59,7 +91,9 @@ void Help(const std::vector<CommandSpec>& commands) {
       << "usage: comity [--addr HOST:PORT] [--cert PEM --key PEM --ca PEM | --as PRINCIPAL]\n"
          "              [--json | --id] [--timeout 30s] COMMAND\n\n"
          "  --cert/--key/--ca ($COMITY_CERT, $COMITY_KEY, $COMITY_CA): mutual TLS; the\n"
-         "  certificate names the caller. --as: development mode only (plaintext on loopback).\n"
+         "  certificate names the caller. --as PRINCIPAL alone uses that principal's certificate\n"
+         "  from $COMITY_CERTS, ./deploy/dev/certs or ~/.config/comity/certs if there is one,\n"
+         "  and otherwise names the caller in development mode (plaintext on loopback).\n"
          "  --json prints the response as JSON; --id prints only the request's ID.\n"
          "  --addr defaults to $COMITY_ADDR or 127.0.0.1:7700; --as to $COMITY_PRINCIPAL.\n"
          "  Exit status: 0, the gRPC status code of a failed call, or 64 for bad usage.\n\n"
@@ -118,6 +152,9 @@ int Main(int argc, char** argv) {
     absl::StatusOr<Args> args =
         Args::Parse(std::vector<std::string>(argv + i, argv + argc), c.switches);
     if (!args.ok()) return UsageError(std::string(args.status().message()));
+    if (cert.empty() && key.empty() && ca.empty() && !ctx.principal.empty()) {
+      FindCertificate(ctx.principal, &cert, &key, &ca);
+    }
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
         Credentials(cert, key, ca);
     if (!credentials.ok()) return UsageError(std::string(credentials.status().message()));
