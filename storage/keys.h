@@ -27,6 +27,11 @@ std::string IdempotencyKey(absl::string_view principal, absl::string_view reques
 
 // kMeta.
 inline constexpr char kSchemaVersionKey[] = "schema_version";
+inline constexpr char kDirectoryKey[] = "directory";  // comity.storage.v1.DirectoryRecord
+
+// The audit trail of the directory's changes (kAudit, AuditKey(kDirectoryTrail, seq)). Request ids
+// are upper-case, so this never collides with a request's trail.
+inline constexpr char kDirectoryTrail[] = "directory";
 inline constexpr char kSchemaVersion[] = "1";
 
 }  // namespace comity::storage

@@ -88,6 +88,7 @@ absl::StatusOr<absl::Time> ParseWhen(const std::string& s, absl::Time now) {
 }
 
 std::string RequestName(const std::string& id) {
+  if (id == "directory") return id;  // the directory's own trail
   return absl::StartsWith(id, "requests/") ? id : absl::StrCat("requests/", id);
 }
 

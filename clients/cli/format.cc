@@ -99,6 +99,7 @@ void PrintTrail(const v1::Trail& trail) {
     std::string details = absl::StrJoin(e.grounds(), ",");
     if (e.note_kind() != v1::NOTE_KIND_UNSPECIFIED) details = v1::NoteKind_Name(e.note_kind());
     if (e.attachments_size() > 0) details = absl::StrCat(e.attachments_size(), " item(s)");
+    if (e.action() == v1::UPSERT_AUTHORITY) details = e.reasons();  // the authority changed
     if (!e.legal_basis().empty())
       absl::StrAppend(&details, details.empty() ? "" : " ", "[", e.legal_basis(), "]");
     std::string actor = e.actor().principal();

@@ -94,6 +94,7 @@ void Help(const std::vector<CommandSpec>& commands) {
          "  certificate names the caller. --as PRINCIPAL alone uses that principal's certificate\n"
          "  from $COMITY_CERTS, ./deploy/dev/certs or ~/.config/comity/certs if there is one,\n"
          "  and otherwise names the caller in development mode (plaintext on loopback).\n"
+               "  --insecure ($COMITY_INSECURE=1): development mode even if a certificate exists.\n"
          "  --json prints the response as JSON; --id prints only the request's ID.\n"
          "  --addr defaults to $COMITY_ADDR or 127.0.0.1:7700; --as to $COMITY_PRINCIPAL.\n"
          "  Exit status: 0, the gRPC status code of a failed call, or 64 for bad usage.\n\n"
@@ -114,11 +115,14 @@ int Main(int argc, char** argv) {
   std::string addr = Env("COMITY_ADDR", "127.0.0.1:7700");
   ctx.principal = Env("COMITY_PRINCIPAL", "");
   std::string cert = Env("COMITY_CERT", ""), key = Env("COMITY_KEY", ""), ca = Env("COMITY_CA", "");
+  bool insecure = std::string(Env("COMITY_INSECURE", "")) == "1";
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; ++i) {
     const std::string flag = argv[i];
     if (flag == "--json") {
       ctx.json = true;
+    } else if (flag == "--insecure") {
+      insecure = true;
     } else if (flag == "--id") {
       ctx.id_only = true;
     } else if ((flag == "--addr" || flag == "--as" || flag == "--timeout" || flag == "--cert" ||
@@ -152,7 +156,7 @@ int Main(int argc, char** argv) {
     absl::StatusOr<Args> args =
         Args::Parse(std::vector<std::string>(argv + i, argv + argc), c.switches);
     if (!args.ok()) return UsageError(std::string(args.status().message()));
-    if (cert.empty() && key.empty() && ca.empty() && !ctx.principal.empty()) {
+    if (!insecure && cert.empty() && key.empty() && ca.empty() && !ctx.principal.empty()) {
       FindCertificate(ctx.principal, &cert, &key, &ca);
     }
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =

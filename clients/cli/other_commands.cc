@@ -7,7 +7,9 @@
 #include "clients/cli/format.h"
 #include "comity/v1/audit.grpc.pb.h"
 #include "comity/v1/directory.grpc.pb.h"
+#include "common/files.h"
 #include "common/sha256.h"
+#include "google/protobuf/text_format.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "services/audit/chain.h"
 
@@ -85,6 +87,27 @@ int Authority(Context& ctx, const Args& args) {
   return 0;
 }
 
+// Adds or replaces an authority (admin): the file is a comity.v1.Authority in text format.
+int Upsert(Context& ctx, const Args& args) {
+  if (absl::Status s = args.Allow({"file", "request-id"}); !s.ok()) {
+    return UsageError(std::string(s.message()));
+  }
+  absl::StatusOr<std::string> text = ReadFile(args.Get("file"));
+  if (!text.ok()) return UsageError("give the authority as --file FILE.textproto (or -f)");
+  v1::UpsertAuthorityRequest req;
+  if (!google::protobuf::TextFormat::ParseFromString(*text, req.mutable_authority())) {
+    return UsageError("the file is not a comity.v1.Authority in text format");
+  }
+  req.set_request_id(args.Get("request-id"));
+  v1::Authority resp;
+  auto stub = v1::DirectoryService::NewStub(ctx.channel);
+  auto call = ctx.NewCall();
+  grpc::Status status = stub->UpsertAuthority(call.get(), req, &resp);
+  if (!status.ok()) return PrintError(status);
+  PrintJson(resp);
+  return 0;
+}
+
 int WhoAmI(Context& ctx, const Args&) {
   v1::WhoAmIResponse resp;
   auto stub = v1::DirectoryService::NewStub(ctx.channel);
@@ -109,10 +132,19 @@ int Health(Context& ctx, const Args&) {
 
 std::vector<CommandSpec> OtherCommands() {
   return {
-      {"audit", "trail", "ID", {}, Trail},
-      {"audit", "verify-chain", "ID   (checks the hash chain locally)", {}, VerifyChain},
+      {"audit", "trail", "ID | directory", {}, Trail},
+      {"audit",
+       "verify-chain",
+       "ID | directory   (checks the hash chain locally)",
+       {},
+       VerifyChain},
       {"directory", "list", "[--country CC]", {}, Authorities},
       {"directory", "get", "AUTHORITY", {}, Authority},
+      {"directory",
+       "upsert",
+       "-f AUTHORITY.textproto   (admin: add or replace an authority)",
+       {},
+       Upsert},
       {"whoami", "", "", {}, WhoAmI},
       {"health", "", "", {}, Health},
   };

@@ -71,6 +71,27 @@ absl::StatusOr<v1::Side> AuthorizeAction(const Caller& caller, const v1::Request
   return RequestNotFound(request.name());
 }
 
+absl::Status AuthorizeDirectoryChange(const Caller& caller, const v1::Authority* existing) {
+  if (caller.system) return absl::OkStatus();
+  if (!caller.Has(v1::ADMIN)) {
+    return absl::PermissionDeniedError("changing the directory needs the admin role");
+  }
+  if (existing != nullptr && existing->name() != caller.authority) {
+    return absl::PermissionDeniedError(
+        "an admin manages its own authority's entry; ask an admin of that authority");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AuthorizeDirectoryRead(const Caller& caller) {
+  if (caller.system || caller.Has(v1::ADMIN) || caller.Has(v1::AUDITOR) ||
+      caller.Has(v1::OVERSIGHT_AUDITOR)) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      "the directory's trail is for admins and auditors");
+}
+
 v1::Role ActingRole(const Caller& caller, v1::Side side) {
   (void)caller;
   switch (side) {
@@ -78,6 +99,8 @@ v1::Role ActingRole(const Caller& caller, v1::Side side) {
       return v1::SUBMITTER;
     case v1::RECEIVING:
       return v1::RESPONDER;
+    case v1::SIDE_UNSPECIFIED:
+      return caller.Has(v1::ADMIN) ? v1::ADMIN : v1::ROLE_UNSPECIFIED;
     default:
       return v1::ROLE_UNSPECIFIED;
   }

@@ -41,6 +41,13 @@ absl::Status AuthorizeCreate(const Caller& caller);
 // Returns the side it acts for.
 absl::StatusOr<v1::Side> AuthorizeAction(const Caller& caller, const v1::Request& request);
 
+// Changing the directory: PERMISSION_DENIED unless the caller is an admin, and, when `existing`
+// (the authority as it is now) is given, an admin of that authority. The node itself may seed it.
+absl::Status AuthorizeDirectoryChange(const Caller& caller, const v1::Authority* existing);
+
+// Reading the directory's trail: admins, auditors and oversight auditors.
+absl::Status AuthorizeDirectoryRead(const Caller& caller);
+
 // The role the caller acts in on `side` (for the audit entry).
 v1::Role ActingRole(const Caller& caller, v1::Side side);
 

@@ -19,9 +19,8 @@ grpc::ServerUnaryReactor* DirectoryService::GetAuthority(grpc::CallbackServerCon
                                                          v1::Authority* reply) {
   return AnswerRead(ctx, *identifier_, reply,
                     [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Authority> {
-                      const v1::Authority* a = directory_->FindAuthority(req->name());
-                      if (a == nullptr)
-                        return absl::NotFoundError(absl::StrCat(req->name(), " not found"));
+                      std::optional<v1::Authority> a = directory_->FindAuthority(req->name());
+                      if (!a) return absl::NotFoundError(absl::StrCat(req->name(), " not found"));
                       return Visible(*a, caller);
                     });
 }
@@ -31,13 +30,33 @@ grpc::ServerUnaryReactor* DirectoryService::ListAuthorities(grpc::CallbackServer
                                                             v1::ListAuthoritiesResponse* reply) {
   return AnswerRead(ctx, *identifier_, reply, [&](const workflow::Caller& caller) {
     v1::ListAuthoritiesResponse out;
-    for (const v1::Authority* a : directory_->Authorities()) {
-      if (req->country().empty() || a->country() == req->country()) {
-        *out.add_authorities() = Visible(*a, caller);
+    for (const v1::Authority& a : directory_->Authorities()) {
+      if (req->country().empty() || a.country() == req->country()) {
+        *out.add_authorities() = Visible(a, caller);
       }
     }
     return absl::StatusOr<v1::ListAuthoritiesResponse>(std::move(out));
   });
+}
+
+grpc::ServerUnaryReactor* DirectoryService::UpsertAuthority(grpc::CallbackServerContext* ctx,
+                                                            const v1::UpsertAuthorityRequest* req,
+                                                            v1::Authority* reply) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  engine_->Apply(workflow::MakeCommand(v1::UPSERT_AUTHORITY, *caller, *req),
+                 [this, reply, reactor, name = req->authority().name()](
+                     absl::StatusOr<v1::Request> done) {
+                   // The directory holds the change before the engine reports it.
+                   std::optional<v1::Authority> a = directory_->FindAuthority(name);
+                   if (done.ok() && a) *reply = *std::move(a);
+                   reactor->Finish(ToGrpcStatus(done.status()));
+                 });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* DirectoryService::WhoAmI(grpc::CallbackServerContext* ctx,

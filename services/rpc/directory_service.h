@@ -4,6 +4,7 @@
 #include "comity/v1/directory.grpc.pb.h"
 #include "services/rpc/identify.h"
 #include "services/workflow/directory.h"
+#include "services/workflow/engine.h"
 
 namespace comity::rpc {
 
@@ -11,8 +12,9 @@ namespace comity::rpc {
 // languages); member lists are shown only for the caller's own authority.
 class DirectoryService final : public v1::DirectoryService::CallbackService {
  public:
-  DirectoryService(const Identifier* identifier, const workflow::Directory* directory)
-      : identifier_(identifier), directory_(directory) {}
+  DirectoryService(const Identifier* identifier, const workflow::Directory* directory,
+                   workflow::Engine* engine)
+      : identifier_(identifier), directory_(directory), engine_(engine) {}
 
   grpc::ServerUnaryReactor* GetAuthority(grpc::CallbackServerContext* ctx,
                                          const v1::GetAuthorityRequest* req,
@@ -20,12 +22,16 @@ class DirectoryService final : public v1::DirectoryService::CallbackService {
   grpc::ServerUnaryReactor* ListAuthorities(grpc::CallbackServerContext* ctx,
                                             const v1::ListAuthoritiesRequest* req,
                                             v1::ListAuthoritiesResponse* reply) override;
+  grpc::ServerUnaryReactor* UpsertAuthority(grpc::CallbackServerContext* ctx,
+                                            const v1::UpsertAuthorityRequest* req,
+                                            v1::Authority* reply) override;
   grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* ctx, const v1::WhoAmIRequest* req,
                                    v1::WhoAmIResponse* reply) override;
 
  private:
   const Identifier* identifier_;
   const workflow::Directory* directory_;
+  workflow::Engine* engine_;
 };
 
 }  // namespace comity::rpc

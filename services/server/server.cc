@@ -133,13 +133,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
       s->store_.get(), clock, s->profiles_.get(), s->directory_.get(), options);
   if (!engine.ok()) return engine.status();
   s->engine_ = *std::move(engine);
+  if (absl::Status d = workflow::LoadOrSeedDirectory(*s->store_, *s->engine_, *s->directory_);
+      !d.ok()) {
+    return d;
+  }
   s->reader_ = std::make_unique<workflow::Reader>(s->store_.get());
   s->identifier_ = config.insecure_dev() ? rpc::NewDevHeaderIdentifier(s->directory_.get())
                                          : rpc::NewTlsPeerIdentifier(s->directory_.get());
   s->requests_ = std::make_unique<rpc::RequestService>(s->identifier_.get(), s->engine_.get(),
                                                        s->reader_.get());
   s->directory_service_ =
-      std::make_unique<rpc::DirectoryService>(s->identifier_.get(), s->directory_.get());
+      std::make_unique<rpc::DirectoryService>(s->identifier_.get(), s->directory_.get(),
+                                             s->engine_.get());
   s->audit_ = std::make_unique<rpc::AuditService>(s->identifier_.get(), s->reader_.get());
 
   grpc::EnableDefaultHealthCheckService(true);

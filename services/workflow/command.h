@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include "comity/config/v1/config.pb.h"
+#include "comity/v1/directory.pb.h"
 #include "comity/v1/requests.pb.h"
 #include "comity/v1/resources.pb.h"
 #include "google/protobuf/message.h"
@@ -35,6 +37,30 @@ Command MakeCommand(v1::Action action, Caller caller, const Msg& body) {
   c.request_id = copy->request_id();
   c.body = std::move(copy);
   return c;
+}
+
+inline Command MakeCommand(v1::Action action, Caller caller,
+                           const v1::UpsertAuthorityRequest& body) {
+  Command c;
+  c.action = action;
+  c.caller = std::move(caller);
+  c.request_id = body.request_id();
+  c.body = std::make_shared<v1::UpsertAuthorityRequest>(body);
+  return c;
+}
+
+// The node's first directory, written by the node itself.
+inline Command MakeSeedDirectoryCommand(const config::v1::DirectoryConfig& config) {
+  Command c;
+  c.action = v1::SEED_DIRECTORY;
+  c.caller = Caller::System();
+  c.body = std::make_shared<config::v1::DirectoryConfig>(config);
+  return c;
+}
+
+// True for the actions that change the directory rather than a request.
+inline bool IsDirectoryAction(v1::Action action) {
+  return action == v1::SEED_DIRECTORY || action == v1::UPSERT_AUTHORITY;
 }
 
 inline Command MakeCommand(v1::Action action, Caller caller, const v1::CreateRequestRequest& body) {

@@ -1,5 +1,7 @@
 #include "services/workflow/directory.h"
 
+#include <set>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -32,59 +34,93 @@ absl::StatusOr<std::unique_ptr<Directory>> Directory::LoadFile(const std::string
   return FromConfig(std::move(config));
 }
 
-absl::StatusOr<std::unique_ptr<Directory>> Directory::FromConfig(
-    config::v1::DirectoryConfig config) {
+absl::Status Directory::Check(const config::v1::DirectoryConfig& config) {
   if (config.trust_domain().empty()) {
     return absl::InvalidArgumentError("directory: trust_domain is required");
   }
   std::set<std::string> names, principals;
   for (const v1::Authority& a : config.authorities()) {
     auto bad = [&a](absl::string_view what) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("directory: authority ", a.name(), ": ", what));
+      return absl::InvalidArgumentError(absl::StrCat("directory: authority ", a.name(), ": ", what));
     };
     if (!IsAuthorityName(a.name())) return bad("name must be authorities/<ID> (A-Z, 0-9, -)");
     if (!names.insert(a.name()).second) return bad("listed twice");
     if (!IsCountryCode(a.country())) return bad("country must be ISO 3166-1 alpha-2, e.g. FR");
+    if (a.display_name().size() > 256) return bad("display_name is longer than 256 bytes");
     const std::string id = a.name().substr(strlen("authorities/"));
     const std::string prefix = absl::StrCat("spiffe://", config.trust_domain(), "/", id, "/");
     for (const v1::Member& m : a.members()) {
-      if (!absl::StartsWith(m.principal(), prefix) || m.principal().size() == prefix.size()) {
+      if (!absl::StartsWith(m.principal(), prefix) || m.principal().size() == prefix.size() ||
+          m.principal().size() > 256) {
         return bad(absl::StrCat("member ", m.principal(), " must be ", prefix, "<user>"));
       }
       if (!principals.insert(m.principal()).second) {
         return bad(absl::StrCat("member ", m.principal(), " is listed twice"));
       }
+      for (int r : m.roles()) {
+        if (r == v1::ROLE_UNSPECIFIED || !v1::Role_IsValid(r)) {
+          return bad(absl::StrCat("member ", m.principal(), " has an unknown role"));
+        }
+      }
     }
   }
-  return std::unique_ptr<Directory>(new Directory(std::move(config)));
+  return absl::OkStatus();
 }
 
-Directory::Directory(config::v1::DirectoryConfig config) : config_(std::move(config)) {
-  for (const v1::Authority& a : config_.authorities()) {
-    by_name_.emplace(a.name(), &a);
+absl::StatusOr<std::unique_ptr<Directory>> Directory::FromConfig(
+    config::v1::DirectoryConfig config) {
+  if (absl::Status s = Check(config); !s.ok()) return s;
+  return std::unique_ptr<Directory>(new Directory(MakeSnapshot(std::move(config))));
+}
+
+std::shared_ptr<const Directory::Snapshot> Directory::MakeSnapshot(
+    config::v1::DirectoryConfig config) {
+  auto s = std::make_shared<Snapshot>();
+  s->config = std::move(config);
+  for (const v1::Authority& a : s->config.authorities()) {
+    s->by_name.emplace(a.name(), &a);
     for (const v1::Member& m : a.members()) {
       Caller c{m.principal(), a.name(), {}, false};
       for (int r : m.roles()) c.roles.push_back(static_cast<v1::Role>(r));
-      by_principal_.emplace(m.principal(), std::move(c));
+      s->by_principal.emplace(m.principal(), std::move(c));
     }
   }
+  return s;
 }
 
-const v1::Authority* Directory::FindAuthority(absl::string_view name) const {
-  auto it = by_name_.find(name);
-  return it == by_name_.end() ? nullptr : it->second;
+std::shared_ptr<const Directory::Snapshot> Directory::Current() const {
+  absl::MutexLock lock(&mu_);
+  return snapshot_;
 }
 
-std::vector<const v1::Authority*> Directory::Authorities() const {
-  std::vector<const v1::Authority*> out;
-  for (const auto& [name, a] : by_name_) out.push_back(a);
+void Directory::Replace(config::v1::DirectoryConfig config) {
+  std::shared_ptr<const Snapshot> next = MakeSnapshot(std::move(config));
+  absl::MutexLock lock(&mu_);
+  snapshot_ = std::move(next);
+}
+
+std::optional<v1::Authority> Directory::FindAuthority(absl::string_view name) const {
+  std::shared_ptr<const Snapshot> s = Current();
+  auto it = s->by_name.find(name);
+  if (it == s->by_name.end()) return std::nullopt;
+  return *it->second;
+}
+
+std::vector<v1::Authority> Directory::Authorities() const {
+  std::shared_ptr<const Snapshot> s = Current();
+  std::vector<v1::Authority> out;
+  for (const auto& [name, a] : s->by_name) out.push_back(*a);
   return out;
 }
 
+std::string Directory::trust_domain() const { return Current()->config.trust_domain(); }
+
+config::v1::DirectoryConfig Directory::Config() const { return Current()->config; }
+
 absl::StatusOr<Caller> Directory::CallerFor(absl::string_view principal) const {
-  auto it = by_principal_.find(principal);
-  if (it == by_principal_.end()) {
+  std::shared_ptr<const Snapshot> s = Current();
+  auto it = s->by_principal.find(principal);
+  if (it == s->by_principal.end()) {
     return absl::PermissionDeniedError(
         "this principal is not a member of any authority in the directory");
   }

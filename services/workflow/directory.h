@@ -1,15 +1,18 @@
 #ifndef COMITY_SERVICES_WORKFLOW_DIRECTORY_H_
 #define COMITY_SERVICES_WORKFLOW_DIRECTORY_H_
 
-// The authorities this node knows, their members and roles. Immutable once loaded; thread-safe.
+// The authorities this node knows, their members and roles. Thread-safe: readers see a snapshot;
+// changes (through the engine, audited) replace it.
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "comity/config/v1/config.pb.h"
 #include "comity/v1/resources.pb.h"
 #include "services/auth/caller.h"
@@ -25,20 +28,34 @@ class Directory {
   static absl::StatusOr<std::unique_ptr<Directory>> LoadFile(const std::string& path);
   static absl::StatusOr<std::unique_ptr<Directory>> FromConfig(config::v1::DirectoryConfig config);
 
-  // nullptr if unknown.
-  const v1::Authority* FindAuthority(absl::string_view name) const;
-  std::vector<const v1::Authority*> Authorities() const;
+  // INVALID_ARGUMENT naming the first problem in `config`, or OK.
+  static absl::Status Check(const config::v1::DirectoryConfig& config);
+
+  std::optional<v1::Authority> FindAuthority(absl::string_view name) const;
+  std::vector<v1::Authority> Authorities() const;
 
   // The caller a principal is, or PERMISSION_DENIED if no authority lists it.
   absl::StatusOr<Caller> CallerFor(absl::string_view principal) const;
 
-  const std::string& trust_domain() const { return config_.trust_domain(); }
+  std::string trust_domain() const;
+  config::v1::DirectoryConfig Config() const;
+
+  // Replaces the whole directory (already checked, and durable). Calls in flight see either the
+  // old or the new directory.
+  void Replace(config::v1::DirectoryConfig config);
 
  private:
-  explicit Directory(config::v1::DirectoryConfig config);
-  config::v1::DirectoryConfig config_;
-  std::map<std::string, const v1::Authority*, std::less<>> by_name_;
-  std::map<std::string, Caller, std::less<>> by_principal_;
+  struct Snapshot {
+    config::v1::DirectoryConfig config;
+    std::map<std::string, const v1::Authority*, std::less<>> by_name;
+    std::map<std::string, Caller, std::less<>> by_principal;
+  };
+  static std::shared_ptr<const Snapshot> MakeSnapshot(config::v1::DirectoryConfig config);
+  explicit Directory(std::shared_ptr<const Snapshot> snapshot) : snapshot_(std::move(snapshot)) {}
+  std::shared_ptr<const Snapshot> Current() const;
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
 };
 
 // True for "authorities/<ID>" with ID of 2-32 characters from A-Z, 0-9 and '-'.

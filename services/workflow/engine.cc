@@ -40,6 +40,7 @@ struct Engine::Overlay {
   std::map<std::string, Tagged<v1::Request>> records;
   std::map<std::string, Tagged<storage::v1::IdempotencyRecord>> idempotent;
   std::map<std::string, uint64_t> links;
+  std::optional<Tagged<storage::v1::DirectoryRecord>> directory;
 
   // Drops what groups up to `committed` wrote and no later group changed: the store has it.
   void Prune(uint64_t committed) {
@@ -51,6 +52,7 @@ struct Engine::Overlay {
     prune(records, [](const auto& t) { return t.group; });
     prune(idempotent, [](const auto& t) { return t.group; });
     prune(links, [](uint64_t g) { return g; });
+    if (directory && directory->group <= committed) directory.reset();
   }
 };
 
@@ -111,6 +113,21 @@ class Engine::Group : public View {
     writes_.Put(Column::kIndex, key, value);
     if (absl::StartsWith(key, "link/")) overlay_->links[key] = number_;
   }
+  absl::StatusOr<storage::v1::DirectoryRecord> LoadDirectory() const {
+    if (overlay_->directory) return overlay_->directory->value;
+    absl::StatusOr<std::string> bytes = store_->Get(Column::kMeta, storage::kDirectoryKey);
+    if (!bytes.ok()) return bytes.status();
+    storage::v1::DirectoryRecord record;
+    if (!record.ParseFromString(*bytes)) return absl::DataLossError("corrupt directory record");
+    return record;
+  }
+  void AddDirectory(storage::v1::DirectoryRecord record) {
+    writes_.Put(Column::kMeta, storage::kDirectoryKey, audit::DeterministicBytes(record));
+    changed_directory_ = record.config();
+    overlay_->directory = Overlay::Tagged<storage::v1::DirectoryRecord>{number_, std::move(record)};
+  }
+  std::optional<config::v1::DirectoryConfig> TakeDirectory() { return std::move(changed_directory_); }
+
   void AddAudit(const std::string& key, const std::string& bytes) {
     writes_.Put(Column::kAudit, key, bytes);
   }
@@ -122,6 +139,7 @@ class Engine::Group : public View {
   Overlay* overlay_;
   const uint64_t number_;
   storage::WriteSet writes_;
+  std::optional<config::v1::DirectoryConfig> changed_directory_;
 };
 
 namespace {
@@ -142,7 +160,7 @@ std::string RecordDigest(v1::Request record) {
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, const Clock* clock,
                                                       const ProfileSet* profiles,
-                                                      const Directory* directory,
+                                                      Directory* directory,
                                                       EngineOptions options) {
   if (store == nullptr || clock == nullptr || profiles == nullptr || directory == nullptr) {
     return absl::InvalidArgumentError(
@@ -157,7 +175,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, con
 }
 
 Engine::Engine(storage::Store* store, const Clock* clock, const ProfileSet* profiles,
-               const Directory* directory, EngineOptions options)
+               Directory* directory, EngineOptions options)
     : store_(store),
       clock_(clock),
       profiles_(profiles),
@@ -232,6 +250,7 @@ void Engine::Run() {
     f.results.reserve(batch.size());
     for (const Pending& p : batch) f.results.push_back(Execute(p.command, group));
     f.writes = group.TakeWrites();
+    f.directory = group.TakeDirectory();
     f.batch = std::move(batch);
     absl::MutexLock lock(&commit_mu_);
     // Double buffering: wait while a group is already queued behind the one being synced.
@@ -271,6 +290,8 @@ void Engine::CommitGroups() {
         if (r.ok()) r = absl::UnavailableError("the change could not be made durable");
       }
     } else {
+      // Callers hear of a directory change only once the directory holds it.
+      if (f.directory) directory_->Replace(*f.directory);
       absl::MutexLock lock(&commit_mu_);
       committed_ = f.number;
     }
@@ -313,6 +334,16 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
           "request_id was already used for a different call; choose a new request_id");
     }
     if (!absl::IsNotFound(earlier.status())) return earlier.status();
+  }
+
+  if (IsDirectoryAction(cmd.action)) {
+    absl::StatusOr<v1::Request> done = ExecuteDirectory(cmd, group, now);
+    if (done.ok() && !idem_key.empty()) {
+      storage::v1::IdempotencyRecord rec;
+      rec.set_fingerprint(fingerprint);
+      group.AddIdempotent(idem_key, std::move(rec));
+    }
+    return done;
   }
 
   // The record before the change, and who the caller is to it.
@@ -395,6 +426,78 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   }
   group.AddRecord(id, record);
   return record;
+}
+
+}  // namespace comity::workflow
+
+namespace comity::workflow {
+
+absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& group,
+                                                     absl::Time now) {
+  absl::StatusOr<storage::v1::DirectoryRecord> current = group.LoadDirectory();
+  if (!current.ok() && !absl::IsNotFound(current.status())) return current.status();
+  storage::v1::DirectoryRecord record = current.ok() ? *current : storage::v1::DirectoryRecord();
+  v1::AuditEntry entry;
+  if (cmd.action == v1::SEED_DIRECTORY) {
+    if (!cmd.caller.system) return absl::PermissionDeniedError("only the node seeds its directory");
+    if (current.ok()) return Precondition("DIRECTORY", "directory", "the directory exists already");
+    *record.mutable_config() = static_cast<const config::v1::DirectoryConfig&>(*cmd.body);
+  } else {
+    if (!current.ok()) {
+      return Precondition("DIRECTORY", "directory", "the node has no directory yet");
+    }
+    const v1::Authority& proposed =
+        static_cast<const v1::UpsertAuthorityRequest&>(*cmd.body).authority();
+    auto* authorities = record.mutable_config()->mutable_authorities();
+    auto it = std::find_if(authorities->begin(), authorities->end(),
+                           [&](const v1::Authority& a) { return a.name() == proposed.name(); });
+    const bool exists = it != authorities->end();
+    if (absl::Status s = auth::AuthorizeDirectoryChange(cmd.caller, exists ? &*it : nullptr);
+        !s.ok()) {
+      return s;
+    }
+    if (exists) {
+      *it = proposed;
+    } else {
+      *authorities->Add() = proposed;
+    }
+    if (absl::Status s = Directory::Check(record.config()); !s.ok()) {
+      return InvalidField("authority", std::string(s.message()), "DIRECTORY_RULE");
+    }
+    entry.set_reasons(proposed.name());
+  }
+  entry.set_request(storage::kDirectoryTrail);
+  entry.set_sequence(record.audit_size() + 1);
+  entry.set_previous_hash(record.audit_size() == 0 ? audit::GenesisHash() : record.audit_head());
+  *entry.mutable_time() = ToProto(now);
+  v1::Actor* actor = entry.mutable_actor();
+  actor->set_principal(cmd.caller.principal);
+  actor->set_authority(cmd.caller.authority);
+  actor->set_role(cmd.caller.system ? v1::ROLE_UNSPECIFIED : v1::ADMIN);
+  actor->set_side(cmd.caller.system ? v1::SYSTEM : v1::SIDE_UNSPECIFIED);
+  entry.set_action(cmd.action);
+  entry.set_request_id(cmd.request_id);
+  record.set_version(record.version() + 1);
+  entry.set_record_digest(Sha256(audit::DeterministicBytes(record.config())));
+  const std::string bytes = audit::EntryBytes(entry);
+  record.set_audit_head(Sha256(bytes));
+  record.set_audit_size(entry.sequence());
+  group.AddAudit(storage::AuditKey(storage::kDirectoryTrail, entry.sequence()), bytes);
+  group.AddDirectory(std::move(record));
+  return v1::Request();
+}
+
+absl::Status LoadOrSeedDirectory(const storage::Store& store, Engine& engine,
+                                 Directory& directory) {
+  absl::StatusOr<std::string> bytes = store.Get(Column::kMeta, storage::kDirectoryKey);
+  if (absl::IsNotFound(bytes.status())) {
+    return engine.ApplyAndWait(MakeSeedDirectoryCommand(directory.Config())).status();
+  }
+  if (!bytes.ok()) return bytes.status();
+  storage::v1::DirectoryRecord record;
+  if (!record.ParseFromString(*bytes)) return absl::DataLossError("corrupt directory record");
+  directory.Replace(record.config());
+  return absl::OkStatus();
 }
 
 }  // namespace comity::workflow

@@ -10,6 +10,7 @@
 // with UNAVAILABLE, and nothing more is written.
 
 #include <deque>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -34,16 +35,18 @@ class Engine {
   using Done = std::function<void(absl::StatusOr<v1::Request>)>;
 
   // Starts the sequencer. `store`, `clock`, `profiles` and `directory` must outlive the engine.
+  // Directory changes are applied to `directory` once durable.
   static absl::StatusOr<std::unique_ptr<Engine>> Start(storage::Store* store, const Clock* clock,
                                                        const ProfileSet* profiles,
-                                                       const Directory* directory,
+                                                       Directory* directory,
                                                        EngineOptions options = {});
   ~Engine();  // Stop()s.
 
   // Validates `command` on the calling thread (INVALID_ARGUMENT), then queues it. `done` runs
   // exactly once: on the calling thread if the command is refused before queueing, otherwise on
   // the engine's completer thread once the change is durable (or has failed). It must not block.
-  // Outcomes: the request after the change; the first answer for a repeated request_id with the
+  // Directory changes (IsDirectoryAction) answer with an empty Request once the directory holds
+  // the change. Outcomes: the request after the change; the first answer for a repeated request_id with the
   // same body; ALREADY_EXISTS for a repeated request_id with another body; NOT_FOUND;
   // PERMISSION_DENIED; ABORTED for a stale etag; FAILED_PRECONDITION; INVALID_ARGUMENT;
   // UNAVAILABLE once stopped or after a failed write (fail-stop: no further writes).
@@ -63,13 +66,14 @@ class Engine {
   class Group;
 
   Engine(storage::Store* store, const Clock* clock, const ProfileSet* profiles,
-         const Directory* directory, EngineOptions options);
+         Directory* directory, EngineOptions options);
   // A group of applied commands on its way to disk and back to the callers.
   struct Finished {
     uint64_t number = 0;
     storage::WriteSet writes;
     std::vector<Pending> batch;
     std::vector<absl::StatusOr<v1::Request>> results;
+    std::optional<config::v1::DirectoryConfig> directory;  // changed by this group
   };
   struct Overlay;
 
@@ -77,11 +81,13 @@ class Engine {
   void CommitGroups();
   void Complete();
   absl::StatusOr<v1::Request> Execute(const Command& command, Group& group);
+  absl::StatusOr<v1::Request> ExecuteDirectory(const Command& command, Group& group,
+                                               absl::Time now);
 
   storage::Store* const store_;
   const Clock* const clock_;
   const ProfileSet* const profiles_;
-  const Directory* const directory_;
+  Directory* const directory_;
   const EngineOptions options_;
 
   absl::Mutex mu_;
@@ -107,6 +113,10 @@ class Engine {
   std::thread committer_;
   std::thread completer_;
 };
+
+// At start-up: the directory the store holds replaces `directory` (the configuration file only
+// seeds a new node); a store without one is seeded with `directory`'s content, audited.
+absl::Status LoadOrSeedDirectory(const storage::Store& store, Engine& engine, Directory& directory);
 
 }  // namespace comity::workflow
 

@@ -6,6 +6,7 @@
 #include "services/auth/policy.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/names.h"
+#include "comity/storage/v1/records.pb.h"
 #include "storage/keys.h"
 
 namespace comity::workflow {
@@ -104,15 +105,28 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
 }
 
 absl::StatusOr<v1::Trail> Reader::Trail(const Caller& caller, absl::string_view name) const {
-  absl::StatusOr<v1::Request> r = Load(caller, name);
-  if (!r.ok()) return r.status();
-  const std::string id = r->name().substr(strlen("requests/"));
+  std::string id;
   v1::Trail trail;
-  trail.set_request(r->name());
-  trail.set_head(r->audit_head());
-  trail.set_size(r->audit_size());
+  if (name == storage::kDirectoryTrail) {
+    if (absl::Status s = auth::AuthorizeDirectoryRead(caller); !s.ok()) return s;
+    absl::StatusOr<std::string> bytes = store_->Get(Column::kMeta, storage::kDirectoryKey);
+    if (!bytes.ok()) return bytes.status();
+    storage::v1::DirectoryRecord record;
+    if (!record.ParseFromString(*bytes)) return absl::DataLossError("corrupt directory record");
+    id = storage::kDirectoryTrail;
+    trail.set_request(id);
+    trail.set_head(record.audit_head());
+    trail.set_size(record.audit_size());
+  } else {
+    absl::StatusOr<v1::Request> r = Load(caller, name);
+    if (!r.ok()) return r.status();
+    id = r->name().substr(strlen("requests/"));
+    trail.set_request(r->name());
+    trail.set_head(r->audit_head());
+    trail.set_size(r->audit_size());
+  }
   // Entries are append-only: those up to the size read with the record are a consistent view.
-  const uint64_t size = r->audit_size();
+  const uint64_t size = trail.size();
   absl::Status parse;
   absl::Status s = store_->Scan(
       Column::kAudit, storage::AuditPrefix(id), "", [&](absl::string_view, absl::string_view v) {
@@ -121,7 +135,7 @@ absl::StatusOr<v1::Trail> Reader::Trail(const Caller& caller, absl::string_view 
         e->set_data(std::string(v));
         if (!e->mutable_entry()->ParseFromString(e->data())) {
           parse = absl::DataLossError(absl::StrCat("audit entry ", trail.entries_size(), " of ",
-                                                   r->name(), " does not parse"));
+                                                   trail.request(), " does not parse"));
           return false;
         }
         return true;

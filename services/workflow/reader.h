@@ -25,7 +25,8 @@ class Reader {
   absl::StatusOr<v1::ListRequestsResponse> List(const Caller& caller,
                                                 const v1::ListRequestsRequest& query) const;
 
-  // The request's audit entries with their stored bytes, as of one read of the record.
+  // The request's audit entries with their stored bytes, as of one read of the record. The name
+  // "directory" gives the directory's trail (admins and auditors).
   absl::StatusOr<v1::Trail> Trail(const Caller& caller, absl::string_view name) const;
 
  private:

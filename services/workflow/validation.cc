@@ -114,12 +114,12 @@ void CheckContent(const v1::Request& r, const Caller& caller, const Directory& d
   }
   c.Enum("priority", r.priority(), v1::Priority_IsValid, true);
   c.Enum("channel", r.channel(), v1::Channel_IsValid, false);
-  const v1::Authority* requested = nullptr;
+  std::optional<v1::Authority> requested;
   if (r.requested_authority().empty()) {
     c.Add("requested_authority", "is required", "REQUIRED");
   } else if (!IsAuthorityName(r.requested_authority())) {
     c.Add("requested_authority", "must be authorities/<ID>", "NAME_FORMAT");
-  } else if ((requested = directory.FindAuthority(r.requested_authority())) == nullptr) {
+  } else if (!(requested = directory.FindAuthority(r.requested_authority()))) {
     c.Add("requested_authority", "is not in this node's directory", "UNKNOWN_AUTHORITY");
   } else if (r.requested_authority() == caller.authority) {
     c.Add("requested_authority", "is your own authority", "SELF_REQUEST");
@@ -127,7 +127,7 @@ void CheckContent(const v1::Request& r, const Caller& caller, const Directory& d
   if (!r.language().empty()) {
     if (!IsLanguageTag(r.language())) {
       c.Add("language", "must be a language tag such as en or fr", "LANGUAGE_FORMAT");
-    } else if (requested != nullptr && !requested->languages().empty() &&
+    } else if (requested && !requested->languages().empty() &&
                std::find(requested->languages().begin(), requested->languages().end(),
                          r.language()) == requested->languages().end()) {
       c.Add("language", "is not a language the requested authority accepts",
@@ -289,6 +289,14 @@ void CheckVerb(const Command& cmd, Checker& c) {
 absl::Status ValidateCommand(const Command& cmd, const Directory& directory,
                              const ProfileSet& profiles) {
   Checker c;
+  if (IsDirectoryAction(cmd.action)) {
+    c.Text("request_id", cmd.request_id, 128, false);
+    if (cmd.action == v1::UPSERT_AUTHORITY &&
+        !static_cast<const v1::UpsertAuthorityRequest&>(*cmd.body).has_authority()) {
+      c.Add("authority", "is required", "REQUIRED");
+    }
+    return c.Status();
+  }
   if (cmd.action != v1::CREATE) {
     absl::StatusOr<std::string> id = ParseRequestName(cmd.name, "name");
     if (!id.ok()) c.Add("name", "must be requests/<26-character id>", "NAME_FORMAT");

@@ -249,6 +249,79 @@ TEST_F(RpcTest, DirectoryShowsMembersOnlyOfTheCallersAuthority) {
   EXPECT_EQ(me.authority(), "authorities/DE-BFJ");
 }
 
+TEST_F(RpcTest, AdminsManageTheirAuthorityAndEveryChangeIsAudited) {
+  const std::string admin = "spiffe://comity.dev/FR-CA/admin";
+  auto upsert = [&](const std::string& who, const v1::Authority& a) {
+    v1::UpsertAuthorityRequest req;
+    *req.mutable_authority() = a;
+    v1::Authority out;
+    auto ctx = As(who);
+    return directory_->UpsertAuthority(ctx.get(), req, &out);
+  };
+  auto get = [&](const std::string& name) {
+    v1::GetAuthorityRequest req;
+    req.set_name(name);
+    v1::Authority out;
+    auto ctx = As(admin);
+    EXPECT_TRUE(directory_->GetAuthority(ctx.get(), req, &out).ok());
+    return out;
+  };
+  // An admin adds a member to its own authority; the new principal is known at once.
+  v1::Authority fr = get("authorities/FR-CA");
+  auto* nadia = fr.add_members();
+  nadia->set_principal("spiffe://comity.dev/FR-CA/nadia");
+  nadia->add_roles(v1::SUBMITTER);
+  ASSERT_TRUE(upsert(admin, fr).ok());
+  v1::WhoAmIResponse me;
+  auto ctx = As("spiffe://comity.dev/FR-CA/nadia");
+  ASSERT_TRUE(directory_->WhoAmI(ctx.get(), v1::WhoAmIRequest(), &me).ok());
+  EXPECT_EQ(me.authority(), "authorities/FR-CA");
+  // Not an admin; another authority's entry; a malformed entry.
+  EXPECT_EQ(upsert(kA, fr).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  v1::Authority de = get("authorities/DE-BFJ");
+  de.set_display_name("changed by France");
+  EXPECT_EQ(upsert(admin, de).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  fr.set_country("France");
+  EXPECT_EQ(upsert(admin, fr).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // A new authority.
+  v1::Authority it;
+  it.set_name("authorities/IT-MG");
+  it.set_country("IT");
+  it.add_languages("it");
+  ASSERT_TRUE(upsert(admin, it).ok());
+  EXPECT_EQ(get("authorities/IT-MG").country(), "IT");
+
+  // The directory's trail: seed, then the two changes, chained.
+  v1::GetTrailRequest req;
+  req.set_request("directory");
+  v1::Trail trail;
+  auto actx = As(comity::testing::kOdile);
+  ASSERT_TRUE(audit_->GetTrail(actx.get(), req, &trail).ok());
+  ASSERT_EQ(trail.entries_size(), 3);
+  EXPECT_EQ(trail.entries(0).entry().action(), v1::SEED_DIRECTORY);
+  EXPECT_EQ(trail.entries(1).entry().action(), v1::UPSERT_AUTHORITY);
+  EXPECT_EQ(trail.entries(1).entry().actor().principal(), admin);
+  EXPECT_EQ(trail.entries(1).entry().reasons(), "authorities/FR-CA");
+  EXPECT_EQ(trail.entries(2).entry().reasons(), "authorities/IT-MG");
+  std::vector<std::string> bytes;
+  for (const auto& e : trail.entries()) bytes.push_back(e.data());
+  EXPECT_TRUE(audit::VerifyChain("directory", bytes, trail.head(), trail.size()).ok());
+  auto sctx = As(kA);
+  EXPECT_EQ(audit_->GetTrail(sctx.get(), req, &trail).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  // The store holds the directory from now on: a restart keeps the changes.
+  server_.reset();
+  auto server = server::Server::Start(config_, Clock::Real());
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  directory_ = v1::DirectoryService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+  EXPECT_EQ(get("authorities/IT-MG").name(), "authorities/IT-MG");
+  auto nctx = As("spiffe://comity.dev/FR-CA/nadia");
+  EXPECT_TRUE(directory_->WhoAmI(nctx.get(), v1::WhoAmIRequest(), &me).ok());
+}
+
 TEST_F(RpcTest, HealthIsServing) {
   auto health = grpc::health::v1::Health::NewStub(channel_);
   grpc::ClientContext ctx;
