@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config ccache openssl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
-  librocksdb-dev libabsl-dev libssl-dev libgoogle-perftools-dev
+  librocksdb-dev libabsl-dev libssl-dev libgoogle-perftools-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

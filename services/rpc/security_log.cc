@@ -59,6 +59,17 @@ class Factory : public grpc::experimental::ServerInterceptorFactoryInterface {
 
 }  // namespace
 
+SecurityLog::SecurityLog(std::ostream* out, prometheus::Registry* metrics) : out_(out) {
+  if (metrics == nullptr) return;
+  auto& family = prometheus::BuildCounter()
+                     .Name("comity_denied_calls_total")
+                     .Help("Calls refused: unauthenticated, permission denied, or not found")
+                     .Register(*metrics);
+  unauthenticated_metric_ = &family.Add({{"code", "UNAUTHENTICATED"}});
+  permission_denied_metric_ = &family.Add({{"code", "PERMISSION_DENIED"}});
+  not_found_metric_ = &family.Add({{"code", "NOT_FOUND"}});
+}
+
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> SecurityLog::Interceptor(
     SecurityLog* log) {
   return std::make_unique<Factory>(log);
@@ -70,14 +81,17 @@ void SecurityLog::Record(const std::string& principal, const std::string& method
   switch (s.error_code()) {
     case grpc::StatusCode::UNAUTHENTICATED:
       ++unauthenticated_;
+      if (unauthenticated_metric_ != nullptr) unauthenticated_metric_->Increment();
       code = "UNAUTHENTICATED";
       break;
     case grpc::StatusCode::PERMISSION_DENIED:
       ++permission_denied_;
+      if (permission_denied_metric_ != nullptr) permission_denied_metric_->Increment();
       code = "PERMISSION_DENIED";
       break;
     case grpc::StatusCode::NOT_FOUND:
       ++not_found_;
+      if (not_found_metric_ != nullptr) not_found_metric_->Increment();
       code = "NOT_FOUND";
       break;
     default:

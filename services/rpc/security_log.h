@@ -7,6 +7,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/support/server_interceptor.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
 
 namespace comity::rpc {
 
@@ -16,7 +18,8 @@ namespace comity::rpc {
 // error messages name fields and rules, not case data. Counts them too. Thread-safe.
 class SecurityLog {
  public:
-  explicit SecurityLog(std::ostream* out) : out_(out) {}
+  // `metrics`, if given, gets the counter family comity_denied_calls_total{code}.
+  SecurityLog(std::ostream* out, prometheus::Registry* metrics);
 
   // A factory for the gRPC server's interceptor chain; `log` must outlive the server.
   static std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> Interceptor(
@@ -32,6 +35,9 @@ class SecurityLog {
   absl::Mutex mu_;
   std::ostream* out_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> unauthenticated_{0}, permission_denied_{0}, not_found_{0};
+  prometheus::Counter* unauthenticated_metric_ = nullptr;
+  prometheus::Counter* permission_denied_metric_ = nullptr;
+  prometheus::Counter* not_found_metric_ = nullptr;
 };
 
 }  // namespace comity::rpc

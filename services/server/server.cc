@@ -149,7 +149,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  s->security_log_ = std::make_unique<rpc::SecurityLog>(server_options.security_log);
+  if (!config.metrics_address().empty()) {
+    s->metrics_ = std::make_shared<prometheus::Registry>();
+    try {  // civetweb reports a port it cannot bind by throwing; nothing else here throws
+      s->exposer_ = std::make_unique<prometheus::Exposer>(config.metrics_address());
+    } catch (const std::exception&) {
+      s->engine_->Stop();
+      return absl::UnavailableError(
+          absl::StrCat("cannot serve metrics on ", config.metrics_address()));
+    }
+    s->exposer_->RegisterCollectable(s->metrics_);
+  }
+  s->security_log_ =
+      std::make_unique<rpc::SecurityLog>(server_options.security_log, s->metrics_.get());
   grpc::ServerBuilder builder;
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(rpc::SecurityLog::Interceptor(s->security_log_.get()));
@@ -178,6 +190,12 @@ void Server::Shutdown(absl::Duration grace) {
   }
   if (engine_ != nullptr) engine_->Stop();
   store_.reset();
+}
+
+int Server::metrics_port() const {
+  if (exposer_ == nullptr) return 0;
+  std::vector<int> ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports[0];
 }
 
 Server::~Server() { Shutdown(absl::Seconds(1)); }

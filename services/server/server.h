@@ -9,6 +9,8 @@
 #include "comity/config/v1/config.pb.h"
 #include "common/clock.h"
 #include "grpcpp/server.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
 #include "services/rpc/audit_service.h"
 #include "services/rpc/directory_service.h"
 #include "services/rpc/identify.h"
@@ -45,6 +47,9 @@ class Server {
     return Start(config, clock, Options());
   }
 
+  // The port serving /metrics, or 0 when metrics are off.
+  int metrics_port() const;
+
   // Refused calls, as counted by the security log.
   const rpc::SecurityLog& security_log() const { return *security_log_; }
   ~Server();
@@ -68,6 +73,8 @@ class Server {
   std::unique_ptr<rpc::RequestService> requests_;
   std::unique_ptr<rpc::DirectoryService> directory_service_;
   std::unique_ptr<rpc::AuditService> audit_;
+  std::shared_ptr<prometheus::Registry> metrics_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<rpc::SecurityLog> security_log_;
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;

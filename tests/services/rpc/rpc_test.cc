@@ -1,7 +1,11 @@
 // RequestService, DirectoryService and AuditService on a real gRPC server on a loopback port,
 // backed by a real RocksDB in a temporary directory.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <memory>
 
@@ -328,6 +332,51 @@ TEST_F(RpcTest, HealthIsServing) {
   grpc::health::v1::HealthCheckResponse resp;
   ASSERT_TRUE(health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp).ok());
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+// GET http://127.0.0.1:<port>/metrics over a plain socket.
+std::string ScrapeMetrics(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+  const std::string get = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (write(fd, get.data(), get.size()) < 0) return "";
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, n);
+  close(fd);
+  return out;
+}
+
+TEST(ServerConfigTest, RefusedCallsAreCountedInMetrics) {
+  TempDir dir;
+  config::v1::ServerConfig config;
+  config.set_listen_address("127.0.0.1:0");
+  config.set_data_dir(dir.path());
+  config.set_profiles_dir(SourcePath("deploy/profiles"));
+  config.set_directory_file(SourcePath("deploy/dev/directory.textproto"));
+  config.set_insecure_dev(true);
+  config.set_metrics_address("127.0.0.1:0");
+  auto server = server::Server::Start(config, Clock::Real());
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->metrics_port(), 0);
+  auto stub = v1::RequestService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  for (const char* who : {"spiffe://comity.dev/FR-CA/admin", "spiffe://comity.dev/XX/nobody"}) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", who);
+    v1::ListRequestsResponse out;
+    EXPECT_EQ(stub->ListRequests(&ctx, v1::ListRequestsRequest(), &out).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  const std::string metrics = ScrapeMetrics((*server)->metrics_port());
+  EXPECT_NE(metrics.find("comity_denied_calls_total{code=\"PERMISSION_DENIED\"} 2"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("comity_denied_calls_total{code=\"NOT_FOUND\"} 0"), std::string::npos);
 }
 
 TEST(ServerConfigTest, EncryptionKeyFileMustBePrivateAndWellFormed) {
