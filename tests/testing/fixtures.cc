@@ -42,6 +42,16 @@ std::unique_ptr<workflow::Directory> DemoDirectory() {
   return *std::move(directory);
 }
 
+config::v1::ServerConfig TestServerConfig(const std::string& data_dir) {
+  config::v1::ServerConfig config;
+  config.set_listen_address("127.0.0.1:0");
+  config.set_data_dir(data_dir);
+  config.set_profiles_dir(SourcePath("deploy/profiles"));
+  config.set_directory_file(SourcePath("deploy/dev/directory.textproto"));
+  config.set_insecure_dev(true);
+  return config;
+}
+
 workflow::Caller As(const workflow::Directory& directory, const std::string& principal) {
   auto caller = directory.CallerFor(principal);
   if (!caller.ok()) std::abort();

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "comity/config/v1/config.pb.h"
 #include "comity/v1/resources.pb.h"
 #include "services/auth/caller.h"
 #include "services/workflow/directory.h"
@@ -27,6 +28,10 @@ std::string SourcePath(const std::string& relative);
 // The shipped profiles and demo directory.
 std::unique_ptr<workflow::ProfileSet> ShippedProfiles();
 std::unique_ptr<workflow::Directory> DemoDirectory();
+
+// A server configuration for tests: 127.0.0.1 on a free port, `data_dir`, the shipped profiles
+// and demo directory, development mode (tests that need TLS clear insecure_dev and set tls).
+config::v1::ServerConfig TestServerConfig(const std::string& data_dir);
 
 // Callers from the demo directory.
 workflow::Caller As(const workflow::Directory& directory, const std::string& principal);

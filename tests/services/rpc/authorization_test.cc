@@ -211,10 +211,8 @@ class AuthorizationTest : public ::testing::Test {
     comity::testing::WriteFile(Path("server.key"), server.key_pem);
     comity::testing::WriteFile(Path("ca.pem"), ca_.cert_pem);
     comity::testing::WriteFile(Path("directory.textproto"), Directory());
-    config::v1::ServerConfig config;
-    config.set_listen_address("127.0.0.1:0");
-    config.set_data_dir(Path("data"));
-    config.set_profiles_dir(comity::testing::SourcePath("deploy/profiles"));
+    config::v1::ServerConfig config = comity::testing::TestServerConfig(Path("data"));
+    config.set_insecure_dev(false);
     config.set_directory_file(Path("directory.textproto"));
     config.mutable_tls()->set_cert_file(Path("server.pem"));
     config.mutable_tls()->set_key_file(Path("server.key"));

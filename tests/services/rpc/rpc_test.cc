@@ -37,11 +37,7 @@ using ::testing::ElementsAreArray;
 class RpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    config_.set_listen_address("127.0.0.1:0");
-    config_.set_data_dir(dir_.path());
-    config_.set_profiles_dir(SourcePath("deploy/profiles"));
-    config_.set_directory_file(SourcePath("deploy/dev/directory.textproto"));
-    config_.set_insecure_dev(true);
+    config_ = comity::testing::TestServerConfig(dir_.path());
     config_.set_max_message_bytes(1 << 20);
     auto server = server::Server::Start(config_, Clock::Real());
     ASSERT_TRUE(server.ok()) << server.status();
@@ -353,12 +349,7 @@ std::string ScrapeMetrics(int port) {
 
 TEST(ServerConfigTest, RefusedCallsAreCountedInMetrics) {
   TempDir dir;
-  config::v1::ServerConfig config;
-  config.set_listen_address("127.0.0.1:0");
-  config.set_data_dir(dir.path());
-  config.set_profiles_dir(SourcePath("deploy/profiles"));
-  config.set_directory_file(SourcePath("deploy/dev/directory.textproto"));
-  config.set_insecure_dev(true);
+  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path());
   config.set_metrics_address("127.0.0.1:0");
   auto server = server::Server::Start(config, Clock::Real());
   ASSERT_TRUE(server.ok()) << server.status();
@@ -381,12 +372,7 @@ TEST(ServerConfigTest, RefusedCallsAreCountedInMetrics) {
 
 TEST(ServerConfigTest, EncryptionKeyFileMustBePrivateAndWellFormed) {
   TempDir dir;
-  config::v1::ServerConfig config;
-  config.set_listen_address("127.0.0.1:0");
-  config.set_data_dir(dir.path() + "/data");
-  config.set_profiles_dir(SourcePath("deploy/profiles"));
-  config.set_directory_file(SourcePath("deploy/dev/directory.textproto"));
-  config.set_insecure_dev(true);
+  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
   const std::string key_file = dir.path() + "/node.key";
   config.set_encryption_key_file(key_file);
   comity::testing::WriteFile(key_file, std::string(64, 'a') + "\n");
@@ -410,12 +396,8 @@ TEST(ServerConfigTest, EncryptionKeyFileMustBePrivateAndWellFormed) {
 
 TEST(ServerConfigTest, RefusesPlaintextOffLoopback) {
   TempDir dir;
-  config::v1::ServerConfig config;
+  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path());
   config.set_listen_address("0.0.0.0:0");
-  config.set_data_dir(dir.path());
-  config.set_profiles_dir(SourcePath("deploy/profiles"));
-  config.set_directory_file(SourcePath("deploy/dev/directory.textproto"));
-  config.set_insecure_dev(true);
   auto server = server::Server::Start(config, Clock::Real());
   EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
   config.set_listen_address("127.0.0.1:0");

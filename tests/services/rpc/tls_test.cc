@@ -39,10 +39,8 @@ class TlsTest : public ::testing::Test {
     WriteFile(Path("server.pem"), identity.cert_pem);
     WriteFile(Path("server.key"), identity.key_pem);
     WriteFile(Path("clients-ca.pem"), ca_.cert_pem);
-    config_.set_listen_address("127.0.0.1:0");
-    config_.set_data_dir(dir_.path() + "/data");
-    config_.set_profiles_dir(SourcePath("deploy/profiles"));
-    config_.set_directory_file(SourcePath("deploy/dev/directory.textproto"));
+    config_ = comity::testing::TestServerConfig(dir_.path() + "/data");
+    config_.set_insecure_dev(false);
     config_.mutable_tls()->set_cert_file(Path("server.pem"));
     config_.mutable_tls()->set_key_file(Path("server.key"));
     config_.mutable_tls()->set_client_ca_file(Path("clients-ca.pem"));
@@ -146,11 +144,8 @@ TEST_F(TlsTest, RotatedCertificatesAreUsedWithoutARestart) {
 
 TEST(TlsConfigTest, WithoutTlsFilesTheServerRefusesToStart) {
   TempDir dir;
-  config::v1::ServerConfig config;
-  config.set_listen_address("127.0.0.1:0");
-  config.set_data_dir(dir.path());
-  config.set_profiles_dir(SourcePath("deploy/profiles"));
-  config.set_directory_file(SourcePath("deploy/dev/directory.textproto"));
+  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path());
+  config.set_insecure_dev(false);
   auto server = server::Server::Start(config, Clock::Real());
   EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(server.status().message().find("tls.cert_file"), std::string::npos);
