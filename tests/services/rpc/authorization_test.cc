@@ -65,6 +65,13 @@ struct Rpc {
       call;
 };
 
+// DirectoryService: the relation is to the authority whose entry is at stake (AA's).
+struct DirectoryRpc {
+  const char* name;
+  bool admin_of_entry_only;  // false: any member may call it
+  std::function<grpc::Status(v1::DirectoryService::Stub&, grpc::ClientContext*)> call;
+};
+
 template <typename Req>
 Req Named(const std::string& name) {
   Req r;
@@ -175,6 +182,48 @@ std::vector<Rpc> Rpcs() {
   };
 }
 
+std::vector<DirectoryRpc> DirectoryRpcs() {
+  return {
+      {"GetAuthority", false,
+       [](v1::DirectoryService::Stub& d, grpc::ClientContext* c) {
+         v1::GetAuthorityRequest req;
+         req.set_name("authorities/AA");
+         v1::Authority out;
+         return d.GetAuthority(c, req, &out);
+       }},
+      {"ListAuthorities", false,
+       [](v1::DirectoryService::Stub& d, grpc::ClientContext* c) {
+         v1::ListAuthoritiesResponse out;
+         return d.ListAuthorities(c, v1::ListAuthoritiesRequest(), &out);
+       }},
+      {"WhoAmI", false,
+       [](v1::DirectoryService::Stub& d, grpc::ClientContext* c) {
+         v1::WhoAmIResponse out;
+         return d.WhoAmI(c, v1::WhoAmIRequest(), &out);
+       }},
+      {"UpsertAuthority", true,
+       [](v1::DirectoryService::Stub& d, grpc::ClientContext* c) {
+         v1::UpsertAuthorityRequest req;
+         req.mutable_authority()->set_name("authorities/AA");
+         req.mutable_authority()->set_country("AA");
+         req.mutable_authority()->add_languages("en");
+         for (const char* r : kRoles) {
+           static const std::map<std::string, v1::Role> roles = {
+               {"submitter", v1::SUBMITTER},
+               {"responder", v1::RESPONDER},
+               {"auditor", v1::AUDITOR},
+               {"admin", v1::ADMIN},
+               {"overseer", v1::OVERSIGHT_AUDITOR}};
+           auto* m = req.mutable_authority()->add_members();
+           m->set_principal(Principal("AA", r));
+           m->add_roles(roles.at(r));
+         }
+         v1::Authority out;
+         return d.UpsertAuthority(c, req, &out);
+       }},
+  };
+}
+
 // The rules, as the issue states them.
 StatusCode Expected(const Rpc& rpc, const std::string& role, Relation relation) {
   const bool reader = role != "admin";
@@ -230,6 +279,7 @@ class AuthorizationTest : public ::testing::Test {
         auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                                            grpc::SslCredentials(options));
         requests_[Principal(a, r)] = v1::RequestService::NewStub(channel);
+        directory_[Principal(a, r)] = v1::DirectoryService::NewStub(channel);
         audit_[Principal(a, r)] = v1::AuditService::NewStub(channel);
       }
     }
@@ -256,6 +306,7 @@ class AuthorizationTest : public ::testing::Test {
   std::unique_ptr<server::Server> server_;
   std::map<std::string, std::unique_ptr<v1::RequestService::Stub>> requests_;
   std::map<std::string, std::unique_ptr<v1::AuditService::Stub>> audit_;
+  std::map<std::string, std::unique_ptr<v1::DirectoryService::Stub>> directory_;
 };
 
 TEST_F(AuthorizationTest, EveryRoleEveryRpcEveryRelation) {
@@ -279,7 +330,24 @@ TEST_F(AuthorizationTest, EveryRoleEveryRpcEveryRelation) {
       }
     }
   }
-  EXPECT_EQ(cells, 24 * 3 * 5);
+  // DirectoryService: members read it; only an admin of an authority changes its entry.
+  for (const DirectoryRpc& rpc : DirectoryRpcs()) {
+    for (const char* a : kAuthorities) {
+      for (const char* role : kRoles) {
+        const std::string principal = Principal(a, role);
+        grpc::ClientContext ctx;
+        grpc::Status s = rpc.call(*directory_[principal], &ctx);
+        const bool allowed =
+            !rpc.admin_of_entry_only || (std::string(role) == "admin" && std::string(a) == "AA");
+        const StatusCode want = allowed ? StatusCode::OK : StatusCode::PERMISSION_DENIED;
+        denied += want == StatusCode::PERMISSION_DENIED;
+        EXPECT_EQ(s.error_code(), want)
+            << rpc.name << " by " << principal << ": " << s.error_message();
+        ++cells;
+      }
+    }
+  }
+  EXPECT_EQ(cells, (24 + 4) * 3 * 5);
   // Every refusal is counted and written to the security log, without case contents.
   EXPECT_EQ(server_->security_log().permission_denied(), denied);
   EXPECT_EQ(server_->security_log().not_found(), hidden);
