@@ -6,9 +6,9 @@ namespace comity::rpc {
 
 grpc::ServerUnaryReactor* AuditService::GetTrail(grpc::CallbackServerContext* ctx,
                                                  const v1::GetTrailRequest* req, v1::Trail* reply) {
-  return AnswerRead(ctx, *identifier_, reply, [&](const workflow::Caller& caller) {
-    return reader_->Trail(caller, req->request());
-  });
+  return AnswerRead(
+      ctx, *identifier_, *log_, "/comity.v1.AuditService/GetTrail", reply,
+      [&](const workflow::Caller& caller) { return reader_->Trail(caller, req->request()); });
 }
 
 }  // namespace comity::rpc

@@ -3,6 +3,7 @@
 
 #include "comity/v1/audit.grpc.pb.h"
 #include "services/rpc/identify.h"
+#include "services/rpc/security_log.h"
 #include "services/workflow/reader.h"
 
 namespace comity::rpc {
@@ -10,8 +11,8 @@ namespace comity::rpc {
 // AuditService: a request's trail, for the parties and their auditors.
 class AuditService final : public v1::AuditService::CallbackService {
  public:
-  AuditService(const Identifier* identifier, const workflow::Reader* reader)
-      : identifier_(identifier), reader_(reader) {}
+  AuditService(const Identifier* identifier, const workflow::Reader* reader, SecurityLog* log)
+      : identifier_(identifier), reader_(reader), log_(log) {}
 
   grpc::ServerUnaryReactor* GetTrail(grpc::CallbackServerContext* ctx,
                                      const v1::GetTrailRequest* req, v1::Trail* reply) override;
@@ -19,6 +20,7 @@ class AuditService final : public v1::AuditService::CallbackService {
  private:
   const Identifier* identifier_;
   const workflow::Reader* reader_;
+  SecurityLog* log_;
 };
 
 }  // namespace comity::rpc

@@ -12,12 +12,14 @@ v1::Authority Visible(const v1::Authority& a, const workflow::Caller& caller) {
   return out;
 }
 
+constexpr char kUpsert[] = "/comity.v1.DirectoryService/UpsertAuthority";
+
 }  // namespace
 
 grpc::ServerUnaryReactor* DirectoryService::GetAuthority(grpc::CallbackServerContext* ctx,
                                                          const v1::GetAuthorityRequest* req,
                                                          v1::Authority* reply) {
-  return AnswerRead(ctx, *identifier_, reply,
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/GetAuthority", reply,
                     [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Authority> {
                       std::optional<v1::Authority> a = directory_->FindAuthority(req->name());
                       if (!a) return absl::NotFoundError(absl::StrCat(req->name(), " not found"));
@@ -28,15 +30,16 @@ grpc::ServerUnaryReactor* DirectoryService::GetAuthority(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* DirectoryService::ListAuthorities(grpc::CallbackServerContext* ctx,
                                                             const v1::ListAuthoritiesRequest* req,
                                                             v1::ListAuthoritiesResponse* reply) {
-  return AnswerRead(ctx, *identifier_, reply, [&](const workflow::Caller& caller) {
-    v1::ListAuthoritiesResponse out;
-    for (const v1::Authority& a : directory_->Authorities()) {
-      if (req->country().empty() || a.country() == req->country()) {
-        *out.add_authorities() = Visible(a, caller);
-      }
-    }
-    return absl::StatusOr<v1::ListAuthoritiesResponse>(std::move(out));
-  });
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/ListAuthorities", reply,
+                    [&](const workflow::Caller& caller) {
+                      v1::ListAuthoritiesResponse out;
+                      for (const v1::Authority& a : directory_->Authorities()) {
+                        if (req->country().empty() || a.country() == req->country()) {
+                          *out.add_authorities() = Visible(a, caller);
+                        }
+                      }
+                      return absl::StatusOr<v1::ListAuthoritiesResponse>(std::move(out));
+                    });
 }
 
 grpc::ServerUnaryReactor* DirectoryService::UpsertAuthority(grpc::CallbackServerContext* ctx,
@@ -45,16 +48,16 @@ grpc::ServerUnaryReactor* DirectoryService::UpsertAuthority(grpc::CallbackServer
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
   if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
+    log_->Finish(reactor, *ctx, kUpsert, caller.status());
     return reactor;
   }
   engine_->Apply(workflow::MakeCommand(v1::UPSERT_AUTHORITY, *caller, *req),
-                 [this, reply, reactor, name = req->authority().name()](
-                     absl::StatusOr<v1::Request> done) {
+                 [this, ctx, reply, reactor,
+                  name = req->authority().name()](absl::StatusOr<v1::Request> done) {
                    // The directory holds the change before the engine reports it.
                    std::optional<v1::Authority> a = directory_->FindAuthority(name);
                    if (done.ok() && a) *reply = *std::move(a);
-                   reactor->Finish(ToGrpcStatus(done.status()));
+                   log_->Finish(reactor, *ctx, kUpsert, done.status());
                  });
   return reactor;
 }
@@ -62,13 +65,14 @@ grpc::ServerUnaryReactor* DirectoryService::UpsertAuthority(grpc::CallbackServer
 grpc::ServerUnaryReactor* DirectoryService::WhoAmI(grpc::CallbackServerContext* ctx,
                                                    const v1::WhoAmIRequest*,
                                                    v1::WhoAmIResponse* reply) {
-  return AnswerRead(ctx, *identifier_, reply, [](const workflow::Caller& caller) {
-    v1::WhoAmIResponse out;
-    out.set_principal(caller.principal);
-    out.set_authority(caller.authority);
-    for (v1::Role r : caller.roles) out.add_roles(r);
-    return absl::StatusOr<v1::WhoAmIResponse>(std::move(out));
-  });
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/WhoAmI", reply,
+                    [](const workflow::Caller& caller) {
+                      v1::WhoAmIResponse out;
+                      out.set_principal(caller.principal);
+                      out.set_authority(caller.authority);
+                      for (v1::Role r : caller.roles) out.add_roles(r);
+                      return absl::StatusOr<v1::WhoAmIResponse>(std::move(out));
+                    });
 }
 
 }  // namespace comity::rpc

@@ -3,6 +3,7 @@
 
 #include "comity/v1/directory.grpc.pb.h"
 #include "services/rpc/identify.h"
+#include "services/rpc/security_log.h"
 #include "services/workflow/directory.h"
 #include "services/workflow/engine.h"
 
@@ -13,8 +14,8 @@ namespace comity::rpc {
 class DirectoryService final : public v1::DirectoryService::CallbackService {
  public:
   DirectoryService(const Identifier* identifier, const workflow::Directory* directory,
-                   workflow::Engine* engine)
-      : identifier_(identifier), directory_(directory), engine_(engine) {}
+                   workflow::Engine* engine, SecurityLog* log)
+      : identifier_(identifier), directory_(directory), engine_(engine), log_(log) {}
 
   grpc::ServerUnaryReactor* GetAuthority(grpc::CallbackServerContext* ctx,
                                          const v1::GetAuthorityRequest* req,
@@ -32,6 +33,7 @@ class DirectoryService final : public v1::DirectoryService::CallbackService {
   const Identifier* identifier_;
   const workflow::Directory* directory_;
   workflow::Engine* engine_;
+  SecurityLog* log_;
 };
 
 }  // namespace comity::rpc

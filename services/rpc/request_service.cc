@@ -7,18 +7,18 @@ namespace comity::rpc {
 
 template <typename Message>
 grpc::ServerUnaryReactor* RequestService::Change(grpc::CallbackServerContext* ctx,
-                                                 v1::Action action, const Message* req,
-                                                 v1::Request* reply) {
+                                                 const char* method, v1::Action action,
+                                                 const Message* req, v1::Request* reply) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
   if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
+    log_->Finish(reactor, *ctx, method, caller.status());
     return reactor;
   }
   engine_->Apply(workflow::MakeCommand(action, *std::move(caller), *req),
-                 [reply, reactor](absl::StatusOr<v1::Request> r) {
+                 [this, ctx, method, reply, reactor](absl::StatusOr<v1::Request> r) {
                    if (r.ok()) *reply = *std::move(r);
-                   reactor->Finish(ToGrpcStatus(r.status()));
+                   log_->Finish(reactor, *ctx, method, r.status());
                  });
   return reactor;
 }
@@ -26,7 +26,7 @@ grpc::ServerUnaryReactor* RequestService::Change(grpc::CallbackServerContext* ct
 #define COMITY_VERB(Method, Message, Action)                                                 \
   grpc::ServerUnaryReactor* RequestService::Method(grpc::CallbackServerContext* ctx,         \
                                                    const Message* req, v1::Request* reply) { \
-    return Change(ctx, Action, req, reply);                                                  \
+    return Change(ctx, "/comity.v1.RequestService/" #Method, Action, req, reply);            \
   }
 COMITY_VERB(CreateRequest, v1::CreateRequestRequest, v1::CREATE)
 COMITY_VERB(UpdateDraft, v1::UpdateDraftRequest, v1::UPDATE_DRAFT)
@@ -54,15 +54,15 @@ COMITY_VERB(AddNote, v1::AddNoteRequest, v1::ADD_NOTE)
 grpc::ServerUnaryReactor* RequestService::GetRequest(grpc::CallbackServerContext* ctx,
                                                      const v1::GetRequestRequest* req,
                                                      v1::Request* reply) {
-  return AnswerRead(ctx, *identifier_, reply, [&](const workflow::Caller& caller) {
-    return reader_->Get(caller, req->name());
-  });
+  return AnswerRead(
+      ctx, *identifier_, *log_, "/comity.v1.RequestService/GetRequest", reply,
+      [&](const workflow::Caller& caller) { return reader_->Get(caller, req->name()); });
 }
 
 grpc::ServerUnaryReactor* RequestService::ListRequests(grpc::CallbackServerContext* ctx,
                                                        const v1::ListRequestsRequest* req,
                                                        v1::ListRequestsResponse* reply) {
-  return AnswerRead(ctx, *identifier_, reply,
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.RequestService/ListRequests", reply,
                     [&](const workflow::Caller& caller) { return reader_->List(caller, *req); });
 }
 

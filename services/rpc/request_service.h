@@ -3,6 +3,7 @@
 
 #include "comity/v1/requests.grpc.pb.h"
 #include "services/rpc/identify.h"
+#include "services/rpc/security_log.h"
 #include "services/workflow/engine.h"
 #include "services/workflow/reader.h"
 
@@ -14,8 +15,8 @@ namespace comity::rpc {
 class RequestService final : public v1::RequestService::CallbackService {
  public:
   RequestService(const Identifier* identifier, workflow::Engine* engine,
-                 const workflow::Reader* reader)
-      : identifier_(identifier), engine_(engine), reader_(reader) {}
+                 const workflow::Reader* reader, SecurityLog* log)
+      : identifier_(identifier), engine_(engine), reader_(reader), log_(log) {}
 
   grpc::ServerUnaryReactor* GetRequest(grpc::CallbackServerContext* ctx,
                                        const v1::GetRequestRequest* req,
@@ -52,12 +53,13 @@ class RequestService final : public v1::RequestService::CallbackService {
 
  private:
   template <typename Message>
-  grpc::ServerUnaryReactor* Change(grpc::CallbackServerContext* ctx, v1::Action action,
-                                   const Message* req, v1::Request* reply);
+  grpc::ServerUnaryReactor* Change(grpc::CallbackServerContext* ctx, const char* method,
+                                   v1::Action action, const Message* req, v1::Request* reply);
 
   const Identifier* identifier_;
   workflow::Engine* engine_;
   const workflow::Reader* reader_;
+  SecurityLog* log_;
 };
 
 }  // namespace comity::rpc

@@ -7,55 +7,23 @@
 #include "absl/time/clock.h"
 #include "grpc/grpc_security_constants.h"
 #include "services/rpc/identify.h"
+#include "services/rpc/status.h"
 
 namespace comity::rpc {
 namespace {
 
 // The principal the call presented: the certificate's SPIFFE ID, or the development header.
-std::string PresentedPrincipal(grpc::ServerContextBase* ctx) {
-  if (ctx == nullptr) return "-";
-  std::shared_ptr<const grpc::AuthContext> auth = ctx->auth_context();
+std::string PresentedPrincipal(const grpc::ServerContextBase& ctx) {
+  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
   if (auth != nullptr) {
     for (const grpc::string_ref& id : auth->FindPropertyValues(GRPC_PEER_SPIFFE_ID_PROPERTY_NAME)) {
       return std::string(id.data(), id.size());
     }
   }
-  auto it = ctx->client_metadata().find(kDevPrincipalHeader);
-  if (it != ctx->client_metadata().end()) return std::string(it->second.data(), it->second.size());
+  auto it = ctx.client_metadata().find(kDevPrincipalHeader);
+  if (it != ctx.client_metadata().end()) return std::string(it->second.data(), it->second.size());
   return "-";
 }
-
-class Interceptor : public grpc::experimental::Interceptor {
- public:
-  Interceptor(SecurityLog* log, grpc::experimental::ServerRpcInfo* info) : log_(log), info_(info) {}
-
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(
-            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
-      grpc::Status status = methods->GetSendStatus();
-      if (!status.ok()) {
-        log_->Record(PresentedPrincipal(info_->server_context()), info_->method(), status);
-      }
-    }
-    methods->Proceed();
-  }
-
- private:
-  SecurityLog* log_;
-  grpc::experimental::ServerRpcInfo* info_;
-};
-
-class Factory : public grpc::experimental::ServerInterceptorFactoryInterface {
- public:
-  explicit Factory(SecurityLog* log) : log_(log) {}
-  grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo* info) override {
-    return new Interceptor(log_, info);
-  }
-
- private:
-  SecurityLog* log_;
-};
 
 }  // namespace
 
@@ -70,9 +38,15 @@ SecurityLog::SecurityLog(std::ostream* out, prometheus::Registry* metrics) : out
   not_found_metric_ = &family.Add({{"code", "NOT_FOUND"}});
 }
 
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> SecurityLog::Interceptor(
-    SecurityLog* log) {
-  return std::make_unique<Factory>(log);
+void SecurityLog::Finish(grpc::ServerUnaryReactor* reactor, const grpc::ServerContextBase& ctx,
+                         const char* method, const absl::Status& status) {
+  grpc::Status s = ToGrpcStatus(status);
+  const grpc::StatusCode code = s.error_code();
+  if (code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::PERMISSION_DENIED ||
+      code == grpc::StatusCode::NOT_FOUND) {
+    Record(PresentedPrincipal(ctx), method, s);
+  }
+  reactor->Finish(std::move(s));
 }
 
 void SecurityLog::Record(const std::string& principal, const std::string& method,

@@ -5,8 +5,9 @@
 #include <memory>
 #include <ostream>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "grpcpp/support/server_interceptor.h"
+#include "grpcpp/server_context.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 
@@ -21,9 +22,10 @@ class SecurityLog {
   // `metrics`, if given, gets the counter family comity_denied_calls_total{code}.
   SecurityLog(std::ostream* out, prometheus::Registry* metrics);
 
-  // A factory for the gRPC server's interceptor chain; `log` must outlive the server.
-  static std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> Interceptor(
-      SecurityLog* log);
+  // Finishes a call with `status`, first recording it if it is a refusal. Every handler ends
+  // here; successful calls cost nothing extra.
+  void Finish(grpc::ServerUnaryReactor* reactor, const grpc::ServerContextBase& ctx,
+              const char* method, const absl::Status& status);
 
   void Record(const std::string& principal, const std::string& method, const grpc::Status& s);
 

@@ -140,12 +140,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   s->reader_ = std::make_unique<workflow::Reader>(s->store_.get());
   s->identifier_ = config.insecure_dev() ? rpc::NewDevHeaderIdentifier(s->directory_.get())
                                          : rpc::NewTlsPeerIdentifier(s->directory_.get());
-  s->requests_ = std::make_unique<rpc::RequestService>(s->identifier_.get(), s->engine_.get(),
-                                                       s->reader_.get());
-  s->directory_service_ =
-      std::make_unique<rpc::DirectoryService>(s->identifier_.get(), s->directory_.get(),
-                                             s->engine_.get());
-  s->audit_ = std::make_unique<rpc::AuditService>(s->identifier_.get(), s->reader_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -162,10 +156,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   }
   s->security_log_ =
       std::make_unique<rpc::SecurityLog>(server_options.security_log, s->metrics_.get());
+  rpc::SecurityLog* log = s->security_log_.get();
+  s->requests_ = std::make_unique<rpc::RequestService>(s->identifier_.get(), s->engine_.get(),
+                                                       s->reader_.get(), log);
+  s->directory_service_ = std::make_unique<rpc::DirectoryService>(
+      s->identifier_.get(), s->directory_.get(), s->engine_.get(), log);
+  s->audit_ = std::make_unique<rpc::AuditService>(s->identifier_.get(), s->reader_.get(), log);
   grpc::ServerBuilder builder;
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(rpc::SecurityLog::Interceptor(s->security_log_.get()));
-  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.AddListeningPort(config.listen_address(), *credentials, &s->port_);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes() > 0 ? config.max_message_bytes()
                                                                   : 4 << 20);
