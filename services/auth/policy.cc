@@ -93,7 +93,6 @@ absl::Status AuthorizeDirectoryRead(const Caller& caller) {
 }
 
 v1::Role ActingRole(const Caller& caller, v1::Side side) {
-  (void)caller;
   switch (side) {
     case v1::REQUESTING:
       return v1::SUBMITTER;
