@@ -30,6 +30,14 @@ std::string LinkKey(absl::string_view preservation_id, absl::string_view follow_
   return absl::StrCat(LinkPrefix(preservation_id), follow_up_id);
 }
 
+std::string TlogNodeKey(int level, uint64_t index) {
+  std::string key(1, static_cast<char>(level));
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((index >> shift) & 0xff));
+  }
+  return key;
+}
+
 std::string IdempotencyKey(absl::string_view principal, absl::string_view request_id) {
   return absl::StrCat(principal, absl::string_view("\0", 1), request_id);
 }

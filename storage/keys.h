@@ -25,9 +25,14 @@ std::string LinkKey(absl::string_view preservation_id, absl::string_view follow_
 // kIdempotency: one record per (principal, client request id).
 std::string IdempotencyKey(absl::string_view principal, absl::string_view request_id);
 
+// kTlog: the hash of the perfect subtree at `level` covering leaves
+// [index * 2^level, (index + 1) * 2^level). Level 0 holds the leaves.
+std::string TlogNodeKey(int level, uint64_t index);
+
 // kMeta.
 inline constexpr char kSchemaVersionKey[] = "schema_version";
 inline constexpr char kDirectoryKey[] = "directory";  // comity.storage.v1.DirectoryRecord
+inline constexpr char kTlogSizeKey[] = "tlog_size";   // leaves in the Merkle log, decimal
 
 // The audit trail of the directory's changes (kAudit, AuditKey(kDirectoryTrail, seq)). Request ids
 // are upper-case, so this never collides with a request's trail.

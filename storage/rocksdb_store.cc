@@ -15,8 +15,8 @@
 namespace comity::storage {
 namespace {
 
-constexpr const char* kColumnNames[kColumnCount] = {"requests", "audit", "index", "idempotency",
-                                                    "meta"};
+constexpr const char* kColumnNames[kColumnCount] = {"requests",    "audit", "index",
+                                                    "idempotency", "meta",  "tlog"};
 
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }

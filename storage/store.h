@@ -18,9 +18,10 @@ enum class Column {
   kAudit,        // <request id><seq u64 big-endian> -> comity.v1.AuditEntry bytes
   kIndex,        // party/<authority>/<id>, link/<preservation id>/<follow-up id>
   kIdempotency,  // <principal>\0<request_id> -> comity.storage.v1.IdempotencyRecord
-  kMeta,         // schema version, node identity
+  kMeta,         // schema version, node identity, directory
+  kTlog,         // Merkle log nodes: <level u8><index u64 big-endian> -> SHA-256
 };
-inline constexpr int kColumnCount = 5;
+inline constexpr int kColumnCount = 6;
 
 // A set of writes applied together by Store::Commit.
 class WriteSet {

@@ -7,11 +7,13 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "comity/storage/v1/records.pb.h"
 #include "common/ids.h"
 #include "common/sha256.h"
 #include "services/audit/chain.h"
+#include "services/audit/merkle.h"
 #include "services/auth/policy.h"
 #include "services/workflow/actions.h"
 #include "services/workflow/errors.h"
@@ -128,11 +130,19 @@ class Engine::Group : public View {
   }
   std::optional<config::v1::DirectoryConfig> TakeDirectory() { return std::move(changed_directory_); }
 
+  void AddTlogNode(std::string key, std::string hash) {
+    writes_.Put(Column::kTlog, std::move(key), std::move(hash));
+  }
+  void SetTlogSize(uint64_t size) { tlog_size_ = size; }
+
   void AddAudit(const std::string& key, const std::string& bytes) {
     writes_.Put(Column::kAudit, key, bytes);
   }
 
-  storage::WriteSet TakeWrites() { return std::move(writes_); }
+  storage::WriteSet TakeWrites() {
+    if (tlog_size_) writes_.Put(Column::kMeta, storage::kTlogSizeKey, absl::StrCat(*tlog_size_));
+    return std::move(writes_);
+  }
 
  private:
   const storage::Store* store_;
@@ -140,6 +150,7 @@ class Engine::Group : public View {
   const uint64_t number_;
   storage::WriteSet writes_;
   std::optional<config::v1::DirectoryConfig> changed_directory_;
+  std::optional<uint64_t> tlog_size_;
 };
 
 namespace {
@@ -168,6 +179,21 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, con
   }
   if (options.max_batch < 1) options.max_batch = 1;
   std::unique_ptr<Engine> engine(new Engine(store, clock, profiles, directory, options));
+  uint64_t size = 0;
+  absl::StatusOr<std::string> stored_size = store->Get(Column::kMeta, storage::kTlogSizeKey);
+  if (stored_size.ok() && !absl::SimpleAtoi(*stored_size, &size)) {
+    return absl::DataLossError("the Merkle log's size record is corrupt");
+  }
+  if (!stored_size.ok() && !absl::IsNotFound(stored_size.status())) return stored_size.status();
+  absl::StatusOr<audit::LogAppender> log =
+      audit::LogAppender::Resume(size, [store](int level, uint64_t index) {
+        return store->Get(Column::kTlog, storage::TlogNodeKey(level, index));
+      });
+  if (!log.ok()) {
+    return absl::DataLossError(absl::StrCat("the Merkle log cannot be resumed: ",
+                                            log.status().message()));
+  }
+  engine->log_ = *std::move(log);
   engine->sequencer_ = std::thread([e = engine.get()] { e->Run(); });
   engine->committer_ = std::thread([e = engine.get()] { e->CommitGroups(); });
   engine->completer_ = std::thread([e = engine.get()] { e->Complete(); });
@@ -412,11 +438,10 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   record.set_etag(absl::StrCat(record.version()));
   *record.mutable_update_time() = ToProto(now);
   entry.set_record_digest(RecordDigest(record));
-  const std::string entry_bytes = audit::EntryBytes(entry);
+  const std::string entry_bytes = Seal(entry, storage::AuditKey(id, entry.sequence()), group);
   record.set_audit_head(Sha256(entry_bytes));
   record.set_audit_size(entry.sequence());
 
-  group.AddAudit(storage::AuditKey(id, entry.sequence()), entry_bytes);
   for (const auto& [key, value] : effect.index_puts) group.AddIndex(key, value);
   if (!idem_key.empty()) {
     storage::v1::IdempotencyRecord rec;
@@ -479,12 +504,23 @@ absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& 
   entry.set_request_id(cmd.request_id);
   record.set_version(record.version() + 1);
   entry.set_record_digest(Sha256(audit::DeterministicBytes(record.config())));
-  const std::string bytes = audit::EntryBytes(entry);
+  const std::string bytes =
+      Seal(entry, storage::AuditKey(storage::kDirectoryTrail, entry.sequence()), group);
   record.set_audit_head(Sha256(bytes));
   record.set_audit_size(entry.sequence());
-  group.AddAudit(storage::AuditKey(storage::kDirectoryTrail, entry.sequence()), bytes);
   group.AddDirectory(std::move(record));
   return v1::Request();
+}
+
+std::string Engine::Seal(v1::AuditEntry& entry, const std::string& audit_key, Group& group) {
+  entry.set_leaf_index(log_.size());
+  std::string bytes = audit::EntryBytes(entry);
+  for (audit::LogAppender::Node& n : log_.Append(audit::LeafHash(bytes))) {
+    group.AddTlogNode(storage::TlogNodeKey(n.level, n.index), std::move(n.hash));
+  }
+  group.SetTlogSize(log_.size());
+  group.AddAudit(audit_key, bytes);
+  return bytes;
 }
 
 absl::Status LoadOrSeedDirectory(const storage::Store& store, Engine& engine,

@@ -22,6 +22,7 @@
 #include "services/workflow/command.h"
 #include "services/workflow/directory.h"
 #include "services/workflow/profiles.h"
+#include "services/audit/log.h"
 #include "storage/store.h"
 
 namespace comity::workflow {
@@ -83,6 +84,9 @@ class Engine {
   absl::StatusOr<v1::Request> Execute(const Command& command, Group& group);
   absl::StatusOr<v1::Request> ExecuteDirectory(const Command& command, Group& group,
                                                absl::Time now);
+  // Gives `entry` its place in the Merkle log and writes it, its leaf and the tree nodes it
+  // completes into `group`. Returns the entry's bytes.
+  std::string Seal(v1::AuditEntry& entry, const std::string& audit_key, Group& group);
 
   storage::Store* const store_;
   const Clock* const clock_;
@@ -97,6 +101,8 @@ class Engine {
 
   // Changes applied but perhaps not yet durable; the sequencer's alone.
   std::unique_ptr<Overlay> overlay_;
+  // The Merkle log over every audit entry, in commit order; the sequencer's alone.
+  audit::LogAppender log_;
 
   // Groups applied, waiting for the committer (at most one waits behind the one syncing).
   absl::Mutex commit_mu_;

@@ -1,5 +1,6 @@
 #include "services/workflow/engine.h"
 
+#include <map>
 #include <set>
 #include <thread>
 
@@ -7,6 +8,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/chain.h"
+#include "services/audit/log.h"
+#include "services/audit/merkle.h"
+#include "storage/keys.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/reader.h"
 #include "services/workflow/timeutil.h"
@@ -694,6 +698,47 @@ TEST_F(EngineTest, AFailedWriteStopsAllWritesAndLeavesNothingHalfDone) {
   EXPECT_EQ(TrailOf(kept->name()).size(), 1u);
   EXPECT_EQ(reader_->List(Who(comity::testing::kAlice), v1::ListRequestsRequest())->requests_size(),
             1);
+}
+
+// The Merkle log as stored: every audit entry a leaf, in commit order, nodes in the same batches.
+TEST_F(EngineTest, EveryAuditEntryIsALeafOfTheStoredMerkleLog) {
+  std::vector<std::string> names;
+  auto check = [&] {
+    // The leaves, from the entries themselves, placed by their leaf index.
+    std::map<uint64_t, std::string> by_index;
+    for (const std::string& name : names) {
+      const v1::Trail trail = TrailOf(name);
+      for (const v1::TrailEntry& e : trail.entries()) {
+        ASSERT_TRUE(by_index.emplace(e.entry().leaf_index(), e.data()).second)
+            << "two entries at leaf " << e.entry().leaf_index();
+      }
+    }
+    std::vector<std::string> leaves;
+    for (const auto& [index, bytes] : by_index) {
+      ASSERT_EQ(index, leaves.size()) << "the log has a gap";
+      leaves.push_back(audit::LeafHash(bytes));
+    }
+    // The root rebuilt from the stored nodes alone.
+    auto size = store_->Get(storage::Column::kMeta, storage::kTlogSizeKey);
+    ASSERT_TRUE(size.ok());
+    EXPECT_EQ(*size, absl::StrCat(leaves.size()));
+    auto stored = audit::LogAppender::Resume(leaves.size(), [this](int level, uint64_t index) {
+      return store_->Get(storage::Column::kTlog, storage::TlogNodeKey(level, index));
+    });
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    audit::MerkleTree tree(leaves);
+    EXPECT_EQ(stored->Root(), tree.Root(leaves.size()));
+  };
+  for (int i = 0; i < 5; ++i) names.push_back(Received("uncc", v1::GENERAL_ASSISTANCE));
+  check();
+  Restart();  // the log resumes where it stopped
+  for (int i = 0; i < 4; ++i) names.push_back(Received("budapest", v1::PRESERVATION));
+  v1::AddNoteRequest note;
+  note.set_name(names[0]);
+  note.set_kind(v1::COMMENT);
+  note.set_text("after the restart");
+  ASSERT_TRUE(Do(comity::testing::kAlice, v1::ADD_NOTE, note).ok());
+  check();
 }
 
 TEST_F(EngineTest, StoppedEngineRefusesWithUnavailable) {
