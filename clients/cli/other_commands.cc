@@ -55,6 +55,21 @@ int VerifyChain(Context& ctx, const Args& args) {
   return 0;
 }
 
+// The node's signed checkpoint, as served: pin the verifier key out of band.
+int GetCheckpoint(Context& ctx, const Args&) {
+  auto stub = v1::AuditService::NewStub(ctx.channel);
+  auto call = ctx.NewCall();
+  v1::Checkpoint c;
+  grpc::Status status = stub->GetCheckpoint(call.get(), v1::GetCheckpointRequest(), &c);
+  if (!status.ok()) return PrintError(status);
+  if (ctx.json) {
+    PrintJson(c);
+  } else {
+    std::cout << c.note() << "verifier key: " << c.verifier_key() << "\n";
+  }
+  return 0;
+}
+
 int Authorities(Context& ctx, const Args& args) {
   if (absl::Status s = args.Allow({"country"}); !s.ok())
     return UsageError(std::string(s.message()));
@@ -133,6 +148,7 @@ int Health(Context& ctx, const Args&) {
 std::vector<CommandSpec> OtherCommands() {
   return {
       {"audit", "trail", "ID | directory", {}, Trail},
+      {"audit", "checkpoint", "  (the node's signed Merkle log checkpoint)", {}, GetCheckpoint},
       {"audit",
        "verify-chain",
        "ID | directory   (checks the hash chain locally)",

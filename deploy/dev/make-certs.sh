@@ -28,9 +28,11 @@ leaf() {
 }
 
 leaf server "DNS:localhost,IP:127.0.0.1,IP:::1"
+# The key that signs the node's Merkle log checkpoints (an Ed25519 seed, 64 hex digits).
+[ -f "$out/log.key" ] || openssl rand -hex 32 > "$out/log.key"
 # One client certificate per principal in the demo directory: FR-CA-alice.pem, ...
 for principal in $(grep -o 'principal: "spiffe://[^"]*' directory.textproto | cut -d'"' -f2); do
   rest="${principal#spiffe://*/}"
   leaf "${rest/\//-}" "URI:$principal"
 done
-echo "certificates in deploy/dev/$out: ca.pem, server.pem, and one per member (e.g. FR-CA-alice.pem)"
+echo "certificates in deploy/dev/$out: ca.pem, server.pem, one per member (e.g. FR-CA-alice.pem), log.key"

@@ -2,6 +2,7 @@
 #define COMITY_SERVICES_RPC_AUDIT_SERVICE_H_
 
 #include "comity/v1/audit.grpc.pb.h"
+#include "services/audit/checkpointer.h"
 #include "services/rpc/identify.h"
 #include "services/rpc/security_log.h"
 #include "services/workflow/reader.h"
@@ -11,16 +12,22 @@ namespace comity::rpc {
 // AuditService: a request's trail, for the parties and their auditors.
 class AuditService final : public v1::AuditService::CallbackService {
  public:
-  AuditService(const Identifier* identifier, const workflow::Reader* reader, SecurityLog* log)
-      : identifier_(identifier), reader_(reader), log_(log) {}
+  AuditService(const Identifier* identifier, const workflow::Reader* reader, SecurityLog* log,
+               audit::Checkpointer* checkpoints)
+      : identifier_(identifier), reader_(reader), log_(log), checkpoints_(checkpoints) {}
 
   grpc::ServerUnaryReactor* GetTrail(grpc::CallbackServerContext* ctx,
                                      const v1::GetTrailRequest* req, v1::Trail* reply) override;
+  // Any authenticated member: a checkpoint holds no case data.
+  grpc::ServerUnaryReactor* GetCheckpoint(grpc::CallbackServerContext* ctx,
+                                          const v1::GetCheckpointRequest* req,
+                                          v1::Checkpoint* reply) override;
 
  private:
   const Identifier* identifier_;
   const workflow::Reader* reader_;
   SecurityLog* log_;
+  audit::Checkpointer* checkpoints_;
 };
 
 }  // namespace comity::rpc

@@ -95,6 +95,27 @@ absl::StatusOr<std::string> LoadEncryptionKey(const config::v1::ServerConfig& co
   return absl::HexStringToBytes(hex);
 }
 
+// The Ed25519 key signing the log's checkpoints, named by the log's origin; null if none is set.
+static absl::StatusOr<std::unique_ptr<audit::NoteSigner>> LoadLogSigner(
+    const config::v1::ServerConfig& config) {
+  if (config.log_key_file().empty()) return std::unique_ptr<audit::NoteSigner>();
+  struct stat st;
+  if (stat(config.log_key_file().c_str(), &st) != 0 || (st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "log_key_file ", config.log_key_file(), " is missing or readable by others (chmod 600)"));
+  }
+  absl::StatusOr<std::string> text = ReadFile(config.log_key_file());
+  if (!text.ok()) return text.status();
+  const std::string hex(absl::StripAsciiWhitespace(*text));
+  if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+    return absl::InvalidArgumentError("log_key_file must hold 64 hex digits (an Ed25519 seed)");
+  }
+  if (config.log_origin().empty()) {
+    return absl::InvalidArgumentError("log_origin is required with log_key_file");
+  }
+  return audit::NoteSigner::FromSeed(config.log_origin(), absl::HexStringToBytes(hex));
+}
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerConfig& config,
                                                       const Clock* clock,
                                                       const Options& server_options) {
@@ -127,7 +148,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
       storage::OpenRocksDbStore(config.data_dir(), store_options);
   if (!store.ok()) return store.status();
   s->store_ = *std::move(store);
+  absl::StatusOr<std::unique_ptr<audit::NoteSigner>> signer = LoadLogSigner(config);
+  if (!signer.ok()) return signer.status();
+  s->checkpoints_ = std::make_unique<audit::Checkpointer>(config.log_origin(), *std::move(signer));
   workflow::EngineOptions options;
+  options.on_durable_log = [cp = s->checkpoints_.get()](uint64_t size, const std::string& root) {
+    cp->Update(size, root);
+  };
   if (config.max_batch() > 0) options.max_batch = config.max_batch();
   absl::StatusOr<std::unique_ptr<workflow::Engine>> engine = workflow::Engine::Start(
       s->store_.get(), clock, s->profiles_.get(), s->directory_.get(), options);
@@ -161,7 +188,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
                                                        s->reader_.get(), log);
   s->directory_service_ = std::make_unique<rpc::DirectoryService>(
       s->identifier_.get(), s->directory_.get(), s->engine_.get(), log);
-  s->audit_ = std::make_unique<rpc::AuditService>(s->identifier_.get(), s->reader_.get(), log);
+  s->audit_ = std::make_unique<rpc::AuditService>(s->identifier_.get(), s->reader_.get(), log,
+                                                  s->checkpoints_.get());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address(), *credentials, &s->port_);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes() > 0 ? config.max_message_bytes()

@@ -11,6 +11,7 @@
 #include "grpcpp/server.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "services/audit/checkpointer.h"
 #include "services/rpc/audit_service.h"
 #include "services/rpc/directory_service.h"
 #include "services/rpc/identify.h"
@@ -64,6 +65,7 @@ class Server {
  private:
   Server() = default;
 
+  std::unique_ptr<audit::Checkpointer> checkpoints_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<workflow::ProfileSet> profiles_;
   std::unique_ptr<workflow::Directory> directory_;

@@ -194,6 +194,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, con
                                             log.status().message()));
   }
   engine->log_ = *std::move(log);
+  if (engine->options_.on_durable_log) {
+    engine->options_.on_durable_log(engine->log_.size(), engine->log_.Root());
+  }
   engine->sequencer_ = std::thread([e = engine.get()] { e->Run(); });
   engine->committer_ = std::thread([e = engine.get()] { e->CommitGroups(); });
   engine->completer_ = std::thread([e = engine.get()] { e->Complete(); });
@@ -277,6 +280,8 @@ void Engine::Run() {
     for (const Pending& p : batch) f.results.push_back(Execute(p.command, group));
     f.writes = group.TakeWrites();
     f.directory = group.TakeDirectory();
+    f.log_size = log_.size();
+    f.log_root = log_.Root();
     f.batch = std::move(batch);
     absl::MutexLock lock(&commit_mu_);
     // Double buffering: wait while a group is already queued behind the one being synced.
@@ -318,6 +323,7 @@ void Engine::CommitGroups() {
     } else {
       // Callers hear of a directory change only once the directory holds it.
       if (f.directory) directory_->Replace(*f.directory);
+      if (options_.on_durable_log) options_.on_durable_log(f.log_size, f.log_root);
       absl::MutexLock lock(&commit_mu_);
       committed_ = f.number;
     }

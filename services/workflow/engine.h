@@ -29,6 +29,9 @@ namespace comity::workflow {
 
 struct EngineOptions {
   int max_batch = 512;  // commands per commit group
+  // Told the Merkle log's size and root once durable: at start, then after each group. Runs on
+  // the engine's committer thread; must not block.
+  std::function<void(uint64_t size, const std::string& root)> on_durable_log;
 };
 
 class Engine {
@@ -75,6 +78,8 @@ class Engine {
     std::vector<Pending> batch;
     std::vector<absl::StatusOr<v1::Request>> results;
     std::optional<config::v1::DirectoryConfig> directory;  // changed by this group
+    uint64_t log_size = 0;  // the Merkle log after this group
+    std::string log_root;
   };
   struct Overlay;
 

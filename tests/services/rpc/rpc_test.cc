@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 
 #include "comity/v1/audit.grpc.pb.h"
@@ -21,6 +22,8 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "services/audit/chain.h"
+#include "services/audit/merkle.h"
+#include "services/audit/note.h"
 #include "services/server/server.h"
 #include "services/workflow/timeutil.h"
 #include "tests/testing/certs.h"
@@ -320,6 +323,89 @@ TEST_F(RpcTest, AdminsManageTheirAuthorityAndEveryChangeIsAudited) {
   EXPECT_EQ(get("authorities/IT-MG").name(), "authorities/IT-MG");
   auto nctx = As("spiffe://comity.dev/FR-CA/nadia");
   EXPECT_TRUE(directory_->WhoAmI(nctx.get(), v1::WhoAmIRequest(), &me).ok());
+}
+
+TEST(CheckpointTest, SignedCheckpointsCoverEveryEntry) {
+  TempDir dir;
+  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
+  config.set_log_origin("comity.test/node-1");
+  config.set_log_key_file(dir.path() + "/log.key");
+  comity::testing::WriteFile(config.log_key_file(), std::string(64, '5') + "\n");
+  auto server = server::Server::Start(config, Clock::Real());
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto requests = v1::RequestService::NewStub(channel);
+  auto audit = v1::AuditService::NewStub(channel);
+  auto checkpoint = [&] {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kOdile);
+    v1::Checkpoint c;
+    EXPECT_TRUE(audit->GetCheckpoint(&ctx, v1::GetCheckpointRequest(), &c).ok());
+    return c;
+  };
+  auto trail = [&](const std::string& name) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kOdile);
+    v1::GetTrailRequest req;
+    req.set_request(name);
+    v1::Trail t;
+    EXPECT_TRUE(audit->GetTrail(&ctx, req, &t).ok());
+    return t;
+  };
+  // The seeded directory is the first leaf.
+  v1::Checkpoint first = checkpoint();
+  EXPECT_EQ(first.size(), 1u);
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = comity::testing::FullRequest("uncc", v1::PRESERVATION);
+  v1::Request r;
+  grpc::ClientContext cctx;
+  cctx.AddMetadata("x-comity-principal", comity::testing::kAlice);
+  ASSERT_TRUE(requests->CreateRequest(&cctx, create, &r).ok());
+  grpc::ClientContext sctx;
+  sctx.AddMetadata("x-comity-principal", comity::testing::kAlice);
+  v1::SubmitRequestRequest submit;
+  submit.set_name(r.name());
+  ASSERT_TRUE(requests->SubmitRequest(&sctx, submit, &r).ok());
+
+  v1::Checkpoint c = checkpoint();
+  auto text = audit::OpenNote(c.note(), c.verifier_key());
+  ASSERT_TRUE(text.ok()) << text.status();
+  auto parsed = audit::ParseCheckpoint(*text);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->origin, "comity.test/node-1");
+  EXPECT_EQ(parsed->size, 3u);
+  EXPECT_EQ(parsed->root_hash, c.root_hash());
+  EXPECT_EQ(c.verifier_key(), first.verifier_key());
+  // The root is the tree over every entry, in leaf order: directory seed, create, submit.
+  std::map<uint64_t, std::string> leaves;
+  for (const std::string& name : {std::string("directory"), r.name()}) {
+    const v1::Trail t = trail(name);
+    for (const v1::TrailEntry& e : t.entries()) {
+      leaves[e.entry().leaf_index()] = audit::LeafHash(e.data());
+    }
+  }
+  std::vector<std::string> ordered;
+  for (const auto& [i, h] : leaves) ordered.push_back(h);
+  ASSERT_EQ(ordered.size(), 3u);
+  EXPECT_EQ(audit::MerkleTree(ordered).Root(3), c.root_hash());
+  // Another node key cannot open it.
+  auto other = audit::NoteSigner::FromSeed("comity.test/node-1", std::string(32, '\x09'));
+  EXPECT_EQ(audit::OpenNote(c.note(), (*other)->VerifierKey()).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST(CheckpointTest, WithoutAKeyNoCheckpointIsServed) {
+  TempDir dir;
+  auto server = server::Server::Start(comity::testing::TestServerConfig(dir.path()), Clock::Real());
+  ASSERT_TRUE(server.ok());
+  auto audit = v1::AuditService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-comity-principal", comity::testing::kOdile);
+  v1::Checkpoint c;
+  EXPECT_EQ(audit->GetCheckpoint(&ctx, v1::GetCheckpointRequest(), &c).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST_F(RpcTest, HealthIsServing) {

@@ -1,0 +1,40 @@
+#ifndef COMITY_SERVICES_AUDIT_CHECKPOINTER_H_
+#define COMITY_SERVICES_AUDIT_CHECKPOINTER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "comity/v1/audit.pb.h"
+#include "services/audit/note.h"
+
+namespace comity::audit {
+
+// Holds the durable head of the Merkle log and signs checkpoints of it on demand (Ed25519 is
+// deterministic: one head, one note). Thread-safe.
+class Checkpointer {
+ public:
+  // `signer` may be null: the log is kept but no checkpoint is served.
+  Checkpointer(std::string origin, std::unique_ptr<NoteSigner> signer)
+      : origin_(std::move(origin)), signer_(std::move(signer)) {}
+
+  // The log is durable up to `size` leaves with `root`.
+  void Update(uint64_t size, const std::string& root);
+
+  // The signed checkpoint of the latest durable head. FAILED_PRECONDITION without a signing key.
+  absl::StatusOr<v1::Checkpoint> Latest();
+
+ private:
+  const std::string origin_;
+  const std::unique_ptr<NoteSigner> signer_;
+  absl::Mutex mu_;
+  uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string root_ ABSL_GUARDED_BY(mu_);
+  v1::Checkpoint signed_ ABSL_GUARDED_BY(mu_);  // of the head above, once asked for
+  bool fresh_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace comity::audit
+
+#endif  // COMITY_SERVICES_AUDIT_CHECKPOINTER_H_
