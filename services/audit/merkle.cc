@@ -41,49 +41,63 @@ std::string MerkleTree::Range(uint64_t begin, uint64_t end) {
 
 std::string MerkleTree::Root(uint64_t size) { return Range(0, size); }
 
-void MerkleTree::Path(uint64_t index, uint64_t begin, uint64_t end,
-                      std::vector<std::string>* out) {
+namespace {
+
+void Path(const RangeHash& range, uint64_t index, uint64_t begin, uint64_t end,
+          std::vector<std::string>* out) {
   const uint64_t n = end - begin;
   if (n <= 1) return;
   const uint64_t k = Split(n);
   if (index < k) {
-    Path(index, begin, begin + k, out);
-    out->push_back(Range(begin + k, end));
+    Path(range, index, begin, begin + k, out);
+    out->push_back(range(begin + k, end));
   } else {
-    Path(index - k, begin + k, end, out);
-    out->push_back(Range(begin, begin + k));
+    Path(range, index - k, begin + k, end, out);
+    out->push_back(range(begin, begin + k));
   }
 }
 
-std::vector<std::string> MerkleTree::InclusionProof(uint64_t index, uint64_t size) {
-  std::vector<std::string> out;
-  if (index < size && size <= leaves_.size()) Path(index, 0, size, &out);
-  return out;
-}
-
-void MerkleTree::SubProof(uint64_t m, uint64_t begin, uint64_t end, bool whole,
-                          std::vector<std::string>* out) {
+void SubProof(const RangeHash& range, uint64_t m, uint64_t begin, uint64_t end, bool whole,
+              std::vector<std::string>* out) {
   const uint64_t n = end - begin;
   if (m == n) {
-    if (!whole) out->push_back(Range(begin, end));
+    if (!whole) out->push_back(range(begin, end));
     return;
   }
   const uint64_t k = Split(n);
   if (m <= k) {
-    SubProof(m, begin, begin + k, whole, out);
-    out->push_back(Range(begin + k, end));
+    SubProof(range, m, begin, begin + k, whole, out);
+    out->push_back(range(begin + k, end));
   } else {
-    SubProof(m - k, begin + k, end, false, out);
-    out->push_back(Range(begin, begin + k));
+    SubProof(range, m - k, begin + k, end, false, out);
+    out->push_back(range(begin, begin + k));
   }
 }
 
-std::vector<std::string> MerkleTree::ConsistencyProof(uint64_t old_size, uint64_t new_size) {
+}  // namespace
+
+std::vector<std::string> InclusionProof(const RangeHash& range, uint64_t index, uint64_t size) {
   std::vector<std::string> out;
-  if (old_size > 0 && old_size <= new_size && new_size <= leaves_.size()) {
-    SubProof(old_size, 0, new_size, true, &out);
-  }
+  if (index < size) Path(range, index, 0, size, &out);
   return out;
+}
+
+std::vector<std::string> ConsistencyProof(const RangeHash& range, uint64_t old_size,
+                                          uint64_t new_size) {
+  std::vector<std::string> out;
+  if (old_size > 0 && old_size <= new_size) SubProof(range, old_size, 0, new_size, true, &out);
+  return out;
+}
+
+std::vector<std::string> MerkleTree::InclusionProof(uint64_t index, uint64_t size) {
+  if (size > leaves_.size()) return {};
+  return audit::InclusionProof([this](uint64_t b, uint64_t e) { return Range(b, e); }, index, size);
+}
+
+std::vector<std::string> MerkleTree::ConsistencyProof(uint64_t old_size, uint64_t new_size) {
+  if (new_size > leaves_.size()) return {};
+  return audit::ConsistencyProof([this](uint64_t b, uint64_t e) { return Range(b, e); }, old_size,
+                                 new_size);
 }
 
 absl::Status VerifyInclusion(uint64_t index, uint64_t size, absl::string_view leaf_hash,

@@ -9,6 +9,7 @@
 // The verifiers are the RFC 9162 §2.1.3.2 and §2.1.4.2 algorithms, independent of the prover.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -22,6 +23,15 @@ namespace comity::audit {
 std::string LeafHash(absl::string_view entry);
 std::string NodeHash(absl::string_view left, absl::string_view right);
 std::string EmptyRoot();
+
+// MTH(D[begin:end]) from some store of the tree. Proofs only ask for ranges that start on a
+// boundary of their own size's power of two.
+using RangeHash = std::function<std::string(uint64_t begin, uint64_t end)>;
+
+// PATH(index, D[0:size]) and PROOF(old_size, D[0:new_size]) over `range`.
+std::vector<std::string> InclusionProof(const RangeHash& range, uint64_t index, uint64_t size);
+std::vector<std::string> ConsistencyProof(const RangeHash& range, uint64_t old_size,
+                                          uint64_t new_size);
 
 // A tree over a list of leaf hashes, for producing roots and proofs. Subtree hashes are
 // memoized; not thread-safe.
@@ -43,9 +53,6 @@ class MerkleTree {
 
  private:
   std::string Range(uint64_t begin, uint64_t end);  // MTH(D[begin:end])
-  void Path(uint64_t index, uint64_t begin, uint64_t end, std::vector<std::string>* out);
-  void SubProof(uint64_t m, uint64_t begin, uint64_t end, bool whole,
-                std::vector<std::string>* out);
 
   std::vector<std::string> leaves_;
   std::map<std::pair<uint64_t, uint64_t>, std::string> memo_;

@@ -6,9 +6,29 @@ namespace comity::rpc {
 
 grpc::ServerUnaryReactor* AuditService::GetTrail(grpc::CallbackServerContext* ctx,
                                                  const v1::GetTrailRequest* req, v1::Trail* reply) {
-  return AnswerRead(
-      ctx, *identifier_, *log_, "/comity.v1.AuditService/GetTrail", reply,
-      [&](const workflow::Caller& caller) { return reader_->Trail(caller, req->request()); });
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetTrail", reply,
+                    [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Trail> {
+                      absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
+                      if (!trail.ok()) return trail;
+                      // With a signing key: each entry's proof against the latest checkpoint.
+                      absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
+                      if (!c.ok()) return trail;
+                      *trail->mutable_checkpoint() = *c;
+                      absl::Status s = reader_->AddInclusionProofs(c->size(), &*trail);
+                      if (!s.ok()) return s;
+                      return trail;
+                    });
+}
+
+grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(
+    grpc::CallbackServerContext* ctx, const v1::GetConsistencyProofRequest* req,
+    v1::ConsistencyProof* reply) {
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetConsistencyProof", reply,
+                    [&](const workflow::Caller&) -> absl::StatusOr<v1::ConsistencyProof> {
+                      absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
+                      if (!c.ok()) return c.status();
+                      return reader_->Consistency(req->from_size(), req->to_size(), c->size());
+                    });
 }
 
 grpc::ServerUnaryReactor* AuditService::GetCheckpoint(grpc::CallbackServerContext* ctx,

@@ -2,11 +2,12 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "comity/storage/v1/records.pb.h"
 #include "common/ids.h"
+#include "services/audit/merkle.h"
 #include "services/auth/policy.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/names.h"
-#include "comity/storage/v1/records.pb.h"
 #include "storage/keys.h"
 
 namespace comity::workflow {
@@ -143,6 +144,64 @@ absl::StatusOr<v1::Trail> Reader::Trail(const Caller& caller, absl::string_view 
   if (!s.ok()) return s;
   if (!parse.ok()) return parse;
   return trail;
+}
+
+std::string Reader::StoredRange(uint64_t begin, uint64_t end, absl::Status* status) const {
+  if (begin >= end) return audit::EmptyRoot();
+  // Largest aligned perfect subtrees, left to right, then folded right to left.
+  std::vector<std::string> parts;
+  for (uint64_t x = begin; x < end;) {
+    int level = 0;
+    while (level < 63 && (x & ((uint64_t{2} << level) - 1)) == 0 &&
+           x + (uint64_t{2} << level) <= end) {
+      ++level;
+    }
+    absl::StatusOr<std::string> node =
+        store_->Get(Column::kTlog, storage::TlogNodeKey(level, x >> level));
+    if (!node.ok()) {
+      *status =
+          absl::DataLossError(absl::StrCat("the Merkle log lacks node ", level, "/", x >> level));
+      return "";
+    }
+    parts.push_back(*std::move(node));
+    x += uint64_t{1} << level;
+  }
+  std::string h = parts.back();
+  for (size_t i = parts.size() - 1; i-- > 0;) h = audit::NodeHash(parts[i], h);
+  return h;
+}
+
+absl::Status Reader::AddInclusionProofs(uint64_t size, v1::Trail* trail) const {
+  absl::Status status;
+  auto range = [&](uint64_t b, uint64_t e) { return StoredRange(b, e, &status); };
+  for (v1::TrailEntry& e : *trail->mutable_entries()) {
+    if (e.entry().leaf_index() >= size) continue;
+    for (std::string& h : audit::InclusionProof(range, e.entry().leaf_index(), size)) {
+      e.add_inclusion_proof(std::move(h));
+    }
+  }
+  return status;
+}
+
+absl::StatusOr<v1::ConsistencyProof> Reader::Consistency(uint64_t from_size, uint64_t to_size,
+                                                         uint64_t durable_size) const {
+  if (from_size == 0 || from_size > to_size || to_size > durable_size) {
+    return InvalidField("to_size",
+                        absl::StrCat("sizes must satisfy 0 < from_size <= to_size <= ",
+                                     durable_size, " (the latest checkpoint)"),
+                        "OUT_OF_RANGE");
+  }
+  absl::Status status;
+  v1::ConsistencyProof out;
+  out.set_from_size(from_size);
+  out.set_to_size(to_size);
+  for (std::string& h :
+       audit::ConsistencyProof([&](uint64_t b, uint64_t e) { return StoredRange(b, e, &status); },
+                               from_size, to_size)) {
+    out.add_hashes(std::move(h));
+  }
+  if (!status.ok()) return status;
+  return out;
 }
 
 }  // namespace comity::workflow

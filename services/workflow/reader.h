@@ -25,12 +25,23 @@ class Reader {
   absl::StatusOr<v1::ListRequestsResponse> List(const Caller& caller,
                                                 const v1::ListRequestsRequest& query) const;
 
+  // Adds to each entry of `trail` below `size` its inclusion proof in the Merkle log of `size`
+  // leaves (which must be durable). DATA_LOSS if a stored node is missing.
+  absl::Status AddInclusionProofs(uint64_t size, v1::Trail* trail) const;
+
+  // PROOF(from_size, D[0:to_size]) from the stored log; INVALID_ARGUMENT unless
+  // 0 < from_size <= to_size <= durable_size.
+  absl::StatusOr<v1::ConsistencyProof> Consistency(uint64_t from_size, uint64_t to_size,
+                                                    uint64_t durable_size) const;
+
   // The request's audit entries with their stored bytes, as of one read of the record. The name
   // "directory" gives the directory's trail (admins and auditors).
   absl::StatusOr<v1::Trail> Trail(const Caller& caller, absl::string_view name) const;
 
  private:
   absl::StatusOr<v1::Request> Load(const Caller& caller, absl::string_view name) const;
+  // MTH of stored leaves [begin, end), from the stored perfect subtrees; failures in `*status`.
+  std::string StoredRange(uint64_t begin, uint64_t end, absl::Status* status) const;
   const storage::Store* store_;
 };
 

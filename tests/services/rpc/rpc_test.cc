@@ -389,10 +389,119 @@ TEST(CheckpointTest, SignedCheckpointsCoverEveryEntry) {
   for (const auto& [i, h] : leaves) ordered.push_back(h);
   ASSERT_EQ(ordered.size(), 3u);
   EXPECT_EQ(audit::MerkleTree(ordered).Root(3), c.root_hash());
+  // Every entry of the trail comes with its proof against the checkpoint it was served with.
+  const v1::Trail t = trail(r.name());
+  ASSERT_EQ(t.checkpoint().size(), 3u);
+  for (const v1::TrailEntry& e : t.entries()) {
+    std::vector<std::string> proof(e.inclusion_proof().begin(), e.inclusion_proof().end());
+    EXPECT_TRUE(audit::VerifyInclusion(e.entry().leaf_index(), t.checkpoint().size(),
+                                       audit::LeafHash(e.data()), proof, t.checkpoint().root_hash())
+                    .ok());
+    // A proof for another entry's bytes fails.
+    EXPECT_FALSE(audit::VerifyInclusion(e.entry().leaf_index(), t.checkpoint().size(),
+                                        audit::LeafHash(e.data() + "x"), proof,
+                                        t.checkpoint().root_hash())
+                     .ok());
+  }
+  // The later checkpoint extends the first.
+  grpc::ClientContext pctx;
+  pctx.AddMetadata("x-comity-principal", comity::testing::kOdile);
+  v1::GetConsistencyProofRequest preq;
+  preq.set_from_size(first.size());
+  preq.set_to_size(c.size());
+  v1::ConsistencyProof proof;
+  ASSERT_TRUE(audit->GetConsistencyProof(&pctx, preq, &proof).ok());
+  std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
+  EXPECT_TRUE(
+      audit::VerifyConsistency(first.size(), c.size(), hashes, first.root_hash(), c.root_hash())
+          .ok());
+  grpc::ClientContext bctx;
+  bctx.AddMetadata("x-comity-principal", comity::testing::kOdile);
+  preq.set_to_size(c.size() + 5);
+  EXPECT_EQ(audit->GetConsistencyProof(&bctx, preq, &proof).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   // Another node key cannot open it.
   auto other = audit::NoteSigner::FromSeed("comity.test/node-1", std::string(32, '\x09'));
   EXPECT_EQ(audit::OpenNote(c.note(), (*other)->VerifierKey()).status().code(),
             absl::StatusCode::kDataLoss);
+}
+
+TEST(CheckpointTest, ProofsFromALargerLog) {
+  TempDir dir;
+  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
+  config.set_log_origin("comity.test/node-2");
+  config.set_log_key_file(dir.path() + "/log.key");
+  comity::testing::WriteFile(config.log_key_file(), std::string(64, 'a'));
+  auto server = server::Server::Start(config, Clock::Real());
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto requests = v1::RequestService::NewStub(channel);
+  auto audit = v1::AuditService::NewStub(channel);
+  std::vector<std::string> names;
+  for (int i = 0; i < 40; ++i) {
+    v1::CreateRequestRequest create;
+    *create.mutable_request() = comity::testing::FullRequest("uncc", v1::GENERAL_ASSISTANCE);
+    v1::Request r;
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kAlice);
+    ASSERT_TRUE(requests->CreateRequest(&ctx, create, &r).ok());
+    names.push_back(r.name());
+  }
+  uint64_t proofs = 0;
+  v1::Checkpoint latest;
+  std::map<uint64_t, std::string> leaves;  // every leaf, from the entries themselves
+  for (const std::string& name : names) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kOdile);
+    v1::GetTrailRequest req;
+    req.set_request(name);
+    v1::Trail t;
+    ASSERT_TRUE(audit->GetTrail(&ctx, req, &t).ok());
+    latest = t.checkpoint();
+    for (const v1::TrailEntry& e : t.entries()) {
+      leaves[e.entry().leaf_index()] = audit::LeafHash(e.data());
+      std::vector<std::string> proof(e.inclusion_proof().begin(), e.inclusion_proof().end());
+      ASSERT_TRUE(audit::VerifyInclusion(e.entry().leaf_index(), t.checkpoint().size(),
+                                         audit::LeafHash(e.data()), proof,
+                                         t.checkpoint().root_hash())
+                      .ok())
+          << name;
+      ++proofs;
+    }
+  }
+  EXPECT_EQ(proofs, 40u);
+  ASSERT_EQ(latest.size(), 41u);  // the directory seed and 40 creations
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kOdile);
+    v1::GetTrailRequest req;
+    req.set_request("directory");
+    v1::Trail t;
+    ASSERT_TRUE(audit->GetTrail(&ctx, req, &t).ok());
+    for (const v1::TrailEntry& e : t.entries()) {
+      leaves[e.entry().leaf_index()] = audit::LeafHash(e.data());
+    }
+  }
+  std::vector<std::string> ordered;
+  for (const auto& [i, h] : leaves) ordered.push_back(h);
+  ASSERT_EQ(ordered.size(), 41u);
+  audit::MerkleTree tree(ordered);
+  ASSERT_EQ(tree.Root(41), latest.root_hash());
+  for (uint64_t from = 1; from <= latest.size(); ++from) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kAlice);
+    v1::GetConsistencyProofRequest req;
+    req.set_from_size(from);
+    req.set_to_size(latest.size());
+    v1::ConsistencyProof p;
+    ASSERT_TRUE(audit->GetConsistencyProof(&ctx, req, &p).ok());
+    std::vector<std::string> hashes(p.hashes().begin(), p.hashes().end());
+    EXPECT_TRUE(
+        audit::VerifyConsistency(from, latest.size(), hashes, tree.Root(from), latest.root_hash())
+            .ok())
+        << from;
+  }
 }
 
 TEST(CheckpointTest, WithoutAKeyNoCheckpointIsServed) {
