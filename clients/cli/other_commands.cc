@@ -1,5 +1,6 @@
 // comity audit ..., comity directory ..., comity whoami, comity health.
 
+#include <fstream>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -10,7 +11,9 @@
 #include "common/files.h"
 #include "common/sha256.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "services/audit/bundle.h"
 #include "services/audit/chain.h"
 
 namespace comity::cli {
@@ -67,6 +70,56 @@ int GetCheckpoint(Context& ctx, const Args&) {
   } else {
     std::cout << c.note() << "verifier key: " << c.verifier_key() << "\n";
   }
+  return 0;
+}
+
+// Writes the request's trail bundle (protobuf JSON) to --out.
+int Export(Context& ctx, const Args& args) {
+  if (absl::Status s = args.Allow({"out"}); !s.ok()) return UsageError(std::string(s.message()));
+  if (args.positional().size() != 1 || args.Get("out").empty()) {
+    return UsageError("expected a request ID and --out FILE");
+  }
+  v1::GetTrailRequest req;
+  req.set_request(RequestName(args.positional()[0]));
+  auto stub = v1::AuditService::NewStub(ctx.channel);
+  auto call = ctx.NewCall();
+  v1::TrailBundle bundle;
+  grpc::Status status = stub->ExportTrail(call.get(), req, &bundle);
+  if (!status.ok()) return PrintError(status);
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(bundle, &json, options);
+  std::ofstream out(args.Get("out"), std::ios::trunc);
+  out << json;
+  if (!out) return UsageError(absl::StrCat("cannot write ", args.Get("out")));
+  std::cout << "wrote " << bundle.trail().size() << " entries of " << bundle.trail().request()
+            << " (checkpoint size " << bundle.trail().checkpoint().size() << ") to "
+            << args.Get("out") << "\n";
+  return 0;
+}
+
+// Offline: checks a bundle with the node's verifier key alone. Exit 0, or 15 (DATA_LOSS).
+int Verify(Context&, const Args& args) {
+  if (absl::Status s = args.Allow({"key"}); !s.ok()) return UsageError(std::string(s.message()));
+  if (args.positional().size() != 1 || args.Get("key").empty()) {
+    return UsageError("expected a bundle FILE and --key VERIFIER_KEY");
+  }
+  absl::StatusOr<std::string> json = ReadFile(args.positional()[0]);
+  if (!json.ok()) return UsageError(std::string(json.status().message()));
+  v1::TrailBundle bundle;
+  if (!google::protobuf::util::JsonStringToMessage(*json, &bundle).ok()) {
+    return UsageError("the file is not a trail bundle");
+  }
+  absl::StatusOr<audit::BundleVerdict> v = audit::VerifyBundle(bundle, args.Get("key"));
+  if (!v.ok()) {
+    std::cout << "BROKEN " << bundle.trail().request() << ": " << v.status().message() << "\n";
+    return static_cast<int>(v.status().code());
+  }
+  std::cout << "OK " << v->request << ": " << v->entries
+            << " entries, chained and included in the log of " << v->checkpoint.origin
+            << " at size " << v->checkpoint.size << ", signed by the given key\n";
   return 0;
 }
 
@@ -148,6 +201,8 @@ int Health(Context& ctx, const Args&) {
 std::vector<CommandSpec> OtherCommands() {
   return {
       {"audit", "trail", "ID | directory", {}, Trail},
+      {"audit", "export", "ID --out FILE   (the trail as a self-contained bundle)", {}, Export},
+      {"audit", "verify", "FILE --key VERIFIER_KEY   (offline)", {}, Verify},
       {"audit", "checkpoint", "  (the node's signed Merkle log checkpoint)", {}, GetCheckpoint},
       {"audit",
        "verify-chain",

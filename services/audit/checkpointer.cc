@@ -27,4 +27,12 @@ absl::StatusOr<v1::Checkpoint> Checkpointer::Latest() {
   return signed_;
 }
 
+absl::StatusOr<std::string> Checkpointer::Sign(absl::string_view text) const {
+  if (signer_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this node has no log signing key (log_key_file): it cannot sign trail bundles");
+  }
+  return signer_->Sign(text);
+}
+
 }  // namespace comity::audit

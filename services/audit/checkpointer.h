@@ -25,6 +25,9 @@ class Checkpointer {
   // The signed checkpoint of the latest durable head. FAILED_PRECONDITION without a signing key.
   absl::StatusOr<v1::Checkpoint> Latest();
 
+  // `text` signed with the log key (FAILED_PRECONDITION without one).
+  absl::StatusOr<std::string> Sign(absl::string_view text) const;
+
  private:
   const std::string origin_;
   const std::unique_ptr<NoteSigner> signer_;

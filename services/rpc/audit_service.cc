@@ -1,5 +1,6 @@
 #include "services/rpc/audit_service.h"
 
+#include "services/audit/bundle.h"
 #include "services/rpc/read.h"
 
 namespace comity::rpc {
@@ -18,6 +19,29 @@ grpc::ServerUnaryReactor* AuditService::GetTrail(grpc::CallbackServerContext* ct
                       if (!s.ok()) return s;
                       return trail;
                     });
+}
+
+grpc::ServerUnaryReactor* AuditService::ExportTrail(grpc::CallbackServerContext* ctx,
+                                                    const v1::GetTrailRequest* req,
+                                                    v1::TrailBundle* reply) {
+  return AnswerRead(
+      ctx, *identifier_, *log_, "/comity.v1.AuditService/ExportTrail", reply,
+      [&](const workflow::Caller& caller) -> absl::StatusOr<v1::TrailBundle> {
+        absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
+        if (!c.ok()) return c.status();
+        v1::TrailBundle bundle;
+        absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
+        if (!trail.ok()) return trail.status();
+        *trail->mutable_checkpoint() = *c;
+        if (absl::Status s = reader_->AddInclusionProofs(c->size(), &*trail); !s.ok()) return s;
+        audit::TrimToCheckpoint(c->size(), &*trail);
+        absl::StatusOr<std::string> note =
+            checkpoints_->Sign(audit::TrailNoteText(*trail, c->size()));
+        if (!note.ok()) return note.status();
+        *bundle.mutable_trail() = *std::move(trail);
+        bundle.set_trail_note(*std::move(note));
+        return bundle;
+      });
 }
 
 grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(

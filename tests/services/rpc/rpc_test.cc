@@ -21,6 +21,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "services/audit/bundle.h"
 #include "services/audit/chain.h"
 #include "services/audit/merkle.h"
 #include "services/audit/note.h"
@@ -501,6 +502,115 @@ TEST(CheckpointTest, ProofsFromALargerLog) {
         audit::VerifyConsistency(from, latest.size(), hashes, tree.Root(from), latest.root_hash())
             .ok())
         << from;
+  }
+}
+
+// The offline verifier is tested as hard as the writer: every tampering must be caught.
+TEST(BundleTest, ExportedTrailsVerifyOfflineAndEveryTamperingIsCaught) {
+  TempDir dir;
+  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
+  config.set_log_origin("comity.test/node-3");
+  config.set_log_key_file(dir.path() + "/log.key");
+  comity::testing::WriteFile(config.log_key_file(), std::string(64, 'c'));
+  auto server = server::Server::Start(config, Clock::Real());
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto requests = v1::RequestService::NewStub(channel);
+  auto audit = v1::AuditService::NewStub(channel);
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = comity::testing::FullRequest("uncc", v1::GENERAL_ASSISTANCE);
+  v1::Request r;
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kAlice);
+    ASSERT_TRUE(requests->CreateRequest(&ctx, create, &r).ok());
+  }
+  auto note = [&](const std::string& text) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kAlice);
+    v1::AddNoteRequest req;
+    req.set_name(r.name());
+    req.set_kind(v1::COMMENT);
+    req.set_text(text);
+    v1::Request out;
+    ASSERT_TRUE(requests->AddNote(&ctx, req, &out).ok());
+  };
+  auto export_trail = [&] {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kOdile);
+    v1::GetTrailRequest req;
+    req.set_request(r.name());
+    v1::TrailBundle b;
+    EXPECT_TRUE(audit->ExportTrail(&ctx, req, &b).ok());
+    return b;
+  };
+  note("one");
+  const v1::TrailBundle older = export_trail();
+  note("two");
+  note("three");
+  const v1::TrailBundle bundle = export_trail();
+  const std::string key = bundle.trail().checkpoint().verifier_key();
+  ASSERT_EQ(bundle.trail().entries_size(), 4);
+
+  auto verdict = audit::VerifyBundle(bundle, key);
+  ASSERT_TRUE(verdict.ok()) << verdict.status();
+  EXPECT_EQ(verdict->entries, 4u);
+  EXPECT_EQ(verdict->checkpoint.origin, "comity.test/node-3");
+  ASSERT_TRUE(audit::VerifyBundle(older, key).ok());
+
+  auto expect_caught = [&](const v1::TrailBundle& b, const std::string& what,
+                           const std::string& message) {
+    auto v = audit::VerifyBundle(b, key);
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss) << what;
+    EXPECT_NE(v.status().message().find(message), std::string::npos)
+        << what << ": " << v.status().message();
+  };
+  {  // A byte flipped in an entry (in its note text, "one").
+    v1::TrailBundle b = bundle;
+    std::string* data = b.mutable_trail()->mutable_entries(1)->mutable_data();
+    ASSERT_NE(data->find("one"), std::string::npos);
+    (*data)[data->find("one")] ^= 0x01;
+    expect_caught(b, "flipped byte", "entry 3 does not link to entry 2");
+  }
+  {  // An entry dropped from the middle.
+    v1::TrailBundle b = bundle;
+    b.mutable_trail()->mutable_entries()->DeleteSubrange(1, 1);
+    expect_caught(b, "dropped entry", "entry 2 is numbered 3");
+  }
+  {  // Two entries swapped.
+    v1::TrailBundle b = bundle;
+    b.mutable_trail()->mutable_entries()->SwapElements(1, 2);
+    expect_caught(b, "reordered", "entry 2 is numbered 3");
+  }
+  {  // The trail truncated, its size and head made to match.
+    v1::TrailBundle b = bundle;
+    b.mutable_trail()->mutable_entries()->DeleteSubrange(3, 1);
+    b.mutable_trail()->set_size(3);
+    b.mutable_trail()->set_head(Sha256(b.trail().entries(2).data()));
+    expect_caught(b, "truncated", "does not match what the node signed");
+  }
+  {  // A proof swapped with another entry's.
+    v1::TrailBundle b = bundle;
+    b.mutable_trail()->mutable_entries(0)->mutable_inclusion_proof()->Swap(
+        b.mutable_trail()->mutable_entries(1)->mutable_inclusion_proof());
+    expect_caught(b, "swapped proof", "is not in the signed log");
+  }
+  {  // Verified with another key.
+    auto other = audit::NoteSigner::FromSeed("comity.test/node-3", std::string(32, '\x02'));
+    auto v = audit::VerifyBundle(bundle, (*other)->VerifierKey());
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_NE(v.status().message().find("not signed by this key"), std::string::npos);
+  }
+  {  // An older checkpoint (validly signed) replayed in place of the newer one.
+    v1::TrailBundle b = bundle;
+    *b.mutable_trail()->mutable_checkpoint() = older.trail().checkpoint();
+    expect_caught(b, "older checkpoint", "does not match what the node signed");
+  }
+  {  // The older trail note with the newer trail.
+    v1::TrailBundle b = bundle;
+    b.set_trail_note(older.trail_note());
+    expect_caught(b, "older trail note", "does not match what the node signed");
   }
 }
 

@@ -1,0 +1,73 @@
+#include "services/audit/bundle.h"
+
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/sha256.h"
+#include "services/audit/chain.h"
+#include "services/audit/merkle.h"
+
+namespace comity::audit {
+
+std::string TrailNoteText(const v1::Trail& trail, uint64_t checkpoint_size) {
+  return absl::StrCat("comity-trail/v1\n", trail.request(), "\n", trail.size(), "\n",
+                      absl::Base64Escape(trail.head()), "\n", checkpoint_size, "\n");
+}
+
+void TrimToCheckpoint(uint64_t checkpoint_size, v1::Trail* trail) {
+  int keep = 0;
+  while (keep < trail->entries_size() &&
+         trail->entries(keep).entry().leaf_index() < checkpoint_size) {
+    ++keep;
+  }
+  if (keep == trail->entries_size()) return;
+  trail->mutable_entries()->DeleteSubrange(keep, trail->entries_size() - keep);
+  trail->set_size(keep);
+  trail->set_head(keep == 0 ? std::string() : Sha256(trail->entries(keep - 1).data()));
+}
+
+absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
+                                           absl::string_view verifier_key) {
+  const v1::Trail& trail = bundle.trail();
+  absl::StatusOr<std::string> text = OpenNote(trail.checkpoint().note(), verifier_key);
+  if (!text.ok()) {
+    if (!absl::IsDataLoss(text.status())) return text.status();
+    return absl::DataLossError(
+        absl::StrCat("the checkpoint is not signed by this key: ", text.status().message()));
+  }
+  absl::StatusOr<Checkpoint> checkpoint = ParseCheckpoint(*text);
+  if (!checkpoint.ok()) return checkpoint.status();
+  absl::StatusOr<std::string> trail_text = OpenNote(bundle.trail_note(), verifier_key);
+  if (!trail_text.ok()) {
+    return absl::DataLossError("the trail note is not signed by this key");
+  }
+  // Only signed values are trusted from here: the trail's length and head, the checkpoint.
+  if (*trail_text != TrailNoteText(trail, checkpoint->size)) {
+    return absl::DataLossError(
+        "the trail does not match what the node signed: entries were removed or added, the "
+        "head was changed, or the checkpoint was replaced");
+  }
+  std::vector<std::string> bytes;
+  for (const v1::TrailEntry& e : trail.entries()) bytes.push_back(e.data());
+  if (absl::Status chain = VerifyChain(trail.request(), bytes, trail.head(), trail.size());
+      !chain.ok()) {
+    return chain;
+  }
+  for (int i = 0; i < trail.entries_size(); ++i) {
+    v1::AuditEntry entry;  // from the hashed bytes, never from the unhashed copy beside them
+    entry.ParseFromString(trail.entries(i).data());
+    const auto& p = trail.entries(i).inclusion_proof();
+    absl::Status in =
+        VerifyInclusion(entry.leaf_index(), checkpoint->size, LeafHash(trail.entries(i).data()),
+                        std::vector<std::string>(p.begin(), p.end()), checkpoint->root_hash);
+    if (!in.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("entry ", i + 1, " is not in the signed log: ", in.message()));
+    }
+  }
+  return BundleVerdict{trail.request(), static_cast<uint64_t>(trail.entries_size()),
+                       *std::move(checkpoint)};
+}
+
+}  // namespace comity::audit
