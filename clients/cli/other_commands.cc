@@ -3,7 +3,10 @@
 #include <fstream>
 #include <iostream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "clients/cli/commands.h"
 #include "clients/cli/format.h"
 #include "comity/v1/audit.grpc.pb.h"
@@ -15,6 +18,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "services/audit/bundle.h"
 #include "services/audit/chain.h"
+#include "services/audit/merkle.h"
 
 namespace comity::cli {
 namespace {
@@ -59,12 +63,18 @@ int VerifyChain(Context& ctx, const Args& args) {
 }
 
 // The node's signed checkpoint, as served: pin the verifier key out of band.
-int GetCheckpoint(Context& ctx, const Args&) {
+int GetCheckpoint(Context& ctx, const Args& args) {
+  if (absl::Status s = args.Allow({"out"}); !s.ok()) return UsageError(std::string(s.message()));
   auto stub = v1::AuditService::NewStub(ctx.channel);
   auto call = ctx.NewCall();
   v1::Checkpoint c;
   grpc::Status status = stub->GetCheckpoint(call.get(), v1::GetCheckpointRequest(), &c);
   if (!status.ok()) return PrintError(status);
+  if (args.Has("out")) {
+    std::ofstream out(args.Get("out"), std::ios::trunc);
+    out << c.note();
+    if (!out) return UsageError(absl::StrCat("cannot write ", args.Get("out")));
+  }
   if (ctx.json) {
     PrintJson(c);
   } else {
@@ -74,13 +84,29 @@ int GetCheckpoint(Context& ctx, const Args&) {
 }
 
 // Writes the request's trail bundle (protobuf JSON) to --out.
+// The tree size of a saved checkpoint note (its second line); 0 if none.
+uint64_t CheckpointSize(const std::string& path) {
+  absl::StatusOr<std::string> note = ReadFile(path);
+  if (!note.ok()) return 0;
+  std::vector<std::string> lines = absl::StrSplit(*note, '\n');
+  uint64_t size = 0;
+  if (lines.size() < 2 || !absl::SimpleAtoi(lines[1], &size)) return 0;
+  return size;
+}
+
 int Export(Context& ctx, const Args& args) {
-  if (absl::Status s = args.Allow({"out"}); !s.ok()) return UsageError(std::string(s.message()));
+  if (absl::Status s = args.Allow({"out", "since"}); !s.ok()) {
+    return UsageError(std::string(s.message()));
+  }
   if (args.positional().size() != 1 || args.Get("out").empty()) {
     return UsageError("expected a request ID and --out FILE");
   }
   v1::GetTrailRequest req;
   req.set_request(RequestName(args.positional()[0]));
+  if (args.Has("since")) {
+    req.set_consistency_from(CheckpointSize(args.Get("since")));
+    if (req.consistency_from() == 0) return UsageError("--since takes a saved checkpoint note");
+  }
   auto stub = v1::AuditService::NewStub(ctx.channel);
   auto call = ctx.NewCall();
   v1::TrailBundle bundle;
@@ -102,7 +128,15 @@ int Export(Context& ctx, const Args& args) {
 
 // Offline: checks a bundle with the node's verifier key alone. Exit 0, or 15 (DATA_LOSS).
 int Verify(Context&, const Args& args) {
-  if (absl::Status s = args.Allow({"key"}); !s.ok()) return UsageError(std::string(s.message()));
+  if (absl::Status s = args.Allow({"key", "since"}); !s.ok()) {
+    return UsageError(std::string(s.message()));
+  }
+  std::string old_note;
+  if (args.Has("since")) {
+    absl::StatusOr<std::string> n = ReadFile(args.Get("since"));
+    if (!n.ok()) return UsageError(std::string(n.status().message()));
+    old_note = *n;
+  }
   if (args.positional().size() != 1 || args.Get("key").empty()) {
     return UsageError("expected a bundle FILE and --key VERIFIER_KEY");
   }
@@ -112,15 +146,77 @@ int Verify(Context&, const Args& args) {
   if (!google::protobuf::util::JsonStringToMessage(*json, &bundle).ok()) {
     return UsageError("the file is not a trail bundle");
   }
-  absl::StatusOr<audit::BundleVerdict> v = audit::VerifyBundle(bundle, args.Get("key"));
+  absl::StatusOr<audit::BundleVerdict> v = audit::VerifyBundle(bundle, args.Get("key"), old_note);
   if (!v.ok()) {
     std::cout << "BROKEN " << bundle.trail().request() << ": " << v.status().message() << "\n";
     return static_cast<int>(v.status().code());
   }
   std::cout << "OK " << v->request << ": " << v->entries
             << " entries, chained and included in the log of " << v->checkpoint.origin
-            << " at size " << v->checkpoint.size << ", signed by the given key\n";
+            << " at size " << v->checkpoint.size << ", signed by the given key"
+            << (old_note.empty() ? "" : "; the log extends the old checkpoint") << "\n";
   return 0;
+}
+
+// Checks the node's newest checkpoint against the pinned key and the last one seen (kept in
+// --state): a rewritten history or a split view is reported. Repeats every --interval, or
+// checks once with --once. Exit 15 (DATA_LOSS) on an inconsistency.
+int Watch(Context& ctx, const Args& args) {
+  if (absl::Status s = args.Allow({"key", "state", "interval", "once"}); !s.ok()) {
+    return UsageError(std::string(s.message()));
+  }
+  if (args.Get("key").empty() || args.Get("state").empty()) {
+    return UsageError("expected --key VERIFIER_KEY and --state FILE");
+  }
+  absl::Duration interval = absl::Seconds(30);
+  if (args.Has("interval") && !absl::ParseDuration(args.Get("interval"), &interval)) {
+    return UsageError("--interval takes a duration such as 30s");
+  }
+  auto stub = v1::AuditService::NewStub(ctx.channel);
+  for (;;) {
+    auto call = ctx.NewCall();
+    v1::Checkpoint c;
+    grpc::Status status = stub->GetCheckpoint(call.get(), v1::GetCheckpointRequest(), &c);
+    if (!status.ok()) return PrintError(status);
+    absl::StatusOr<audit::Checkpoint> now = audit::OpenCheckpoint(c.note(), args.Get("key"));
+    if (!now.ok()) {
+      std::cout << "BROKEN: " << now.status().message() << "\n";
+      return static_cast<int>(now.status().code());
+    }
+    absl::StatusOr<std::string> previous_note = ReadFile(args.Get("state"));
+    if (previous_note.ok()) {
+      absl::StatusOr<audit::Checkpoint> before =
+          audit::OpenCheckpoint(*previous_note, args.Get("key"));
+      if (!before.ok()) return UsageError("the state file holds no checkpoint of this key");
+      if (before->size > now->size) {
+        std::cout << "BROKEN: the log shrank from " << before->size << " to " << now->size
+                  << " entries\n";
+        return 15;
+      }
+      v1::GetConsistencyProofRequest req;
+      req.set_from_size(before->size);
+      req.set_to_size(now->size);
+      v1::ConsistencyProof p;
+      auto pcall = ctx.NewCall();
+      status = stub->GetConsistencyProof(pcall.get(), req, &p);
+      if (!status.ok()) return PrintError(status);
+      absl::Status ok = audit::VerifyConsistency(
+          before->size, now->size, std::vector<std::string>(p.hashes().begin(), p.hashes().end()),
+          before->root_hash, now->root_hash);
+      if (!ok.ok()) {
+        std::cout << "BROKEN: the log does not extend the checkpoint seen before (size "
+                  << before->size << "): " << ok.message() << "\n";
+        return 15;
+      }
+    }
+    std::ofstream out(args.Get("state"), std::ios::trunc);
+    out << c.note();
+    std::cout << "OK " << now->origin << " size " << now->size
+              << (previous_note.ok() ? ", consistent with the last checkpoint seen" : "") << "\n";
+    std::cout.flush();
+    if (args.Has("once")) return 0;
+    absl::SleepFor(interval);
+  }
 }
 
 int Authorities(Context& ctx, const Args& args) {
@@ -201,9 +297,26 @@ int Health(Context& ctx, const Args&) {
 std::vector<CommandSpec> OtherCommands() {
   return {
       {"audit", "trail", "ID | directory", {}, Trail},
-      {"audit", "export", "ID --out FILE   (the trail as a self-contained bundle)", {}, Export},
-      {"audit", "verify", "FILE --key VERIFIER_KEY   (offline)", {}, Verify},
-      {"audit", "checkpoint", "  (the node's signed Merkle log checkpoint)", {}, GetCheckpoint},
+      {"audit",
+       "export",
+       "ID --out FILE [--since OLD_CHECKPOINT]   (a self-contained bundle)",
+       {},
+       Export},
+      {"audit",
+       "verify",
+       "FILE --key VERIFIER_KEY [--since OLD_CHECKPOINT]   (offline)",
+       {},
+       Verify},
+      {"audit",
+       "watch",
+       "--key VERIFIER_KEY --state FILE [--interval 30s] [--once]",
+       {"once"},
+       Watch},
+      {"audit",
+       "checkpoint",
+       "[--out FILE]   (the node's signed Merkle log checkpoint)",
+       {},
+       GetCheckpoint},
       {"audit",
        "verify-chain",
        "ID | directory   (checks the hash chain locally)",

@@ -27,16 +27,21 @@ void TrimToCheckpoint(uint64_t checkpoint_size, v1::Trail* trail) {
   trail->set_head(keep == 0 ? std::string() : Sha256(trail->entries(keep - 1).data()));
 }
 
-absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
-                                           absl::string_view verifier_key) {
-  const v1::Trail& trail = bundle.trail();
-  absl::StatusOr<std::string> text = OpenNote(trail.checkpoint().note(), verifier_key);
+absl::StatusOr<Checkpoint> OpenCheckpoint(absl::string_view note, absl::string_view verifier_key) {
+  absl::StatusOr<std::string> text = OpenNote(note, verifier_key);
   if (!text.ok()) {
     if (!absl::IsDataLoss(text.status())) return text.status();
     return absl::DataLossError(
         absl::StrCat("the checkpoint is not signed by this key: ", text.status().message()));
   }
-  absl::StatusOr<Checkpoint> checkpoint = ParseCheckpoint(*text);
+  return ParseCheckpoint(*text);
+}
+
+absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
+                                           absl::string_view verifier_key,
+                                           absl::string_view old_checkpoint_note) {
+  const v1::Trail& trail = bundle.trail();
+  absl::StatusOr<Checkpoint> checkpoint = OpenCheckpoint(trail.checkpoint().note(), verifier_key);
   if (!checkpoint.ok()) return checkpoint.status();
   absl::StatusOr<std::string> trail_text = OpenNote(bundle.trail_note(), verifier_key);
   if (!trail_text.ok()) {
@@ -64,6 +69,24 @@ absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
     if (!in.ok()) {
       return absl::DataLossError(
           absl::StrCat("entry ", i + 1, " is not in the signed log: ", in.message()));
+    }
+  }
+  if (!old_checkpoint_note.empty()) {
+    absl::StatusOr<Checkpoint> old = OpenCheckpoint(old_checkpoint_note, verifier_key);
+    if (!old.ok()) return old.status();
+    const v1::ConsistencyProof& p = bundle.consistency();
+    if (p.from_size() != old->size || p.to_size() != checkpoint->size) {
+      return absl::DataLossError(
+          absl::StrCat("the bundle proves no consistency with the old checkpoint of size ",
+                       old->size, "; export it with that checkpoint"));
+    }
+    absl::Status c = VerifyConsistency(
+        old->size, checkpoint->size, std::vector<std::string>(p.hashes().begin(), p.hashes().end()),
+        old->root_hash, checkpoint->root_hash);
+    if (!c.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "the log does not extend the old checkpoint (rewritten history or a split view): ",
+          c.message()));
     }
   }
   return BundleVerdict{trail.request(), static_cast<uint64_t>(trail.entries_size()),

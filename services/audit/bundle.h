@@ -29,8 +29,15 @@ struct BundleVerdict {
 // and that it names this request and this checkpoint; the hash chain, complete up to the signed
 // head; and each entry's inclusion proof against the signed root. DATA_LOSS naming the first
 // thing that is wrong; INVALID_ARGUMENT for a malformed key or bundle.
+// With `old_checkpoint_note` (a checkpoint the auditor kept from before), also checks that the
+// bundle's consistency proof shows the signed log extends that one: DATA_LOSS if the history was
+// rewritten or the views split.
 absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
-                                           absl::string_view verifier_key);
+                                           absl::string_view verifier_key,
+                                           absl::string_view old_checkpoint_note = "");
+
+// Opens a signed checkpoint with `verifier_key` and parses it; DATA_LOSS if the signature fails.
+absl::StatusOr<Checkpoint> OpenCheckpoint(absl::string_view note, absl::string_view verifier_key);
 
 }  // namespace comity::audit
 

@@ -40,6 +40,12 @@ grpc::ServerUnaryReactor* AuditService::ExportTrail(grpc::CallbackServerContext*
         if (!note.ok()) return note.status();
         *bundle.mutable_trail() = *std::move(trail);
         bundle.set_trail_note(*std::move(note));
+        if (req->consistency_from() > 0) {
+          absl::StatusOr<v1::ConsistencyProof> p =
+              reader_->Consistency(req->consistency_from(), c->size(), c->size());
+          if (!p.ok()) return p.status();
+          *bundle.mutable_consistency() = *std::move(p);
+        }
         return bundle;
       });
 }

@@ -607,6 +607,30 @@ TEST(BundleTest, ExportedTrailsVerifyOfflineAndEveryTamperingIsCaught) {
     *b.mutable_trail()->mutable_checkpoint() = older.trail().checkpoint();
     expect_caught(b, "older checkpoint", "does not match what the node signed");
   }
+  {  // Consistency with a checkpoint the auditor kept from before.
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kOdile);
+    v1::GetTrailRequest req;
+    req.set_request(r.name());
+    req.set_consistency_from(older.trail().checkpoint().size());
+    v1::TrailBundle b;
+    ASSERT_TRUE(audit->ExportTrail(&ctx, req, &b).ok());
+    const std::string old_note = older.trail().checkpoint().note();
+    EXPECT_TRUE(audit::VerifyBundle(b, key, old_note).ok());
+    v1::TrailBundle forged = b;
+    (*forged.mutable_consistency()->mutable_hashes(0))[0] ^= 0x01;
+    auto v = audit::VerifyBundle(forged, key, old_note);
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_NE(v.status().message().find("does not extend the old checkpoint"), std::string::npos);
+    v = audit::VerifyBundle(bundle, key, old_note);  // exported without the proof
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_NE(v.status().message().find("proves no consistency"), std::string::npos);
+    auto stranger = audit::NoteSigner::FromSeed("comity.test/node-3", std::string(32, '\x03'));
+    const std::string foreign_old = (*stranger)->Sign(audit::CheckpointText(
+        {"comity.test/node-3", older.trail().checkpoint().size(), std::string(32, '\x00')}));
+    EXPECT_EQ(audit::VerifyBundle(b, key, foreign_old).status().code(),
+              absl::StatusCode::kDataLoss);
+  }
   {  // The older trail note with the newer trail.
     v1::TrailBundle b = bundle;
     b.set_trail_note(older.trail_note());
