@@ -219,6 +219,21 @@ int Watch(Context& ctx, const Args& args) {
   }
 }
 
+int Stats(Context& ctx, const Args& args) {
+  if (absl::Status s = args.Allow({"instrument"}); !s.ok()) {
+    return UsageError(std::string(s.message()));
+  }
+  v1::GetStatisticsRequest req;
+  req.set_instrument(args.Get("instrument"));
+  auto stub = v1::AuditService::NewStub(ctx.channel);
+  auto call = ctx.NewCall();
+  v1::Statistics stats;
+  grpc::Status status = stub->GetStatistics(call.get(), req, &stats);
+  if (!status.ok()) return PrintError(status);
+  PrintJson(stats);
+  return 0;
+}
+
 int Authorities(Context& ctx, const Args& args) {
   if (absl::Status s = args.Allow({"country"}); !s.ok())
     return UsageError(std::string(s.message()));
@@ -307,6 +322,11 @@ std::vector<CommandSpec> OtherCommands() {
        "FILE --key VERIFIER_KEY [--since OLD_CHECKPOINT]   (offline)",
        {},
        Verify},
+      {"audit",
+       "stats",
+       "[--instrument ID]   (counts by type, outcome, ground; time to delivery)",
+       {},
+       Stats},
       {"audit",
        "watch",
        "--key VERIFIER_KEY --state FILE [--interval 30s] [--once]",

@@ -24,30 +24,38 @@ grpc::ServerUnaryReactor* AuditService::GetTrail(grpc::CallbackServerContext* ct
 grpc::ServerUnaryReactor* AuditService::ExportTrail(grpc::CallbackServerContext* ctx,
                                                     const v1::GetTrailRequest* req,
                                                     v1::TrailBundle* reply) {
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/ExportTrail", reply,
+                    [&](const workflow::Caller& caller) -> absl::StatusOr<v1::TrailBundle> {
+                      absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
+                      if (!c.ok()) return c.status();
+                      v1::TrailBundle bundle;
+                      absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
+                      if (!trail.ok()) return trail.status();
+                      *trail->mutable_checkpoint() = *c;
+                      if (absl::Status s = reader_->AddInclusionProofs(c->size(), &*trail); !s.ok())
+                        return s;
+                      audit::TrimToCheckpoint(c->size(), &*trail);
+                      absl::StatusOr<std::string> note =
+                          checkpoints_->Sign(audit::TrailNoteText(*trail, c->size()));
+                      if (!note.ok()) return note.status();
+                      *bundle.mutable_trail() = *std::move(trail);
+                      bundle.set_trail_note(*std::move(note));
+                      if (req->consistency_from() > 0) {
+                        absl::StatusOr<v1::ConsistencyProof> p =
+                            reader_->Consistency(req->consistency_from(), c->size(), c->size());
+                        if (!p.ok()) return p.status();
+                        *bundle.mutable_consistency() = *std::move(p);
+                      }
+                      return bundle;
+                    });
+}
+
+grpc::ServerUnaryReactor* AuditService::GetStatistics(grpc::CallbackServerContext* ctx,
+                                                      const v1::GetStatisticsRequest* req,
+                                                      v1::Statistics* reply) {
   return AnswerRead(
-      ctx, *identifier_, *log_, "/comity.v1.AuditService/ExportTrail", reply,
-      [&](const workflow::Caller& caller) -> absl::StatusOr<v1::TrailBundle> {
-        absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
-        if (!c.ok()) return c.status();
-        v1::TrailBundle bundle;
-        absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
-        if (!trail.ok()) return trail.status();
-        *trail->mutable_checkpoint() = *c;
-        if (absl::Status s = reader_->AddInclusionProofs(c->size(), &*trail); !s.ok()) return s;
-        audit::TrimToCheckpoint(c->size(), &*trail);
-        absl::StatusOr<std::string> note =
-            checkpoints_->Sign(audit::TrailNoteText(*trail, c->size()));
-        if (!note.ok()) return note.status();
-        *bundle.mutable_trail() = *std::move(trail);
-        bundle.set_trail_note(*std::move(note));
-        if (req->consistency_from() > 0) {
-          absl::StatusOr<v1::ConsistencyProof> p =
-              reader_->Consistency(req->consistency_from(), c->size(), c->size());
-          if (!p.ok()) return p.status();
-          *bundle.mutable_consistency() = *std::move(p);
-        }
-        return bundle;
-      });
+      ctx, *identifier_, *log_, "/comity.v1.AuditService/GetStatistics", reply,
+      [&](const workflow::Caller& caller) { return reader_->Statistics(caller, *req); });
 }
 
 grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(

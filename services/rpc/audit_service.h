@@ -19,6 +19,9 @@ class AuditService final : public v1::AuditService::CallbackService {
   grpc::ServerUnaryReactor* GetTrail(grpc::CallbackServerContext* ctx,
                                      const v1::GetTrailRequest* req, v1::Trail* reply) override;
   // Any authenticated member: a checkpoint holds no case data.
+  grpc::ServerUnaryReactor* GetStatistics(grpc::CallbackServerContext* ctx,
+                                          const v1::GetStatisticsRequest* req,
+                                          v1::Statistics* reply) override;
   grpc::ServerUnaryReactor* ExportTrail(grpc::CallbackServerContext* ctx,
                                         const v1::GetTrailRequest* req,
                                         v1::TrailBundle* reply) override;

@@ -1,5 +1,7 @@
 #include "services/workflow/reader.h"
 
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "comity/storage/v1/records.pb.h"
@@ -8,6 +10,7 @@
 #include "services/auth/policy.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/names.h"
+#include "services/workflow/timeutil.h"
 #include "storage/keys.h"
 
 namespace comity::workflow {
@@ -144,6 +147,63 @@ absl::StatusOr<v1::Trail> Reader::Trail(const Caller& caller, absl::string_view 
   if (!s.ok()) return s;
   if (!parse.ok()) return parse;
   return trail;
+}
+
+absl::StatusOr<v1::Statistics> Reader::Statistics(const Caller& caller,
+                                                  const v1::GetStatisticsRequest& query) const {
+  v1::Statistics out;
+  v1::ListRequestsRequest page;
+  page.set_page_size(1000);
+  page.set_side(query.side());
+  page.set_instrument(query.instrument());
+  double hours = 0;
+  for (;;) {
+    absl::StatusOr<v1::ListRequestsResponse> list = List(caller, page);
+    if (!list.ok()) return list.status();
+    for (const v1::Request& r : list->requests()) {
+      if (r.state() == v1::DRAFT) continue;
+      out.set_requests(out.requests() + 1);
+      (*out.mutable_by_type())[v1::RequestType_Name(r.type())]++;
+      if (r.priority() == v1::EMERGENCY) out.set_emergency(out.emergency() + 1);
+      switch (r.state()) {
+        case v1::REFUSED:
+          out.set_refused(out.refused() + 1);
+          for (const std::string& g : r.refusal().grounds()) (*out.mutable_refusal_grounds())[g]++;
+          break;
+        case v1::WITHDRAWN:
+          out.set_withdrawn(out.withdrawn() + 1);
+          break;
+        case v1::PRESERVED:
+          out.set_preserved(out.preserved() + 1);
+          break;
+        case v1::EXECUTED:
+        case v1::CLOSED:
+        case v1::EXPIRED:
+          break;
+        default:
+          out.set_pending(out.pending() + 1);
+      }
+      // Complied, and how long it took: from the trail's SUBMIT to its final DELIVER.
+      const bool delivered = std::any_of(r.deliveries().begin(), r.deliveries().end(),
+                                         [](const v1::Delivery& d) { return d.final(); });
+      if (!delivered) continue;
+      out.set_complied(out.complied() + 1);
+      absl::StatusOr<v1::Trail> trail = Trail(caller, r.name());
+      if (!trail.ok()) return trail.status();
+      absl::Time submitted = absl::InfinitePast(), done = absl::InfinitePast();
+      for (const v1::TrailEntry& e : trail->entries()) {
+        if (e.entry().action() == v1::SUBMIT) submitted = FromProto(e.entry().time());
+        if (e.entry().action() == v1::DELIVER && e.entry().state_after() == v1::EXECUTED) {
+          done = FromProto(e.entry().time());
+        }
+      }
+      hours += absl::ToDoubleHours(done - submitted);
+    }
+    if (list->next_page_token().empty()) break;
+    page.set_page_token(list->next_page_token());
+  }
+  if (out.complied() > 0) out.set_mean_hours_to_delivery(hours / out.complied());
+  return out;
 }
 
 std::string Reader::StoredRange(uint64_t begin, uint64_t end, absl::Status* status) const {

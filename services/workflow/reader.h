@@ -25,6 +25,10 @@ class Reader {
   absl::StatusOr<v1::ListRequestsResponse> List(const Caller& caller,
                                                 const v1::ListRequestsRequest& query) const;
 
+  // Figures over every submitted request the caller may see (see audit.proto Statistics).
+  absl::StatusOr<v1::Statistics> Statistics(const Caller& caller,
+                                            const v1::GetStatisticsRequest& query) const;
+
   // Adds to each entry of `trail` below `size` its inclusion proof in the Merkle log of `size`
   // leaves (which must be durable). DATA_LOSS if a stored node is missing.
   absl::Status AddInclusionProofs(uint64_t size, v1::Trail* trail) const;

@@ -10,10 +10,10 @@
 #include "services/audit/chain.h"
 #include "services/audit/log.h"
 #include "services/audit/merkle.h"
-#include "storage/keys.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/reader.h"
 #include "services/workflow/timeutil.h"
+#include "storage/keys.h"
 #include "tests/testing/fixtures.h"
 
 namespace comity::workflow {
@@ -739,6 +739,71 @@ TEST_F(EngineTest, EveryAuditEntryIsALeafOfTheStoredMerkleLog) {
   note.set_text("after the restart");
   ASSERT_TRUE(Do(comity::testing::kAlice, v1::ADD_NOTE, note).ok());
   check();
+}
+
+TEST_F(EngineTest, StatisticsAreComputedFromRecordsAndTrails) {
+  auto deliver_final = [&](const std::string& name) {
+    ASSERT_TRUE(Do<v1::AcceptRequestRequest>(comity::testing::kGreta, v1::ACCEPT, name).ok());
+    v1::DeliverEvidenceRequest d;
+    d.set_name(name);
+    d.mutable_delivery()->set_final(true);
+    auto* item = d.mutable_delivery()->add_items();
+    item->set_name("x");
+    item->set_sha256(ToHex(Sha256("x")));
+    item->set_category(v1::TRAFFIC);
+    ASSERT_TRUE(Do(comity::testing::kGreta, v1::DELIVER, d).ok());
+  };
+  const std::string r1 = Received("uncc", v1::GENERAL_ASSISTANCE);
+  clock_.Advance(absl::Hours(48));
+  deliver_final(r1);  // 48 hours from submission
+  const std::string r2 = Received("eu-eevidence", v1::EMERGENCY_DISCLOSURE);
+  clock_.Advance(absl::Hours(8));
+  deliver_final(r2);  // 8 hours, an emergency
+  const std::string r3 = Received("uncc", v1::STORED_DATA_PRODUCTION);
+  v1::ConsultRequestRequest consult;
+  consult.set_name(r3);
+  consult.add_intended_grounds("ESSENTIAL_INTERESTS");
+  consult.set_reasons("r");
+  ASSERT_TRUE(Do(comity::testing::kGreta, v1::CONSULT, consult).ok());
+  v1::RefuseRequestRequest refuse;
+  refuse.set_name(r3);
+  refuse.add_grounds("ESSENTIAL_INTERESTS");
+  refuse.add_grounds("FISCAL_MATTERS");
+  refuse.set_reasons("r");
+  ASSERT_TRUE(Do(comity::testing::kGreta, v1::REFUSE, refuse).ok());
+  const std::string r4 = Received("uncc", v1::GENERAL_ASSISTANCE);
+  v1::WithdrawRequestRequest withdraw;
+  withdraw.set_name(r4);
+  withdraw.set_reason("No longer needed");
+  ASSERT_TRUE(Do(comity::testing::kAlice, v1::WITHDRAW, withdraw).ok());
+  Received("uncc", v1::GENERAL_ASSISTANCE);  // pending
+  const std::string r7 = Received("uncc", v1::PRESERVATION);
+  v1::ConfirmPreservedRequest confirm;
+  confirm.set_name(r7);
+  *confirm.mutable_expire_time() = ToProto(clock_.Now() + absl::Hours(24 * 90));
+  ASSERT_TRUE(Do(comity::testing::kGreta, v1::CONFIRM_PRESERVED, confirm).ok());
+  ASSERT_TRUE(Create(FullRequest("uncc", v1::GENERAL_ASSISTANCE)).ok());  // a draft: not counted
+
+  auto stats = reader_->Statistics(Who(comity::testing::kOdile), v1::GetStatisticsRequest());
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->requests(), 6u);
+  EXPECT_EQ(stats->by_type().at("GENERAL_ASSISTANCE"), 3u);
+  EXPECT_EQ(stats->by_type().at("EMERGENCY_DISCLOSURE"), 1u);
+  EXPECT_EQ(stats->by_type().at("STORED_DATA_PRODUCTION"), 1u);
+  EXPECT_EQ(stats->by_type().at("PRESERVATION"), 1u);
+  EXPECT_EQ(stats->emergency(), 1u);
+  EXPECT_EQ(stats->complied(), 2u);
+  EXPECT_EQ(stats->refused(), 1u);
+  EXPECT_EQ(stats->refusal_grounds().at("ESSENTIAL_INTERESTS"), 1u);
+  EXPECT_EQ(stats->refusal_grounds().at("FISCAL_MATTERS"), 1u);
+  EXPECT_EQ(stats->withdrawn(), 1u);
+  EXPECT_EQ(stats->preserved(), 1u);
+  EXPECT_EQ(stats->pending(), 1u);
+  EXPECT_DOUBLE_EQ(stats->mean_hours_to_delivery(), 28.0);
+  // Another state sees none of them.
+  auto other = reader_->Statistics(Who(comity::testing::kBinh), v1::GetStatisticsRequest());
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->requests(), 0u);
 }
 
 TEST_F(EngineTest, StoppedEngineRefusesWithUnavailable) {
