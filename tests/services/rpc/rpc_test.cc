@@ -638,6 +638,64 @@ TEST(BundleTest, ExportedTrailsVerifyOfflineAndEveryTamperingIsCaught) {
   }
 }
 
+TEST(CheckpointTest, CheckpointsStayConsistentAcrossRestarts) {
+  TempDir dir;
+  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
+  config.set_log_origin("comity.test/node-4");
+  config.set_log_key_file(dir.path() + "/log.key");
+  comity::testing::WriteFile(config.log_key_file(), std::string(64, 'd'));
+  auto call_as = [](const char* who) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("x-comity-principal", who);
+    return ctx;
+  };
+  auto create_some = [&](server::Server& s, int n) {
+    auto stub = v1::RequestService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", s.port()), grpc::InsecureChannelCredentials()));
+    for (int i = 0; i < n; ++i) {
+      v1::CreateRequestRequest create;
+      *create.mutable_request() = comity::testing::FullRequest("uncc", v1::PRESERVATION);
+      v1::Request r;
+      ASSERT_TRUE(stub->CreateRequest(call_as(comity::testing::kAlice).get(), create, &r).ok());
+    }
+  };
+  auto checkpoint = [&](server::Server& s) {
+    auto stub = v1::AuditService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
+                                                              grpc::InsecureChannelCredentials()));
+    v1::Checkpoint c;
+    EXPECT_TRUE(
+        stub->GetCheckpoint(call_as(comity::testing::kOdile).get(), v1::GetCheckpointRequest(), &c)
+            .ok());
+    return c;
+  };
+  v1::Checkpoint before;
+  {
+    auto s = server::Server::Start(config, Clock::Real());
+    ASSERT_TRUE(s.ok()) << s.status();
+    create_some(**s, 5);
+    before = checkpoint(**s);
+  }
+  auto s = server::Server::Start(config, Clock::Real());
+  ASSERT_TRUE(s.ok()) << s.status();
+  // The same head after the restart gives the same signed note.
+  EXPECT_EQ(checkpoint(**s).note(), before.note());
+  create_some(**s, 4);
+  const v1::Checkpoint after = checkpoint(**s);
+  EXPECT_EQ(after.size(), before.size() + 4);
+  auto stub = v1::AuditService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*s)->port()), grpc::InsecureChannelCredentials()));
+  v1::GetConsistencyProofRequest req;
+  req.set_from_size(before.size());
+  req.set_to_size(after.size());
+  v1::ConsistencyProof p;
+  ASSERT_TRUE(stub->GetConsistencyProof(call_as(comity::testing::kOdile).get(), req, &p).ok());
+  EXPECT_TRUE(
+      audit::VerifyConsistency(before.size(), after.size(),
+                               std::vector<std::string>(p.hashes().begin(), p.hashes().end()),
+                               before.root_hash(), after.root_hash())
+          .ok());
+}
+
 TEST(CheckpointTest, WithoutAKeyNoCheckpointIsServed) {
   TempDir dir;
   auto server = server::Server::Start(comity::testing::TestServerConfig(dir.path()), Clock::Real());
