@@ -11,6 +11,9 @@ grpc::ServerUnaryReactor* AuditService::GetTrail(grpc::CallbackServerContext* ct
                     [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Trail> {
                       absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
                       if (!trail.ok()) return trail;
+                      if (req->request() != "directory") {
+                        RecordRead(engine_, caller, trail->request(), "GetTrail");
+                      }
                       // With a signing key: each entry's proof against the latest checkpoint.
                       absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
                       if (!c.ok()) return trail;

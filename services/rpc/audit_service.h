@@ -5,6 +5,7 @@
 #include "services/audit/checkpointer.h"
 #include "services/rpc/identify.h"
 #include "services/rpc/security_log.h"
+#include "services/workflow/engine.h"
 #include "services/workflow/reader.h"
 
 namespace comity::rpc {
@@ -12,9 +13,14 @@ namespace comity::rpc {
 // AuditService: a request's trail, for the parties and their auditors.
 class AuditService final : public v1::AuditService::CallbackService {
  public:
+  // `engine`: where reads are recorded (null: they are not).
   AuditService(const Identifier* identifier, const workflow::Reader* reader, SecurityLog* log,
-               audit::Checkpointer* checkpoints)
-      : identifier_(identifier), reader_(reader), log_(log), checkpoints_(checkpoints) {}
+               audit::Checkpointer* checkpoints, workflow::Engine* engine)
+      : identifier_(identifier),
+        reader_(reader),
+        log_(log),
+        checkpoints_(checkpoints),
+        engine_(engine) {}
 
   grpc::ServerUnaryReactor* GetTrail(grpc::CallbackServerContext* ctx,
                                      const v1::GetTrailRequest* req, v1::Trail* reply) override;
@@ -37,6 +43,7 @@ class AuditService final : public v1::AuditService::CallbackService {
   const workflow::Reader* reader_;
   SecurityLog* log_;
   audit::Checkpointer* checkpoints_;
+  workflow::Engine* engine_;
 };
 
 }  // namespace comity::rpc

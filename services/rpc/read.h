@@ -7,6 +7,7 @@
 #include "grpcpp/server_context.h"
 #include "services/rpc/identify.h"
 #include "services/rpc/security_log.h"
+#include "services/workflow/engine.h"
 
 namespace comity::rpc {
 
@@ -24,6 +25,18 @@ grpc::ServerUnaryReactor* AnswerRead(grpc::CallbackServerContext* ctx, const Ide
   if (result.ok()) *reply = *std::move(result);
   log.Finish(reactor, *ctx, method, result.status());
   return reactor;
+}
+
+// Records that `caller` read `name` (`what`: the RPC) on the request's trail, without waiting:
+// the entry joins the engine's next commit group, so the read is not slowed down.
+inline void RecordRead(workflow::Engine* engine, const workflow::Caller& caller,
+                       const std::string& name, const char* what) {
+  if (engine == nullptr) return;
+  v1::RecordAccessRequest access;
+  access.set_name(name);
+  access.set_what(what);
+  engine->Apply(workflow::MakeCommand(v1::ACCESS, caller, access),
+                [](absl::StatusOr<v1::Request>) {});
 }
 
 }  // namespace comity::rpc

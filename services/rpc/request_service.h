@@ -14,9 +14,14 @@ namespace comity::rpc {
 // blocks a gRPC thread on a commit.
 class RequestService final : public v1::RequestService::CallbackService {
  public:
+  // `record_reads`: reads are recorded on the request's trail (action ACCESS).
   RequestService(const Identifier* identifier, workflow::Engine* engine,
-                 const workflow::Reader* reader, SecurityLog* log)
-      : identifier_(identifier), engine_(engine), reader_(reader), log_(log) {}
+                 const workflow::Reader* reader, SecurityLog* log, bool record_reads)
+      : identifier_(identifier),
+        engine_(engine),
+        reader_(reader),
+        log_(log),
+        record_reads_(record_reads) {}
 
   grpc::ServerUnaryReactor* GetRequest(grpc::CallbackServerContext* ctx,
                                        const v1::GetRequestRequest* req,
@@ -60,6 +65,7 @@ class RequestService final : public v1::RequestService::CallbackService {
   workflow::Engine* engine_;
   const workflow::Reader* reader_;
   SecurityLog* log_;
+  const bool record_reads_;
 };
 
 }  // namespace comity::rpc

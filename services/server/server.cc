@@ -184,12 +184,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   s->security_log_ =
       std::make_unique<rpc::SecurityLog>(server_options.security_log, s->metrics_.get());
   rpc::SecurityLog* log = s->security_log_.get();
+  const bool record_reads = !config.skip_read_entries();
   s->requests_ = std::make_unique<rpc::RequestService>(s->identifier_.get(), s->engine_.get(),
-                                                       s->reader_.get(), log);
+                                                       s->reader_.get(), log, record_reads);
   s->directory_service_ = std::make_unique<rpc::DirectoryService>(
       s->identifier_.get(), s->directory_.get(), s->engine_.get(), log);
   s->audit_ = std::make_unique<rpc::AuditService>(s->identifier_.get(), s->reader_.get(), log,
-                                                  s->checkpoints_.get());
+                                                  s->checkpoints_.get(),
+                                                  record_reads ? s->engine_.get() : nullptr);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address(), *credentials, &s->port_);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes() > 0 ? config.max_message_bytes()

@@ -453,6 +453,7 @@ absl::Status ApplyAction(const ActionInput& in, v1::Request& record, Effect& eff
     case v1::CREATE:
     case v1::SEED_DIRECTORY:
     case v1::UPSERT_AUTHORITY:
+    case v1::ACCESS:
     case v1::ACTION_UNSPECIFIED:
     case v1::Action_INT_MIN_SENTINEL_DO_NOT_USE_:
     case v1::Action_INT_MAX_SENTINEL_DO_NOT_USE_:

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "comity/config/v1/config.pb.h"
+#include "comity/v1/audit.pb.h"
 #include "comity/v1/directory.pb.h"
 #include "comity/v1/requests.pb.h"
 #include "comity/v1/resources.pb.h"

@@ -128,7 +128,9 @@ class Engine::Group : public View {
     changed_directory_ = record.config();
     overlay_->directory = Overlay::Tagged<storage::v1::DirectoryRecord>{number_, std::move(record)};
   }
-  std::optional<config::v1::DirectoryConfig> TakeDirectory() { return std::move(changed_directory_); }
+  std::optional<config::v1::DirectoryConfig> TakeDirectory() {
+    return std::move(changed_directory_);
+  }
 
   void AddTlogNode(std::string key, std::string hash) {
     writes_.Put(Column::kTlog, std::move(key), std::move(hash));
@@ -171,8 +173,7 @@ std::string RecordDigest(v1::Request record) {
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, const Clock* clock,
                                                       const ProfileSet* profiles,
-                                                      Directory* directory,
-                                                      EngineOptions options) {
+                                                      Directory* directory, EngineOptions options) {
   if (store == nullptr || clock == nullptr || profiles == nullptr || directory == nullptr) {
     return absl::InvalidArgumentError(
         "the engine needs a store, a clock, profiles and a directory");
@@ -190,8 +191,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, con
         return store->Get(Column::kTlog, storage::TlogNodeKey(level, index));
       });
   if (!log.ok()) {
-    return absl::DataLossError(absl::StrCat("the Merkle log cannot be resumed: ",
-                                            log.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("the Merkle log cannot be resumed: ", log.status().message()));
   }
   engine->log_ = *std::move(log);
   if (engine->options_.on_durable_log) {
@@ -368,6 +369,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     if (!absl::IsNotFound(earlier.status())) return earlier.status();
   }
 
+  if (cmd.action == v1::ACCESS) return ExecuteAccess(cmd, group, now);
   if (IsDirectoryAction(cmd.action)) {
     absl::StatusOr<v1::Request> done = ExecuteDirectory(cmd, group, now);
     if (done.ok() && !idem_key.empty()) {
@@ -516,6 +518,44 @@ absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& 
   record.set_audit_size(entry.sequence());
   group.AddDirectory(std::move(record));
   return v1::Request();
+}
+
+// A read, on the request's trail: the chain and the log grow, the record's content, version and
+// etag do not.
+absl::StatusOr<v1::Request> Engine::ExecuteAccess(const Command& cmd, Group& group,
+                                                  absl::Time now) {
+  absl::StatusOr<std::string> id = ParseRequestName(cmd.name, "name");
+  if (!id.ok()) return id.status();
+  absl::StatusOr<v1::Request> loaded = group.LoadRequest(*id);
+  if (!loaded.ok()) return loaded.status();
+  v1::Request record = *std::move(loaded);
+  if (absl::Status s = auth::AuthorizeRead(cmd.caller, record); !s.ok()) return s;
+  const absl::StatusOr<v1::Side> side = SideOf(cmd.caller, record);
+  v1::AuditEntry entry;
+  entry.set_request(record.name());
+  entry.set_sequence(record.audit_size() + 1);
+  entry.set_previous_hash(record.audit_size() == 0 ? audit::GenesisHash() : record.audit_head());
+  *entry.mutable_time() = ToProto(now);
+  v1::Actor* actor = entry.mutable_actor();
+  actor->set_principal(cmd.caller.principal);
+  actor->set_authority(cmd.caller.authority);
+  for (v1::Role r : {v1::SUBMITTER, v1::RESPONDER, v1::AUDITOR, v1::OVERSIGHT_AUDITOR}) {
+    if (cmd.caller.Has(r)) {
+      actor->set_role(r);
+      break;
+    }
+  }
+  actor->set_side(side.ok() ? *side : v1::SIDE_UNSPECIFIED);
+  entry.set_action(v1::ACCESS);
+  entry.set_state_before(record.state());
+  entry.set_state_after(record.state());
+  entry.set_reasons(static_cast<const v1::RecordAccessRequest&>(*cmd.body).what());
+  entry.set_record_digest(RecordDigest(record));
+  const std::string bytes = Seal(entry, storage::AuditKey(*id, entry.sequence()), group);
+  record.set_audit_head(Sha256(bytes));
+  record.set_audit_size(entry.sequence());
+  group.AddRecord(*id, record);
+  return record;
 }
 
 std::string Engine::Seal(v1::AuditEntry& entry, const std::string& audit_key, Group& group) {

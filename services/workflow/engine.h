@@ -89,6 +89,7 @@ class Engine {
   absl::StatusOr<v1::Request> Execute(const Command& command, Group& group);
   absl::StatusOr<v1::Request> ExecuteDirectory(const Command& command, Group& group,
                                                absl::Time now);
+  absl::StatusOr<v1::Request> ExecuteAccess(const Command& command, Group& group, absl::Time now);
   // Gives `entry` its place in the Merkle log and writes it, its leaf and the tree nodes it
   // completes into `group`. Returns the entry's bytes.
   std::string Seal(v1::AuditEntry& entry, const std::string& audit_key, Group& group);

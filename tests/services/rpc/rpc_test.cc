@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "comity/v1/audit.grpc.pb.h"
 #include "comity/v1/directory.grpc.pb.h"
@@ -330,6 +332,7 @@ TEST(CheckpointTest, SignedCheckpointsCoverEveryEntry) {
   TempDir dir;
   config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
   config.set_log_origin("comity.test/node-1");
+  config.set_skip_read_entries(true);  // this test counts entries exactly
   config.set_log_key_file(dir.path() + "/log.key");
   comity::testing::WriteFile(config.log_key_file(), std::string(64, '5') + "\n");
   auto server = server::Server::Start(config, Clock::Real());
@@ -431,6 +434,7 @@ TEST(CheckpointTest, ProofsFromALargerLog) {
   TempDir dir;
   config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
   config.set_log_origin("comity.test/node-2");
+  config.set_skip_read_entries(true);  // this test counts entries exactly
   config.set_log_key_file(dir.path() + "/log.key");
   comity::testing::WriteFile(config.log_key_file(), std::string(64, 'a'));
   auto server = server::Server::Start(config, Clock::Real());
@@ -510,6 +514,7 @@ TEST(BundleTest, ExportedTrailsVerifyOfflineAndEveryTamperingIsCaught) {
   TempDir dir;
   config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
   config.set_log_origin("comity.test/node-3");
+  config.set_skip_read_entries(true);  // this test counts entries exactly
   config.set_log_key_file(dir.path() + "/log.key");
   comity::testing::WriteFile(config.log_key_file(), std::string(64, 'c'));
   auto server = server::Server::Start(config, Clock::Real());
@@ -694,6 +699,70 @@ TEST(CheckpointTest, CheckpointsStayConsistentAcrossRestarts) {
                                std::vector<std::string>(p.hashes().begin(), p.hashes().end()),
                                before.root_hash(), after.root_hash())
           .ok());
+}
+
+TEST(AccessTest, ReadsAreRecordedOnTheTrailWithoutChangingTheEtag) {
+  TempDir dir;
+  auto server = server::Server::Start(comity::testing::TestServerConfig(dir.path()), Clock::Real());
+  ASSERT_TRUE(server.ok());
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto requests = v1::RequestService::NewStub(channel);
+  auto audit = v1::AuditService::NewStub(channel);
+  auto as = [](const char* who) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("x-comity-principal", who);
+    return ctx;
+  };
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = comity::testing::FullRequest("uncc", v1::GENERAL_ASSISTANCE);
+  v1::Request r;
+  ASSERT_TRUE(requests->CreateRequest(as(comity::testing::kAlice).get(), create, &r).ok());
+  v1::GetRequestRequest get;
+  get.set_name(r.name());
+  v1::Request read;
+  ASSERT_TRUE(requests->GetRequest(as(comity::testing::kOdile).get(), get, &read).ok());
+  // The access entry is written with the next commit group, not on the read's path: wait for it.
+  v1::Trail trail;
+  for (int i = 0; i < 100 && trail.entries_size() < 2; ++i) {
+    v1::GetTrailRequest req;
+    req.set_request(r.name());
+    ASSERT_TRUE(audit->GetTrail(as(comity::testing::kAlice).get(), req, &trail).ok());
+    if (trail.entries_size() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(trail.entries_size(), 2);
+  const v1::AuditEntry& access = trail.entries(1).entry();
+  EXPECT_EQ(access.action(), v1::ACCESS);
+  EXPECT_EQ(access.actor().principal(), comity::testing::kOdile);
+  EXPECT_EQ(access.actor().role(), v1::AUDITOR);
+  EXPECT_EQ(access.reasons(), "GetRequest");
+  EXPECT_EQ(access.state_before(), v1::DRAFT);
+  EXPECT_EQ(access.state_after(), v1::DRAFT);
+  std::vector<std::string> bytes;
+  for (const auto& e : trail.entries()) bytes.push_back(e.data());
+  EXPECT_TRUE(audit::VerifyChain(r.name(), bytes, trail.head(), trail.size()).ok());
+  // Reading changes no etag: a change made with the etag read before still applies.
+  v1::Request again;
+  ASSERT_TRUE(requests->GetRequest(as(comity::testing::kAlice).get(), get, &again).ok());
+  EXPECT_EQ(again.etag(), r.etag());
+  v1::SubmitRequestRequest submit;
+  submit.set_name(r.name());
+  submit.set_etag(r.etag());
+  EXPECT_TRUE(requests->SubmitRequest(as(comity::testing::kAlice).get(), submit, &again).ok());
+  // An unrelated authority's failed read records nothing.
+  const uint64_t before = again.audit_size();
+  ASSERT_EQ(requests->GetRequest(as(comity::testing::kBinh).get(), get, &read).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  grpc::ClientContext lctx;
+  lctx.AddMetadata("x-comity-principal", comity::testing::kAlice);
+  v1::GetTrailRequest treq;
+  treq.set_request(r.name());
+  ASSERT_TRUE(audit->GetTrail(&lctx, treq, &trail).ok());
+  for (const auto& e : trail.entries()) {
+    EXPECT_NE(e.entry().actor().principal(), comity::testing::kBinh);
+  }
+  EXPECT_GE(trail.size(), before);
 }
 
 TEST(CheckpointTest, WithoutAKeyNoCheckpointIsServed) {
