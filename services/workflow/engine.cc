@@ -163,6 +163,23 @@ std::string Fingerprint(const Command& cmd) {
 }
 
 // SHA-256 of the record without its audit head (which depends on the entry being written).
+// Starts `entry` as the next entry of `trail`, whose size and head are `size` and `head`: its
+// place in the chain, its time, who acted in which role for which side, and the action.
+void StartEntry(const std::string& trail, uint64_t size, const std::string& head, absl::Time now,
+                const Command& cmd, v1::Role role, v1::Side side, v1::AuditEntry& entry) {
+  entry.set_request(trail);
+  entry.set_sequence(size + 1);
+  entry.set_previous_hash(size == 0 ? audit::GenesisHash() : head);
+  *entry.mutable_time() = ToProto(now);
+  v1::Actor* actor = entry.mutable_actor();
+  actor->set_principal(cmd.caller.principal);
+  actor->set_authority(cmd.caller.authority);
+  actor->set_role(role);
+  actor->set_side(side);
+  entry.set_action(cmd.action);
+  entry.set_request_id(cmd.request_id);
+}
+
 std::string RecordDigest(v1::Request record) {
   record.clear_audit_head();
   record.clear_audit_size();
@@ -427,20 +444,11 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
 
   // The audit entry, chained to the previous one.
   v1::AuditEntry& entry = effect.entry;
-  entry.set_request(record.name());
-  entry.set_sequence(record.audit_size() + 1);
-  entry.set_previous_hash(record.audit_size() == 0 ? audit::GenesisHash() : record.audit_head());
-  *entry.mutable_time() = ToProto(now);
-  v1::Actor* actor = entry.mutable_actor();
-  actor->set_principal(cmd.caller.principal);
-  actor->set_authority(cmd.caller.authority);
-  actor->set_role(ActingRole(cmd.caller, side));
-  actor->set_side(side);
-  entry.set_action(cmd.action);
+  StartEntry(record.name(), record.audit_size(), record.audit_head(), now, cmd,
+             ActingRole(cmd.caller, side), side, entry);
   entry.set_state_before(before.state());
   entry.set_state_after(record.state());
   entry.set_channel(record.channel());
-  entry.set_request_id(cmd.request_id);
 
   record.set_version(record.version() + 1);
   record.set_etag(absl::StrCat(record.version()));
@@ -499,17 +507,9 @@ absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& 
     }
     entry.set_reasons(proposed.name());
   }
-  entry.set_request(storage::kDirectoryTrail);
-  entry.set_sequence(record.audit_size() + 1);
-  entry.set_previous_hash(record.audit_size() == 0 ? audit::GenesisHash() : record.audit_head());
-  *entry.mutable_time() = ToProto(now);
-  v1::Actor* actor = entry.mutable_actor();
-  actor->set_principal(cmd.caller.principal);
-  actor->set_authority(cmd.caller.authority);
-  actor->set_role(cmd.caller.system ? v1::ROLE_UNSPECIFIED : v1::ADMIN);
-  actor->set_side(cmd.caller.system ? v1::SYSTEM : v1::SIDE_UNSPECIFIED);
-  entry.set_action(cmd.action);
-  entry.set_request_id(cmd.request_id);
+  StartEntry(storage::kDirectoryTrail, record.audit_size(), record.audit_head(), now, cmd,
+             cmd.caller.system ? v1::ROLE_UNSPECIFIED : v1::ADMIN,
+             cmd.caller.system ? v1::SYSTEM : v1::SIDE_UNSPECIFIED, entry);
   record.set_version(record.version() + 1);
   entry.set_record_digest(Sha256(audit::DeterministicBytes(record.config())));
   const std::string bytes =
@@ -532,21 +532,15 @@ absl::StatusOr<v1::Request> Engine::ExecuteAccess(const Command& cmd, Group& gro
   if (absl::Status s = auth::AuthorizeRead(cmd.caller, record); !s.ok()) return s;
   const absl::StatusOr<v1::Side> side = SideOf(cmd.caller, record);
   v1::AuditEntry entry;
-  entry.set_request(record.name());
-  entry.set_sequence(record.audit_size() + 1);
-  entry.set_previous_hash(record.audit_size() == 0 ? audit::GenesisHash() : record.audit_head());
-  *entry.mutable_time() = ToProto(now);
-  v1::Actor* actor = entry.mutable_actor();
-  actor->set_principal(cmd.caller.principal);
-  actor->set_authority(cmd.caller.authority);
+  v1::Role role = v1::ROLE_UNSPECIFIED;  // the role it reads in
   for (v1::Role r : {v1::SUBMITTER, v1::RESPONDER, v1::AUDITOR, v1::OVERSIGHT_AUDITOR}) {
     if (cmd.caller.Has(r)) {
-      actor->set_role(r);
+      role = r;
       break;
     }
   }
-  actor->set_side(side.ok() ? *side : v1::SIDE_UNSPECIFIED);
-  entry.set_action(v1::ACCESS);
+  StartEntry(record.name(), record.audit_size(), record.audit_head(), now, cmd, role,
+             side.ok() ? *side : v1::SIDE_UNSPECIFIED, entry);
   entry.set_state_before(record.state());
   entry.set_state_after(record.state());
   entry.set_reasons(static_cast<const v1::RecordAccessRequest&>(*cmd.body).what());
