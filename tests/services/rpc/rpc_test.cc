@@ -328,13 +328,20 @@ TEST_F(RpcTest, AdminsManageTheirAuthorityAndEveryChangeIsAudited) {
   EXPECT_TRUE(directory_->WhoAmI(nctx.get(), v1::WhoAmIRequest(), &me).ok());
 }
 
+// A development-mode server configuration whose log checkpoints are signed with a key made of
+// `seed` and named `origin`.
+config::v1::ServerConfig SignedLogConfig(const TempDir& dir, const std::string& origin, char seed) {
+  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
+  config.set_log_origin(origin);
+  config.set_log_key_file(dir.path() + "/log.key");
+  comity::testing::WriteFile(config.log_key_file(), std::string(64, seed));
+  return config;
+}
+
 TEST(CheckpointTest, SignedCheckpointsCoverEveryEntry) {
   TempDir dir;
-  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
-  config.set_log_origin("comity.test/node-1");
+  config::v1::ServerConfig config = SignedLogConfig(dir, "comity.test/node-1", '5');
   config.set_skip_read_entries(true);  // this test counts entries exactly
-  config.set_log_key_file(dir.path() + "/log.key");
-  comity::testing::WriteFile(config.log_key_file(), std::string(64, '5') + "\n");
   auto server = server::Server::Start(config, Clock::Real());
   ASSERT_TRUE(server.ok()) << server.status();
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
@@ -432,11 +439,8 @@ TEST(CheckpointTest, SignedCheckpointsCoverEveryEntry) {
 
 TEST(CheckpointTest, ProofsFromALargerLog) {
   TempDir dir;
-  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
-  config.set_log_origin("comity.test/node-2");
+  config::v1::ServerConfig config = SignedLogConfig(dir, "comity.test/node-2", 'a');
   config.set_skip_read_entries(true);  // this test counts entries exactly
-  config.set_log_key_file(dir.path() + "/log.key");
-  comity::testing::WriteFile(config.log_key_file(), std::string(64, 'a'));
   auto server = server::Server::Start(config, Clock::Real());
   ASSERT_TRUE(server.ok()) << server.status();
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
@@ -512,11 +516,8 @@ TEST(CheckpointTest, ProofsFromALargerLog) {
 // The offline verifier is tested as hard as the writer: every tampering must be caught.
 TEST(BundleTest, ExportedTrailsVerifyOfflineAndEveryTamperingIsCaught) {
   TempDir dir;
-  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
-  config.set_log_origin("comity.test/node-3");
+  config::v1::ServerConfig config = SignedLogConfig(dir, "comity.test/node-3", 'c');
   config.set_skip_read_entries(true);  // this test counts entries exactly
-  config.set_log_key_file(dir.path() + "/log.key");
-  comity::testing::WriteFile(config.log_key_file(), std::string(64, 'c'));
   auto server = server::Server::Start(config, Clock::Real());
   ASSERT_TRUE(server.ok()) << server.status();
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
@@ -645,10 +646,7 @@ TEST(BundleTest, ExportedTrailsVerifyOfflineAndEveryTamperingIsCaught) {
 
 TEST(CheckpointTest, CheckpointsStayConsistentAcrossRestarts) {
   TempDir dir;
-  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
-  config.set_log_origin("comity.test/node-4");
-  config.set_log_key_file(dir.path() + "/log.key");
-  comity::testing::WriteFile(config.log_key_file(), std::string(64, 'd'));
+  config::v1::ServerConfig config = SignedLogConfig(dir, "comity.test/node-4", 'd');
   auto call_as = [](const char* who) {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->AddMetadata("x-comity-principal", who);
