@@ -22,6 +22,26 @@ std::string PartyKey(absl::string_view authority, absl::string_view request_id);
 std::string LinkPrefix(absl::string_view preservation_id);
 std::string LinkKey(absl::string_view preservation_id, absl::string_view follow_up_id);
 
+// kIndex: the timers of requests' clocks, by the time they fire (microseconds since the epoch,
+// 20 decimal digits): timer/<time>/<id>/<clock>/<w: warning | d: due>.
+std::string TimerPrefix();
+std::string TimerKey(int64_t unix_micros, absl::string_view request_id, absl::string_view clock,
+                     bool warning);
+// The parts of a timer key; false if `key` is not one.
+bool ParseTimerKey(absl::string_view key, int64_t* unix_micros, std::string* request_id,
+                   std::string* clock, bool* warning);
+
+// kIndex: requests with a running clock by their next due time, for each authority that is a
+// party (scope "authorities/<id>") and for the node as a whole (scope kEveryAuthority):
+// due/<scope>/<time>/<id>.
+inline constexpr char kEveryAuthority[] = "*";
+std::string DuePrefix(absl::string_view scope);
+std::string DueKey(absl::string_view scope, int64_t unix_micros, absl::string_view request_id);
+
+// kIndex: the live feed, one comity.storage.v1.EventRecord per event: event/<cursor, 20 digits>.
+std::string EventPrefix();
+std::string EventKey(uint64_t cursor);
+
 // kIdempotency: one record per (principal, client request id).
 std::string IdempotencyKey(absl::string_view principal, absl::string_view request_id);
 

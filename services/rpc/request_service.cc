@@ -1,5 +1,8 @@
 #include "services/rpc/request_service.h"
 
+#include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "services/auth/policy.h"
 #include "services/rpc/read.h"
 #include "services/rpc/status.h"
 
@@ -77,6 +80,126 @@ grpc::ServerUnaryReactor* RequestService::ListRequests(grpc::CallbackServerConte
                       }
                       return r;
                     });
+}
+
+namespace {
+
+constexpr int kEventsPerMessage = 64;
+
+// One WatchEvents stream. It sends one message at a time: after each write (and whenever the
+// hub publishes while it is idle) it takes the next batch, from the store while catching up and
+// from the hub's ring once live. It never makes the engine wait.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEventsResponse> {
+ public:
+  WatchReactor(workflow::EventHub* hub, workflow::Caller caller, uint64_t after)
+      : hub_(hub), caller_(std::move(caller)), after_(after) {}
+
+  void Begin() {
+    subscription_ = hub_->Subscribe([this] { Wake(); });
+    absl::MutexLock lock(&mu_);
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke"));
+      return;
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishOnce(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    hub_->Unsubscribe(subscription_);
+    delete this;
+  }
+
+ private:
+  void Wake() {
+    absl::MutexLock lock(&mu_);
+    if (!writing_) Pump();
+  }
+
+  void Pump() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    workflow::EventHub::Batch batch;
+    absl::Status s = hub_->Next(caller_, after_, kEventsPerMessage, live_, &batch);
+    if (!s.ok()) {
+      FinishOnce(ToGrpcStatus(s));
+      return;
+    }
+    if (batch.lagging) {
+      absl::Status lag = absl::ResourceExhaustedError(absl::StrCat(
+          "this stream fell too far behind the node; reconnect with after_cursor ", after_));
+      google::rpc::ErrorInfo info;
+      info.set_reason("WATCH_LAGGING");
+      info.set_domain("comity");
+      (*info.mutable_metadata())["resume_after"] = absl::StrCat(after_);
+      lag.SetPayload("type.googleapis.com/google.rpc.ErrorInfo",
+                     absl::Cord(info.SerializeAsString()));
+      FinishOnce(ToGrpcStatus(lag));
+      return;
+    }
+    live_ = live_ || batch.from_ring;
+    after_ = batch.examined;
+    if (batch.events.empty()) return;  // caught up: the next Publish wakes us
+    response_.Clear();
+    for (v1::Event& e : batch.events) *response_.add_events() = std::move(e);
+    response_.set_head_cursor(hub_->Head());
+    writing_ = true;
+    StartWrite(&response_);
+  }
+
+  void FinishOnce(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  workflow::EventHub* const hub_;
+  const workflow::Caller caller_;
+  std::shared_ptr<workflow::EventHub::Subscription> subscription_;
+  absl::Mutex mu_;
+  uint64_t after_ ABSL_GUARDED_BY(mu_);
+  bool live_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  v1::WatchEventsResponse response_ ABSL_GUARDED_BY(mu_);
+};
+
+// A stream refused before it starts.
+class RefusedStream final : public grpc::ServerWriteReactor<v1::WatchEventsResponse> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::WatchEventsResponse>* RequestService::WatchEvents(
+    grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* req) {
+  constexpr char kMethod[] = "/comity.v1.RequestService/WatchEvents";
+  absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
+  absl::Status refused = caller.status();
+  if (refused.ok()) refused = auth::AuthorizeList(*caller);
+  if (refused.ok() && events_ == nullptr) {
+    refused = absl::UnimplementedError("this node has no event feed");
+  }
+  if (!refused.ok()) {
+    const grpc::Status status = ToGrpcStatus(refused);
+    log_->Record(caller.ok() ? caller->principal : "", kMethod, status);
+    return new RefusedStream(status);
+  }
+  auto* reactor = new WatchReactor(events_, *std::move(caller),
+                                   req->start_at_head() ? events_->Head() : req->after_cursor());
+  reactor->Begin();
+  return reactor;
 }
 
 }  // namespace comity::rpc

@@ -5,6 +5,7 @@
 #include "services/rpc/identify.h"
 #include "services/rpc/security_log.h"
 #include "services/workflow/engine.h"
+#include "services/workflow/events.h"
 #include "services/workflow/reader.h"
 
 namespace comity::rpc {
@@ -15,13 +16,19 @@ namespace comity::rpc {
 class RequestService final : public v1::RequestService::CallbackService {
  public:
   // `record_reads`: reads are recorded on the request's trail (action ACCESS).
+  // `events` feeds WatchEvents.
   RequestService(const Identifier* identifier, workflow::Engine* engine,
-                 const workflow::Reader* reader, SecurityLog* log, bool record_reads)
+                 const workflow::Reader* reader, SecurityLog* log, bool record_reads,
+                 workflow::EventHub* events)
       : identifier_(identifier),
         engine_(engine),
         reader_(reader),
         log_(log),
-        record_reads_(record_reads) {}
+        record_reads_(record_reads),
+        events_(events) {}
+
+  grpc::ServerWriteReactor<v1::WatchEventsResponse>* WatchEvents(
+      grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* req) override;
 
   grpc::ServerUnaryReactor* GetRequest(grpc::CallbackServerContext* ctx,
                                        const v1::GetRequestRequest* req,
@@ -66,6 +73,7 @@ class RequestService final : public v1::RequestService::CallbackService {
   const workflow::Reader* reader_;
   SecurityLog* log_;
   const bool record_reads_;
+  workflow::EventHub* const events_;
 };
 
 }  // namespace comity::rpc

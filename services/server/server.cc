@@ -16,6 +16,7 @@
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/server_builder.h"
+#include "storage/keys.h"
 
 namespace comity::server {
 
@@ -151,7 +152,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   absl::StatusOr<std::unique_ptr<audit::NoteSigner>> signer = LoadLogSigner(config);
   if (!signer.ok()) return signer.status();
   s->checkpoints_ = std::make_unique<audit::Checkpointer>(config.log_origin(), *std::move(signer));
+  uint64_t log_size = 0;
+  if (absl::StatusOr<std::string> size =
+          s->store_->Get(storage::Column::kMeta, storage::kTlogSizeKey);
+      size.ok() && !absl::SimpleAtoi(*size, &log_size)) {
+    return absl::DataLossError("the Merkle log's size record is corrupt");
+  }
+  s->events_ = std::make_unique<workflow::EventHub>(
+      s->store_.get(), log_size,
+      config.watch_buffer_events() > 0 ? config.watch_buffer_events() : 8192);
   workflow::EngineOptions options;
+  options.on_durable_events = [hub = s->events_.get()](std::vector<workflow::FeedEvent> events) {
+    hub->Publish(std::move(events));
+  };
   options.on_durable_log = [cp = s->checkpoints_.get()](uint64_t size, const std::string& root) {
     cp->Update(size, root);
   };
@@ -163,6 +176,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   if (absl::Status d = workflow::LoadOrSeedDirectory(*s->store_, *s->engine_, *s->directory_);
       !d.ok()) {
     return d;
+  }
+  // Timers that fell due while the node was down fire before it takes calls.
+  s->scheduler_ = std::make_unique<workflow::Scheduler>(s->store_.get(), s->engine_.get(), clock);
+  if (absl::StatusOr<int> fired = s->scheduler_->RunDue(); !fired.ok()) {
+    s->engine_->Stop();
+    return fired.status();
+  } else if (*fired > 0 && server_options.security_log != nullptr) {
+    *server_options.security_log << "scheduler: " << *fired
+                                 << " timed change(s) recorded at start-up\n";
   }
   s->reader_ = std::make_unique<workflow::Reader>(s->store_.get());
   s->identifier_ = config.insecure_dev() ? rpc::NewDevHeaderIdentifier(s->directory_.get())
@@ -185,8 +207,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
       std::make_unique<rpc::SecurityLog>(server_options.security_log, s->metrics_.get());
   rpc::SecurityLog* log = s->security_log_.get();
   const bool record_reads = !config.skip_read_entries();
-  s->requests_ = std::make_unique<rpc::RequestService>(s->identifier_.get(), s->engine_.get(),
-                                                       s->reader_.get(), log, record_reads);
+  s->requests_ =
+      std::make_unique<rpc::RequestService>(s->identifier_.get(), s->engine_.get(),
+                                            s->reader_.get(), log, record_reads, s->events_.get());
   s->directory_service_ = std::make_unique<rpc::DirectoryService>(
       s->identifier_.get(), s->directory_.get(), s->engine_.get(), log);
   s->audit_ = std::make_unique<rpc::AuditService>(s->identifier_.get(), s->reader_.get(), log,
@@ -204,6 +227,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
     s->engine_->Stop();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address()));
   }
+  if (config.timer_period_ms() >= 0) {
+    std::ostream* out = server_options.security_log;
+    s->scheduler_->Start(
+        absl::Milliseconds(config.timer_period_ms() > 0 ? config.timer_period_ms() : 1000),
+        [out](const std::string& line) {
+          if (out != nullptr) *out << line << "\n";
+        });
+  }
   return s;
 }
 
@@ -211,6 +242,8 @@ void Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   // Start() may have failed part-way: stop only what was started.
+  if (scheduler_ != nullptr) scheduler_->Stop();
+  if (events_ != nullptr) events_->Close();  // ends WatchEvents streams: clients resume later
   if (grpc_ != nullptr) {
     grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
     grpc_->Wait();

@@ -18,7 +18,9 @@
 #include "services/rpc/request_service.h"
 #include "services/rpc/security_log.h"
 #include "services/workflow/engine.h"
+#include "services/workflow/events.h"
 #include "services/workflow/reader.h"
+#include "services/workflow/scheduler.h"
 #include "storage/store.h"
 
 namespace comity::server {
@@ -58,6 +60,10 @@ class Server {
   // The port actually bound (useful with port 0).
   int port() const { return port_; }
 
+  // Fires the clock timers that are due now (as the scheduler does every timer_period_ms).
+  // Returns the number of changes made.
+  absl::StatusOr<int> RunDueTimers() { return scheduler_->RunDue(); }
+
   // Stops taking calls, lets in-flight calls finish (up to `grace`), drains the engine and closes
   // the store.
   void Shutdown(absl::Duration grace);
@@ -69,7 +75,9 @@ class Server {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<workflow::ProfileSet> profiles_;
   std::unique_ptr<workflow::Directory> directory_;
+  std::unique_ptr<workflow::EventHub> events_;
   std::unique_ptr<workflow::Engine> engine_;
+  std::unique_ptr<workflow::Scheduler> scheduler_;
   std::unique_ptr<workflow::Reader> reader_;
   std::unique_ptr<rpc::Identifier> identifier_;
   std::unique_ptr<rpc::RequestService> requests_;

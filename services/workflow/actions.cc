@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/auth/policy.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/lifecycle.h"
-#include "services/auth/policy.h"
 #include "services/workflow/names.h"
 #include "services/workflow/timeutil.h"
 #include "storage/keys.h"
@@ -283,18 +283,13 @@ absl::Status Expire(const ActionInput& in, v1::Request& record, Effect& effect) 
   if (in.now < FromProto(record.preservation().expire_time())) {
     return Precondition("DEADLINE", record.name(), "the preservation has not reached its expiry");
   }
-  const std::string id = record.name().substr(strlen("requests/"));
-  absl::StatusOr<std::vector<std::string>> follow_ups = in.view.FollowUps(id);
-  if (!follow_ups.ok()) return follow_ups.status();
-  for (const std::string& f : *follow_ups) {
-    absl::StatusOr<v1::Request> follow_up = in.view.LoadRequest(f);
-    if (!follow_up.ok()) return follow_up.status();
-    if (HoldsPreservation(follow_up->state())) {
-      return Precondition(
-          "HOLD", follow_up->name(),
-          absl::StrCat("held by follow-up ", follow_up->name(), " until it is decided (",
-                       in.profile.preservation_article(), ")"));
-    }
+  absl::StatusOr<std::string> holder =
+      HoldingFollowUp(in.view, record.name().substr(strlen("requests/")));
+  if (!holder.ok()) return holder.status();
+  if (!holder->empty()) {
+    return Precondition("HOLD", *holder,
+                        absl::StrCat("held by follow-up ", *holder, " until it is decided (",
+                                     in.profile.preservation_article(), ")"));
   }
   effect.entry.set_legal_basis(in.profile.preservation_article());
   return absl::OkStatus();
@@ -364,6 +359,17 @@ absl::Status UpdateDraft(const ActionInput& in, v1::Request& record, Effect& eff
 
 bool HoldsPreservation(v1::State state) {
   return state != v1::DRAFT && state != v1::EXECUTED && !IsTerminal(state);
+}
+
+absl::StatusOr<std::string> HoldingFollowUp(const View& view, absl::string_view id) {
+  absl::StatusOr<std::vector<std::string>> follow_ups = view.FollowUps(id);
+  if (!follow_ups.ok()) return follow_ups.status();
+  for (const std::string& f : *follow_ups) {
+    absl::StatusOr<v1::Request> follow_up = view.LoadRequest(f);
+    if (!follow_up.ok()) return follow_up.status();
+    if (HoldsPreservation(follow_up->state())) return follow_up->name();
+  }
+  return std::string();
 }
 
 absl::StatusOr<v1::Request> NewDraft(const Command& command, const std::string& id, absl::Time now,
@@ -454,6 +460,9 @@ absl::Status ApplyAction(const ActionInput& in, v1::Request& record, Effect& eff
     case v1::SEED_DIRECTORY:
     case v1::UPSERT_AUTHORITY:
     case v1::ACCESS:
+    case v1::CLOCK_WARNING:
+    case v1::CLOCK_BREACH:
+    case v1::CLOCK_HELD:
     case v1::ACTION_UNSPECIFIED:
     case v1::Action_INT_MIN_SENTINEL_DO_NOT_USE_:
     case v1::Action_INT_MAX_SENTINEL_DO_NOT_USE_:

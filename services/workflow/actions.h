@@ -57,6 +57,9 @@ absl::StatusOr<v1::Request> NewDraft(const Command& command, const std::string& 
 // the data are delivered (EXECUTED) or the follow-up ends.
 bool HoldsPreservation(v1::State state);
 
+// The name of a follow-up of preservation `id` that holds it, or "" if none does.
+absl::StatusOr<std::string> HoldingFollowUp(const View& view, absl::string_view id);
+
 }  // namespace comity::workflow
 
 #endif  // COMITY_SERVICES_WORKFLOW_ACTIONS_H_

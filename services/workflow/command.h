@@ -64,6 +64,21 @@ inline bool IsDirectoryAction(v1::Action action) {
   return action == v1::SEED_DIRECTORY || action == v1::UPSERT_AUTHORITY;
 }
 
+// True for the node's timed actions on a request's clock (body: comity.v1.ClockTimerRequest):
+// CLOCK_WARNING for a warning, CLOCK_BREACH for a due time.
+inline bool IsTimerAction(v1::Action action) {
+  return action == v1::CLOCK_WARNING || action == v1::CLOCK_BREACH;
+}
+
+inline Command MakeTimerCommand(const v1::ClockTimerRequest& timer) {
+  Command c;
+  c.action = timer.warning() ? v1::CLOCK_WARNING : v1::CLOCK_BREACH;
+  c.caller = Caller::System();
+  c.name = timer.name();
+  c.body = std::make_shared<v1::ClockTimerRequest>(timer);
+  return c;
+}
+
 inline Command MakeCommand(v1::Action action, Caller caller, const v1::CreateRequestRequest& body) {
   Command c;
   c.action = action;

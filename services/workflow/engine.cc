@@ -16,6 +16,7 @@
 #include "services/audit/merkle.h"
 #include "services/auth/policy.h"
 #include "services/workflow/actions.h"
+#include "services/workflow/clocks.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/lifecycle.h"
 #include "services/workflow/names.h"
@@ -115,6 +116,10 @@ class Engine::Group : public View {
     writes_.Put(Column::kIndex, key, value);
     if (absl::StartsWith(key, "link/")) overlay_->links[key] = number_;
   }
+  // Only for derived keys that no command reads back through the overlay (timers, due times).
+  void DeleteIndex(const std::string& key) { writes_.Delete(Column::kIndex, key); }
+  void AddEvent(FeedEvent event) { events_.push_back(std::move(event)); }
+  std::vector<FeedEvent> TakeEvents() { return std::move(events_); }
   absl::StatusOr<storage::v1::DirectoryRecord> LoadDirectory() const {
     if (overlay_->directory) return overlay_->directory->value;
     absl::StatusOr<std::string> bytes = store_->Get(Column::kMeta, storage::kDirectoryKey);
@@ -153,6 +158,7 @@ class Engine::Group : public View {
   storage::WriteSet writes_;
   std::optional<config::v1::DirectoryConfig> changed_directory_;
   std::optional<uint64_t> tlog_size_;
+  std::vector<FeedEvent> events_;
 };
 
 namespace {
@@ -178,6 +184,24 @@ void StartEntry(const std::string& trail, uint64_t size, const std::string& head
   actor->set_side(side);
   entry.set_action(cmd.action);
   entry.set_request_id(cmd.request_id);
+}
+
+// The index entries that follow from a record: its clocks' timers and its next due time.
+std::set<std::string> DerivedKeys(const std::string& id, const v1::Request& record) {
+  std::set<std::string> keys;
+  if (record.name().empty()) return keys;
+  for (const Timer& t : TimersOf(record)) {
+    keys.insert(storage::TimerKey(absl::ToUnixMicros(t.time), id, t.clock, t.warning));
+  }
+  if (record.has_next_due_time()) {
+    const int64_t due = absl::ToUnixMicros(FromProto(record.next_due_time()));
+    keys.insert(storage::DueKey(record.requesting_authority(), due, id));
+    if (record.state() != v1::DRAFT) {
+      keys.insert(storage::DueKey(record.requested_authority(), due, id));
+      keys.insert(storage::DueKey(storage::kEveryAuthority, due, id));
+    }
+  }
+  return keys;
 }
 
 std::string RecordDigest(v1::Request record) {
@@ -297,6 +321,7 @@ void Engine::Run() {
     f.results.reserve(batch.size());
     for (const Pending& p : batch) f.results.push_back(Execute(p.command, group));
     f.writes = group.TakeWrites();
+    f.events = group.TakeEvents();
     f.directory = group.TakeDirectory();
     f.log_size = log_.size();
     f.log_root = log_.Root();
@@ -338,6 +363,7 @@ void Engine::CommitGroups() {
       for (auto& r : f.results) {
         if (r.ok()) r = absl::UnavailableError("the change could not be made durable");
       }
+      f.events.clear();  // nothing happened
     } else {
       // Callers hear of a directory change only once the directory holds it.
       if (f.directory) directory_->Replace(*f.directory);
@@ -365,6 +391,9 @@ void Engine::Complete() {
       if (finished_.empty()) return;
       f = std::move(finished_.front());
       finished_.pop_front();
+    }
+    if (options_.on_durable_events && !f.events.empty()) {
+      options_.on_durable_events(std::move(f.events));
     }
     for (size_t i = 0; i < f.batch.size(); ++i) f.batch[i].done(std::move(f.results[i]));
   }
@@ -411,6 +440,12 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     record = *std::move(draft);
     before.set_state(v1::STATE_UNSPECIFIED);
     effect.index_puts.emplace_back(storage::PartyKey(cmd.caller.authority, id), "q");
+  } else if (IsTimerAction(cmd.action)) {
+    absl::StatusOr<v1::Request> fired = FireTimer(cmd, group, now, before, effect);
+    if (!fired.ok()) return fired.status();
+    record = *std::move(fired);
+    id = record.name().substr(strlen("requests/"));
+    side = v1::SYSTEM;
   } else {
     absl::StatusOr<std::string> parsed = ParseRequestName(cmd.name, "name");
     if (!parsed.ok()) return parsed.status();
@@ -440,12 +475,23 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     }
     ActionInput input{cmd, side, now, *profile, group};
     if (absl::Status a = ApplyAction(input, record, effect); !a.ok()) return a;
+    const v1::NoteKind note = cmd.action == v1::ADD_NOTE
+                                  ? static_cast<const v1::AddNoteRequest&>(*cmd.body).kind()
+                                  : v1::NOTE_KIND_UNSPECIFIED;
+    UpdateClocks(*profile, before.state(), cmd.action, note, now, record);
+    // A follow-up that is decided no longer holds its preservation: look at its expiry now.
+    if (!record.follows().empty() && HoldsPreservation(before.state()) &&
+        !HoldsPreservation(record.state())) {
+      if (absl::Status s = ReleaseHold(record, group, now); !s.ok()) return s;
+    }
   }
 
   // The audit entry, chained to the previous one.
   v1::AuditEntry& entry = effect.entry;
+  const v1::Action action = entry.action();  // set by a timer; otherwise the command's
   StartEntry(record.name(), record.audit_size(), record.audit_head(), now, cmd,
              ActingRole(cmd.caller, side), side, entry);
+  if (action != v1::ACTION_UNSPECIFIED) entry.set_action(action);
   entry.set_state_before(before.state());
   entry.set_state_after(record.state());
   entry.set_channel(record.channel());
@@ -459,6 +505,15 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   record.set_audit_size(entry.sequence());
 
   for (const auto& [key, value] : effect.index_puts) group.AddIndex(key, value);
+  const std::set<std::string> old_keys = DerivedKeys(id, before);
+  const std::set<std::string> new_keys = DerivedKeys(id, record);
+  for (const std::string& k : old_keys) {
+    if (new_keys.count(k) == 0) group.DeleteIndex(k);
+  }
+  for (const std::string& k : new_keys) {
+    if (old_keys.count(k) == 0) group.AddIndex(k, "");
+  }
+  AddEvent(id, record, entry, group);
   if (!idem_key.empty()) {
     storage::v1::IdempotencyRecord rec;
     rec.set_fingerprint(fingerprint);
@@ -550,6 +605,113 @@ absl::StatusOr<v1::Request> Engine::ExecuteAccess(const Command& cmd, Group& gro
   record.set_audit_size(entry.sequence());
   group.AddRecord(*id, record);
   return record;
+}
+
+absl::StatusOr<v1::Request> Engine::FireTimer(const Command& cmd, Group& group, absl::Time now,
+                                              v1::Request& before, Effect& effect) {
+  if (!cmd.caller.system) return absl::PermissionDeniedError("only the node fires its timers");
+  const auto& timer = static_cast<const v1::ClockTimerRequest&>(*cmd.body);
+  absl::StatusOr<std::string> id = ParseRequestName(cmd.name, "name");
+  if (!id.ok()) return id.status();
+  // The timer is used up whatever comes of it; one the record no longer needs goes quietly.
+  group.DeleteIndex(storage::TimerKey(absl::ToUnixMicros(FromProto(timer.time())), *id,
+                                      timer.clock(), timer.warning()));
+  auto stale = [&](absl::string_view why) {
+    return Precondition("TIMER", cmd.name, absl::StrCat("clock ", timer.clock(), ": ", why));
+  };
+  absl::StatusOr<v1::Request> loaded = group.LoadRequest(*id);
+  if (!loaded.ok()) return loaded.status();
+  v1::Request record = *std::move(loaded);
+  const InstrumentProfile* profile = profiles_->Find(record.instrument());
+  const ClockRule* rule = profile != nullptr ? FindClockRule(*profile, timer.clock()) : nullptr;
+  v1::Clock* clock = FindClock(record, timer.clock());
+  if (rule == nullptr || clock == nullptr) return stale("the request has no such clock");
+  before = record;
+  const absl::Time due = FromProto(clock->due_time());
+  v1::AuditEntry& entry = effect.entry;
+  entry.set_clock(clock->name());
+  *entry.mutable_due_time() = clock->due_time();
+  entry.set_legal_basis(rule->article());
+  if (timer.warning()) {
+    if (clock->state() != v1::RUNNING || !clock->has_next_warning_time() ||
+        FromProto(clock->next_warning_time()) > now) {
+      return stale("no warning is due");
+    }
+    if (now >= due) return stale("the due time itself has passed");
+    *clock->mutable_last_warning_time() = clock->next_warning_time();
+    entry.set_action(v1::CLOCK_WARNING);
+    entry.set_reasons(absl::StrCat(clock->name(), " is due in ", HumanDuration(due - now), ", at ",
+                                   FormatUtc(due)));
+  } else if (rule->on_due() == config::v1::EXPIRE) {
+    if ((clock->state() != v1::RUNNING && clock->state() != v1::HELD) || due > now) {
+      return stale("the expiry has not come");
+    }
+    absl::StatusOr<std::string> holder = HoldingFollowUp(group, *id);
+    if (!holder.ok()) return holder.status();
+    if (!holder->empty()) {
+      if (clock->state() == v1::HELD) return stale("still held");
+      clock->set_state(v1::HELD);
+      entry.set_action(v1::CLOCK_HELD);
+      entry.set_reasons(absl::StrCat("the preservation's expiry ", FormatUtc(due),
+                                     " passed; it is held until follow-up ", *holder,
+                                     " is decided"));
+    } else {
+      Command expire = cmd;
+      expire.action = v1::EXPIRE_PRESERVATION;
+      ActionInput input{expire, v1::SYSTEM, now, *profile, group};
+      if (absl::Status s = ApplyAction(input, record, effect); !s.ok()) return s;
+      entry.set_action(v1::EXPIRE_PRESERVATION);
+      entry.set_reasons(absl::StrCat("the preservation expired at ", FormatUtc(due)));
+    }
+  } else {
+    if (clock->state() != v1::RUNNING || clock->has_breach_time() || due > now) {
+      return stale("the due time has not come or was recorded already");
+    }
+    *clock->mutable_breach_time() = ToProto(now);
+    entry.set_action(v1::CLOCK_BREACH);
+    entry.set_reasons(
+        absl::StrCat(clock->name(), " passed its due time ", FormatUtc(due), " without being met"));
+  }
+  UpdateClocks(*profile, before.state(), entry.action(), v1::NOTE_KIND_UNSPECIFIED, now, record);
+  return record;
+}
+
+absl::Status Engine::ReleaseHold(const v1::Request& follow_up, Group& group, absl::Time now) {
+  absl::StatusOr<std::string> id = ParseRequestName(follow_up.follows(), "follows");
+  if (!id.ok()) return absl::OkStatus();
+  absl::StatusOr<v1::Request> preservation = group.LoadRequest(*id);
+  if (absl::IsNotFound(preservation.status())) return absl::OkStatus();
+  if (!preservation.ok()) return preservation.status();
+  for (const v1::Clock& c : preservation->clocks()) {
+    if (c.state() == v1::HELD) {
+      group.AddIndex(storage::TimerKey(absl::ToUnixMicros(now), *id, c.name(), false), "");
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Engine::AddEvent(const std::string& id, const v1::Request& record, const v1::AuditEntry& entry,
+                      Group& group) {
+  if (entry.action() == v1::ACCESS) return;
+  const uint64_t cursor = entry.leaf_index() + 1;
+  storage::v1::EventRecord stored;
+  stored.set_request_id(id);
+  stored.set_sequence(entry.sequence());
+  stored.set_type(record.type());
+  stored.set_priority(record.priority());
+  stored.set_requesting_authority(record.requesting_authority());
+  stored.set_requested_authority(record.requested_authority());
+  stored.set_submitted(record.has_submit_time());
+  group.AddIndex(storage::EventKey(cursor), stored.SerializeAsString());
+  v1::Event event;
+  event.set_cursor(cursor);
+  event.set_request(record.name());
+  *event.mutable_entry() = entry;
+  event.set_type(record.type());
+  event.set_priority(record.priority());
+  event.set_requesting_authority(record.requesting_authority());
+  event.set_requested_authority(record.requested_authority());
+  group.AddEvent({std::move(event), stored.submitted()});
 }
 
 std::string Engine::Seal(v1::AuditEntry& entry, const std::string& audit_key, Group& group) {

@@ -10,19 +10,22 @@
 // with UNAVAILABLE, and nothing more is written.
 
 #include <deque>
-#include <optional>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "comity/v1/resources.pb.h"
 #include "common/clock.h"
+#include "services/audit/log.h"
+#include "services/workflow/actions.h"
 #include "services/workflow/command.h"
 #include "services/workflow/directory.h"
+#include "services/workflow/events.h"
 #include "services/workflow/profiles.h"
-#include "services/audit/log.h"
 #include "storage/store.h"
 
 namespace comity::workflow {
@@ -32,6 +35,9 @@ struct EngineOptions {
   // Told the Merkle log's size and root once durable: at start, then after each group. Runs on
   // the engine's committer thread; must not block.
   std::function<void(uint64_t size, const std::string& root)> on_durable_log;
+  // Told each group's events (every change but reads) once durable, in commit order. Runs on
+  // the engine's completer thread; must not block.
+  std::function<void(std::vector<FeedEvent>)> on_durable_events;
 };
 
 class Engine {
@@ -50,8 +56,8 @@ class Engine {
   // exactly once: on the calling thread if the command is refused before queueing, otherwise on
   // the engine's completer thread once the change is durable (or has failed). It must not block.
   // Directory changes (IsDirectoryAction) answer with an empty Request once the directory holds
-  // the change. Outcomes: the request after the change; the first answer for a repeated request_id with the
-  // same body; ALREADY_EXISTS for a repeated request_id with another body; NOT_FOUND;
+  // the change. Outcomes: the request after the change; the first answer for a repeated request_id
+  // with the same body; ALREADY_EXISTS for a repeated request_id with another body; NOT_FOUND;
   // PERMISSION_DENIED; ABORTED for a stale etag; FAILED_PRECONDITION; INVALID_ARGUMENT;
   // UNAVAILABLE once stopped or after a failed write (fail-stop: no further writes).
   void Apply(Command command, Done done);
@@ -78,6 +84,7 @@ class Engine {
     std::vector<Pending> batch;
     std::vector<absl::StatusOr<v1::Request>> results;
     std::optional<config::v1::DirectoryConfig> directory;  // changed by this group
+    std::vector<FeedEvent> events;
     uint64_t log_size = 0;  // the Merkle log after this group
     std::string log_root;
   };
@@ -90,6 +97,15 @@ class Engine {
   absl::StatusOr<v1::Request> ExecuteDirectory(const Command& command, Group& group,
                                                absl::Time now);
   absl::StatusOr<v1::Request> ExecuteAccess(const Command& command, Group& group, absl::Time now);
+  // A clock's timer: a warning, a breach, a preservation held or expired. `before` gets the
+  // record before the change; `effect.entry` the entry's action and details.
+  absl::StatusOr<v1::Request> FireTimer(const Command& command, Group& group, absl::Time now,
+                                        v1::Request& before, Effect& effect);
+  // A decided follow-up: a held expiry of the preservation it follows is looked at again now.
+  absl::Status ReleaseHold(const v1::Request& follow_up, Group& group, absl::Time now);
+  // The live feed's event for `entry` (none for reads).
+  static void AddEvent(const std::string& id, const v1::Request& record,
+                       const v1::AuditEntry& entry, Group& group);
   // Gives `entry` its place in the Merkle log and writes it, its leaf and the tree nodes it
   // completes into `group`. Returns the entry's bytes.
   std::string Seal(v1::AuditEntry& entry, const std::string& audit_key, Group& group);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "common/files.h"
 #include "google/protobuf/text_format.h"
+#include "services/workflow/clocks.h"
 
 namespace comity::workflow {
 namespace {
@@ -97,6 +98,7 @@ absl::Status Check(const InstrumentProfile& p) {
       if (!s.ok()) return s;
     }
   }
+  if (absl::Status s = CheckClockRules(p); !s.ok()) return bad(s.message());
   return absl::OkStatus();
 }
 

@@ -26,4 +26,8 @@ bool IsValidTimestamp(const google::protobuf::Timestamp& t) {
   return t.seconds() >= kMin && t.seconds() <= kMax && t.nanos() >= 0 && t.nanos() < 1000000000;
 }
 
+std::string FormatUtc(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
 }  // namespace comity::workflow

@@ -1,0 +1,140 @@
+#include "services/workflow/events.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "comity/storage/v1/records.pb.h"
+#include "services/auth/policy.h"
+#include "services/workflow/names.h"
+#include "storage/keys.h"
+
+namespace comity::workflow {
+
+bool MaySeeEvent(const auth::Caller& caller, const std::string& requesting,
+                 const std::string& requested, bool submitted) {
+  if (!auth::AuthorizeList(caller).ok()) return false;
+  if (caller.authority == requesting) return true;
+  if (!submitted) return false;
+  return caller.authority == requested || auth::SeesAllRequests(caller);
+}
+
+void EventHub::Publish(std::vector<FeedEvent> events) {
+  std::vector<std::shared_ptr<Subscription>> wake;
+  {
+    absl::MutexLock lock(&mu_);
+    for (FeedEvent& e : events) {
+      head_ = std::max(head_, e.event.cursor());
+      ring_.push_back(std::move(e));
+    }
+    while (ring_.size() > ring_size_) {
+      floor_ = ring_.front().event.cursor();
+      ring_.pop_front();
+    }
+    wake = subscriptions_;
+  }
+  for (const auto& s : wake) s->Wake();
+}
+
+void EventHub::Close() {
+  std::vector<std::shared_ptr<Subscription>> wake;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    wake = subscriptions_;
+  }
+  for (const auto& s : wake) s->Wake();
+}
+
+uint64_t EventHub::Head() const {
+  absl::MutexLock lock(&mu_);
+  return head_;
+}
+
+std::shared_ptr<EventHub::Subscription> EventHub::Subscribe(std::function<void()> wake) {
+  auto s = std::make_shared<Subscription>(std::move(wake));
+  absl::MutexLock lock(&mu_);
+  subscriptions_.push_back(s);
+  return s;
+}
+
+void EventHub::Unsubscribe(const std::shared_ptr<Subscription>& subscription) {
+  subscription->Cancel();
+  absl::MutexLock lock(&mu_);
+  subscriptions_.erase(std::remove(subscriptions_.begin(), subscriptions_.end(), subscription),
+                       subscriptions_.end());
+}
+
+absl::Status EventHub::Next(const auth::Caller& caller, uint64_t after, int max, bool live,
+                            Batch* out) const {
+  out->examined = after;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) {
+      return absl::UnavailableError(
+          absl::StrCat("the node is stopping; reconnect with after_cursor ", after));
+    }
+    if (after >= floor_) {
+      out->from_ring = true;
+      // The ring is in cursor order: skip to the first event after `after`.
+      auto it =
+          std::upper_bound(ring_.begin(), ring_.end(), after,
+                           [](uint64_t c, const FeedEvent& p) { return c < p.event.cursor(); });
+      for (; it != ring_.end() && static_cast<int>(out->events.size()) < max; ++it) {
+        out->examined = it->event.cursor();
+        if (MaySeeEvent(caller, it->event.requesting_authority(), it->event.requested_authority(),
+                        it->submitted)) {
+          out->events.push_back(it->event);
+        }
+      }
+      return absl::OkStatus();
+    }
+    if (live) {
+      out->lagging = true;
+      return absl::OkStatus();
+    }
+  }
+  return ReadStored(caller, after, max, out);
+}
+
+absl::Status EventHub::ReadStored(const auth::Caller& caller, uint64_t after, int max,
+                                  Batch* out) const {
+  absl::Status problem;
+  int scanned = 0;
+  absl::Status s = store_->Scan(
+      storage::Column::kIndex, storage::EventPrefix(), storage::EventKey(after),
+      [&](absl::string_view key, absl::string_view value) {
+        uint64_t cursor = 0;
+        storage::v1::EventRecord record;
+        if (!absl::SimpleAtoi(key.substr(storage::EventPrefix().size()), &cursor) ||
+            !record.ParseFromString(std::string(value))) {
+          problem = absl::DataLossError(absl::StrCat("the event index entry ", key, " is corrupt"));
+          return false;
+        }
+        out->examined = cursor;
+        if (MaySeeEvent(caller, record.requesting_authority(), record.requested_authority(),
+                        record.submitted())) {
+          absl::StatusOr<std::string> bytes = store_->Get(
+              storage::Column::kAudit, storage::AuditKey(record.request_id(), record.sequence()));
+          v1::Event e;
+          if (!bytes.ok() || !e.mutable_entry()->ParseFromString(*bytes)) {
+            problem = absl::DataLossError(
+                absl::StrCat("the audit entry of event ", cursor, " cannot be read"));
+            return false;
+          }
+          e.set_cursor(cursor);
+          e.set_request(RequestName(record.request_id()));
+          e.set_type(record.type());
+          e.set_priority(record.priority());
+          e.set_requesting_authority(record.requesting_authority());
+          e.set_requested_authority(record.requested_authority());
+          out->events.push_back(std::move(e));
+        }
+        // Bound the work of one call even when the caller sees little of what it scans.
+        return static_cast<int>(out->events.size()) < max && ++scanned < 16 * max;
+      });
+  if (!s.ok()) return s;
+  return problem;
+}
+
+}  // namespace comity::workflow

@@ -1,0 +1,52 @@
+#ifndef COMITY_SERVICES_WORKFLOW_SCHEDULER_H_
+#define COMITY_SERVICES_WORKFLOW_SCHEDULER_H_
+
+// The scheduler fires the clocks' timers (storage index timer/...) through the engine, so every
+// warning, breach, hold and expiry is an audited change like any other. Timers are durable: one
+// that fell due while the node was down fires at the first RunDue after start-up.
+
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "services/workflow/engine.h"
+#include "storage/store.h"
+
+namespace comity::workflow {
+
+class Scheduler {
+ public:
+  // `store`, `engine` and `clock` must outlive the scheduler.
+  Scheduler(const storage::Store* store, Engine* engine, const Clock* clock)
+      : store_(store), engine_(engine), clock_(clock) {}
+  ~Scheduler() { Stop(); }
+
+  // Fires every timer due at or before `clock`'s now, earliest first, waiting for each change,
+  // until none is left (a change may set a timer that is already due). Returns the number of
+  // changes made; timers the request no longer needs are dropped without a change.
+  absl::StatusOr<int> RunDue();
+
+  // Calls RunDue every `period` of real time on a thread of its own until Stop(), telling `log`
+  // (if set) what it did; never the contents of a request.
+  void Start(absl::Duration period, std::function<void(const std::string&)> log = nullptr);
+  void Stop();
+
+ private:
+  void Loop(absl::Duration period);
+
+  const storage::Store* const store_;
+  Engine* const engine_;
+  const Clock* const clock_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void(const std::string&)> log_;
+  std::thread thread_;
+};
+
+}  // namespace comity::workflow
+
+#endif  // COMITY_SERVICES_WORKFLOW_SCHEDULER_H_
