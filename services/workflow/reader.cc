@@ -67,6 +67,13 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
   if (q.page_size() < 0) return InvalidField("page_size", "must not be negative", "OUT_OF_RANGE");
   const int page_size =
       q.page_size() == 0 ? kDefaultPageSize : std::min(q.page_size(), kMaxPageSize);
+  if (!q.order_by().empty() && q.order_by() != "next_due_time") {
+    return InvalidField("order_by", "must be empty (creation order) or next_due_time", "ORDER_BY");
+  }
+  if (q.has_due_before() && !IsValidTimestamp(q.due_before())) {
+    return InvalidField("due_before", "is not a valid time", "INVALID_TIME");
+  }
+  if (!q.order_by().empty() || q.has_due_before()) return ListByDue(caller, q, page_size);
   std::string last;
   if (!q.page_token().empty() &&
       (!absl::WebSafeBase64Unescape(q.page_token(), &last) || !IsValidId(last))) {
@@ -103,6 +110,54 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
         }
         return true;
       });
+  if (!s.ok()) return s;
+  if (!lookup.ok()) return lookup;
+  return out;
+}
+
+absl::StatusOr<v1::ListRequestsResponse> Reader::ListByDue(const Caller& caller,
+                                                           const v1::ListRequestsRequest& q,
+                                                           int page_size) const {
+  const bool all = auth::SeesAllRequests(caller);
+  const std::string prefix = storage::DuePrefix(all ? storage::kEveryAuthority : caller.authority);
+  std::string last;  // "<time>/<id>" of the last request of the previous page
+  if (!q.page_token().empty() && (!absl::WebSafeBase64Unescape(q.page_token(), &last) ||
+                                  last.size() < 22 || !IsValidId(last.substr(21)))) {
+    return InvalidField("page_token", "is not a token this server returned", "PAGE_TOKEN");
+  }
+  const std::string limit =
+      q.has_due_before() ? storage::DueKey("", absl::ToUnixMicros(FromProto(q.due_before())), "")
+                               .substr(storage::DuePrefix("").size())
+                         : std::string();
+  v1::ListRequestsResponse out;
+  absl::Status lookup;
+  std::string last_seen;
+  absl::Status s =
+      store_->Scan(Column::kIndex, prefix, last.empty() ? "" : prefix + last,
+                   [&](absl::string_view key, absl::string_view) {
+                     const std::string suffix(key.substr(prefix.size()));  // <time>/<id>
+                     if (!limit.empty() && suffix.substr(0, 20) >= limit.substr(0, 20))
+                       return false;
+                     if (out.requests_size() == page_size) {
+                       out.set_next_page_token(absl::WebSafeBase64Escape(last_seen));
+                       return false;
+                     }
+                     last_seen = suffix;
+                     const std::string id = suffix.substr(21);
+                     absl::StatusOr<std::string> bytes = store_->Get(Column::kRequests, id);
+                     v1::Request r;
+                     if (!bytes.ok() || !r.ParseFromString(*bytes)) {
+                       lookup = absl::DataLossError(absl::StrCat(
+                           "the due index names requests/", id, " but its record cannot be read"));
+                       return false;
+                     }
+                     absl::StatusOr<v1::Side> side = SideOf(caller, r);
+                     if (!side.ok() && !all) return true;
+                     if (Matches(q, r, side.ok() ? *side : v1::SIDE_UNSPECIFIED)) {
+                       *out.add_requests() = std::move(r);
+                     }
+                     return true;
+                   });
   if (!s.ok()) return s;
   if (!lookup.ok()) return lookup;
   return out;

@@ -21,7 +21,8 @@ class Reader {
   absl::StatusOr<v1::Request> Get(const Caller& caller, absl::string_view name) const;
 
   // The caller's authority's requests, oldest first (ids sort by creation time), filtered.
-  // A page token is opaque; a malformed one is INVALID_ARGUMENT.
+  // With order_by "next_due_time" or due_before: only requests with a running clock, the
+  // earliest next due time first. A page token is opaque; a malformed one is INVALID_ARGUMENT.
   absl::StatusOr<v1::ListRequestsResponse> List(const Caller& caller,
                                                 const v1::ListRequestsRequest& query) const;
 
@@ -36,7 +37,7 @@ class Reader {
   // PROOF(from_size, D[0:to_size]) from the stored log; INVALID_ARGUMENT unless
   // 0 < from_size <= to_size <= durable_size.
   absl::StatusOr<v1::ConsistencyProof> Consistency(uint64_t from_size, uint64_t to_size,
-                                                    uint64_t durable_size) const;
+                                                   uint64_t durable_size) const;
 
   // The request's audit entries with their stored bytes, as of one read of the record. The name
   // "directory" gives the directory's trail (admins and auditors).
@@ -44,6 +45,9 @@ class Reader {
 
  private:
   absl::StatusOr<v1::Request> Load(const Caller& caller, absl::string_view name) const;
+  absl::StatusOr<v1::ListRequestsResponse> ListByDue(const Caller& caller,
+                                                     const v1::ListRequestsRequest& q,
+                                                     int page_size) const;
   // MTH of stored leaves [begin, end), from the stored perfect subtrees; failures in `*status`.
   std::string StoredRange(uint64_t begin, uint64_t end, absl::Status* status) const;
   const storage::Store* store_;
