@@ -1,6 +1,8 @@
 #ifndef COMITY_COMMON_CLOCK_H_
 #define COMITY_COMMON_CLOCK_H_
 
+#include <string>
+
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -29,6 +31,9 @@ class FakeClock : public Clock {
   mutable absl::Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
+
+// "3d 4h", "2h 5m", "45m" (negative: "-2h 5m"): a duration for people, to the minute.
+std::string HumanDuration(absl::Duration d);
 
 }  // namespace comity
 

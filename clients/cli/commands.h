@@ -37,6 +37,7 @@ struct CommandSpec {
 
 std::vector<CommandSpec> RequestCommands();
 std::vector<CommandSpec> OtherCommands();
+std::vector<CommandSpec> InboxCommands();
 
 // Prints "error: message" for a usage problem and returns kUsageError.
 int UsageError(const std::string& message);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/sha256.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
@@ -26,6 +27,21 @@ std::string Id(const std::string& name) {
 
 void Row(const char* key, const std::string& value) {
   if (!value.empty()) std::printf("%-22s %s\n", key, value.c_str());
+}
+
+absl::Time TimeOf(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// "in 3d 4h" or "4h 10m overdue", from now.
+std::string FromNow(const google::protobuf::Timestamp& t) {
+  const absl::Duration left = TimeOf(t) - absl::Now();
+  return left >= absl::ZeroDuration() ? absl::StrCat("in ", HumanDuration(left))
+                                      : absl::StrCat(HumanDuration(-left), " overdue");
+}
+
+std::string Authority(const std::string& name) {
+  return name.rfind("authorities/", 0) == 0 ? name.substr(12) : name;
 }
 
 }  // namespace
@@ -72,23 +88,69 @@ void PrintRequest(const v1::Request& r) {
     Row("delivery", absl::StrCat("#", d.number(), d.final() ? " final" : " partial", ", ",
                                  d.items_size(), " item(s), ", When(d.delivered_time())));
   }
+  for (const v1::Clock& c : r.clocks()) {
+    std::string line = absl::StrCat(c.name(), ": ", v1::ClockState_Name(c.state()));
+    if (c.state() == v1::RUNNING || c.state() == v1::PAUSED) {
+      absl::StrAppend(&line, ", due ", When(c.due_time()));
+      if (c.state() == v1::RUNNING) absl::StrAppend(&line, " (", FromNow(c.due_time()), ")");
+    }
+    if (c.state() == v1::STOPPED) absl::StrAppend(&line, " at ", When(c.stop_time()));
+    if (c.has_breach_time()) absl::StrAppend(&line, ", BREACHED ", When(c.breach_time()));
+    absl::StrAppend(&line, ", ", v1::Side_Name(c.side()), " side acts [", c.article(), "]");
+    Row("clock", line);
+  }
+  Row("next due", r.has_next_due_time() ? When(r.next_due_time()) : "");
   Row("audit entries", absl::StrCat(r.audit_size()));
   Row("audit head", ToHex(r.audit_head()));
 }
 
 void PrintRequests(const v1::ListRequestsResponse& list) {
-  std::printf("%-26s  %-20s  %-28s  %-9s  %-18s  %-18s  %s\n", "ID", "STATE", "TYPE", "PRIORITY",
-              "FROM", "TO", "UPDATED");
+  std::printf("%-26s  %-20s  %-28s  %-9s  %-12s  %-12s  %-20s  %s\n", "ID", "STATE", "TYPE",
+              "PRIORITY", "FROM", "TO", "UPDATED", "NEXT DUE");
   for (const v1::Request& r : list.requests()) {
-    std::printf("%-26s  %-20s  %-28s  %-9s  %-18s  %-18s  %s\n", Id(r.name()).c_str(),
+    std::printf("%-26s  %-20s  %-28s  %-9s  %-12s  %-12s  %-20s  %s\n", Id(r.name()).c_str(),
                 v1::State_Name(r.state()).c_str(), v1::RequestType_Name(r.type()).c_str(),
                 v1::Priority_Name(r.priority()).c_str(),
-                r.requesting_authority().substr(12).c_str(),
-                r.requested_authority().substr(12).c_str(), When(r.update_time()).c_str());
+                Authority(r.requesting_authority()).c_str(),
+                Authority(r.requested_authority()).c_str(), When(r.update_time()).c_str(),
+                r.has_next_due_time() ? When(r.next_due_time()).c_str() : "-");
   }
   if (!list.next_page_token().empty()) {
     std::printf("(more: --page-token %s)\n", list.next_page_token().c_str());
   }
+}
+
+void PrintDue(const std::vector<v1::Request>& requests, absl::Time before) {
+  std::printf("%-26s  %-22s  %-20s  %-16s  %-9s  %-20s  %-28s  %s\n", "ID", "CLOCK", "DUE (UTC)",
+              "", "ACTS", "STATE", "TYPE", "COUNTERPART");
+  for (const v1::Request& r : requests) {
+    for (const v1::Clock& c : r.clocks()) {
+      if (c.state() != v1::RUNNING || TimeOf(c.due_time()) >= before) continue;
+      std::printf("%-26s  %-22s  %-20s  %-16s  %-9s  %-20s  %-28s  %s -> %s\n",
+                  Id(r.name()).c_str(), c.name().c_str(), When(c.due_time()).c_str(),
+                  FromNow(c.due_time()).c_str(), v1::Side_Name(c.side()).c_str(),
+                  v1::State_Name(r.state()).c_str(), v1::RequestType_Name(r.type()).c_str(),
+                  Authority(r.requesting_authority()).c_str(),
+                  Authority(r.requested_authority()).c_str());
+    }
+  }
+}
+
+void PrintEvent(const v1::Event& e) {
+  const v1::AuditEntry& a = e.entry();
+  std::string who = a.actor().principal();
+  if (who.rfind("spiffe://", 0) == 0) who = who.substr(who.find('/', 9) + 1);
+  std::string detail;
+  if (!a.clock().empty()) detail = absl::StrCat(a.clock(), " due ", When(a.due_time()));
+  if (a.note_kind() != v1::NOTE_KIND_UNSPECIFIED) detail = v1::NoteKind_Name(a.note_kind());
+  std::string states = v1::State_Name(a.state_after());
+  if (a.state_before() != a.state_after()) {
+    states = absl::StrCat(v1::State_Name(a.state_before()), " -> ", states);
+  }
+  std::printf("%-20s  #%-7llu  %-26s  %-20s  %-37s  %-22s  %s\n", When(a.time()).c_str(),
+              static_cast<unsigned long long>(e.cursor()), Id(e.request()).c_str(),
+              v1::Action_Name(a.action()).c_str(), states.c_str(), who.c_str(), detail.c_str());
+  std::fflush(stdout);
 }
 
 void PrintTrail(const v1::Trail& trail) {

@@ -2,7 +2,9 @@
 #define COMITY_CLIENTS_CLI_FORMAT_H_
 
 #include <string>
+#include <vector>
 
+#include "absl/time/time.h"
 #include "comity/v1/audit.pb.h"
 #include "comity/v1/directory.pb.h"
 #include "comity/v1/requests.pb.h"
@@ -15,6 +17,10 @@ void PrintJson(const google::protobuf::Message& message);
 void PrintRequest(const v1::Request& r);
 void PrintRequests(const v1::ListRequestsResponse& list);
 void PrintTrail(const v1::Trail& trail);
+// Each running clock of `requests` due before `before`, one per line.
+void PrintDue(const std::vector<v1::Request>& requests, absl::Time before);
+// One line per event of the live feed, flushed.
+void PrintEvent(const v1::Event& event);
 void PrintAuthorities(const v1::ListAuthoritiesResponse& list);
 
 // Prints the error and its field violations to stderr; returns the exit code (the gRPC code).

@@ -94,7 +94,7 @@ void Help(const std::vector<CommandSpec>& commands) {
          "  certificate names the caller. --as PRINCIPAL alone uses that principal's certificate\n"
          "  from $COMITY_CERTS, ./deploy/dev/certs or ~/.config/comity/certs if there is one,\n"
          "  and otherwise names the caller in development mode (plaintext on loopback).\n"
-               "  --insecure ($COMITY_INSECURE=1): development mode even if a certificate exists.\n"
+         "  --insecure ($COMITY_INSECURE=1): development mode even if a certificate exists.\n"
          "  --json prints the response as JSON; --id prints only the request's ID.\n"
          "  --addr defaults to $COMITY_ADDR or 127.0.0.1:7700; --as to $COMITY_PRINCIPAL.\n"
          "  Exit status: 0, the gRPC status code of a failed call, or 64 for bad usage.\n\n"
@@ -110,6 +110,7 @@ void Help(const std::vector<CommandSpec>& commands) {
 int Main(int argc, char** argv) {
   std::vector<CommandSpec> commands = RequestCommands();
   for (CommandSpec& c : OtherCommands()) commands.push_back(std::move(c));
+  for (CommandSpec& c : InboxCommands()) commands.push_back(std::move(c));
 
   Context ctx;
   std::string addr = Env("COMITY_ADDR", "127.0.0.1:7700");

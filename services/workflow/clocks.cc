@@ -272,16 +272,4 @@ std::vector<Timer> TimersOf(const v1::Request& record) {
   return out;
 }
 
-std::string HumanDuration(absl::Duration d) {
-  std::string sign = d < absl::ZeroDuration() ? "-" : "";
-  d = absl::AbsDuration(d);
-  const int64_t minutes = absl::ToInt64Minutes(d);
-  const int64_t days = minutes / (24 * 60);
-  const int64_t hours = (minutes / 60) % 24;
-  const int64_t mins = minutes % 60;
-  if (days > 0) return absl::StrCat(sign, days, "d ", hours, "h");
-  if (hours > 0) return absl::StrCat(sign, hours, "h ", mins, "m");
-  return absl::StrCat(sign, mins, "m");
-}
-
 }  // namespace comity::workflow

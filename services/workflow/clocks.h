@@ -68,9 +68,6 @@ struct Timer {
 // breach is recorded, its due time. Paused, held and stopped clocks need none.
 std::vector<Timer> TimersOf(const v1::Request& record);
 
-// "3d 4h", "2h 5m", "45m": a duration for people.
-std::string HumanDuration(absl::Duration d);
-
 }  // namespace comity::workflow
 
 #endif  // COMITY_SERVICES_WORKFLOW_CLOCKS_H_
