@@ -5,6 +5,7 @@
 
 #include "services/workflow/clocks.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -228,6 +229,89 @@ class ClockTest : public ::testing::Test {
   std::unique_ptr<Reader> reader_;
   std::unique_ptr<Scheduler> scheduler_;
 };
+
+// Every clock of every shipped profile, from the profile itself: driven to its start event, it
+// runs with the due time its length (or the preservation expiry) gives, warns ahead of it, and
+// at the due time the node records the breach (or the expiry) citing the clock's article.
+TEST_F(ClockTest, EveryShippedClockStartsWarnsAndFallsDue) {
+  int checked = 0;
+  for (const std::string& id : profiles_->Ids()) {
+    const InstrumentProfile& profile = *profiles_->Find(id);
+    for (const ClockRule& rule : profile.clocks()) {
+      SCOPED_TRACE(absl::StrCat(id, " ", rule.name()));
+      v1::RequestType type = rule.types_size() > 0 ? rule.types(0) : v1::STORED_DATA_PRODUCTION;
+      if (FindTypeRule(profile, type) == nullptr) type = profile.types(0).type();
+      v1::Priority priority = v1::ROUTINE;
+      if (rule.routine_hours() == 0 && !rule.due_at_preservation_expiry()) {
+        priority = v1::EMERGENCY;
+      }
+      const std::string name = Submitted(id, type, priority);
+      absl::Time start = clock_.Now();
+      const std::string event = rule.starts_on(0);
+      if (event == "ACKNOWLEDGE" || event == "IN_EXECUTION") Step(kGreta, v1::ACKNOWLEDGE, name);
+      if (event == "IN_EXECUTION") Step(kGreta, v1::ACCEPT, name);
+      absl::Time due = start + absl::Hours(LengthHours(rule, priority));
+      if (event == "PRESERVED") {
+        Step(kGreta, v1::ACKNOWLEDGE, name);
+        v1::ConfirmPreservedRequest confirm;
+        due = start + absl::Hours(24 * profile.min_preservation_days());
+        *confirm.mutable_expire_time() = ToProto(due);
+        ASSERT_TRUE(Do(kGreta, v1::CONFIRM_PRESERVED, confirm, name).ok());
+      }
+      v1::Request r = Get(name);
+      const v1::Clock c = ClockOf(r, rule.name());
+      ASSERT_EQ(c.name(), rule.name()) << "the clock did not start on " << event;
+      EXPECT_EQ(c.state(), v1::RUNNING);
+      EXPECT_EQ(c.article(), rule.article());
+      EXPECT_EQ(FromProto(c.due_time()), due);
+      // Other clocks of the same request may fire too; count this one's entries.
+      auto count = [&](const std::string& entry) {
+        const std::vector<std::string> entries = SystemEntries(name);
+        return std::count(entries.begin(), entries.end(), absl::StrCat(entry, " ", rule.name()));
+      };
+      int warnings = 0;
+      std::vector<int64_t> leads(rule.warn_hours().begin(), rule.warn_hours().end());
+      std::sort(leads.rbegin(), leads.rend());
+      for (int64_t lead : leads) {
+        if (absl::Hours(lead) > due - start) continue;
+        FireAt(due - absl::Hours(lead) - absl::Seconds(1));
+        EXPECT_EQ(count("CLOCK_WARNING"), warnings) << "early, " << lead << "h ahead";
+        FireAt(due - absl::Hours(lead));
+        EXPECT_EQ(count("CLOCK_WARNING"), ++warnings) << lead << "h ahead";
+      }
+      EXPECT_GT(warnings, 0);
+      FireAt(due - absl::Seconds(1));
+      EXPECT_EQ(count("CLOCK_BREACH") + count("EXPIRE_PRESERVATION"), 0);
+      ASSERT_GE(FireAt(due), 1);
+      r = Get(name);
+      EXPECT_EQ(count(rule.on_due() == config::v1::EXPIRE ? "EXPIRE_PRESERVATION" : "CLOCK_BREACH"),
+                1);
+      if (rule.on_due() == config::v1::EXPIRE) {
+        EXPECT_EQ(r.state(), v1::EXPIRED);
+      } else {
+        EXPECT_EQ(FromProto(ClockOf(r, rule.name()).breach_time()), due);
+      }
+      auto trail = reader_->Trail(As(*directory_, kAlice), name);
+      ASSERT_TRUE(trail.ok());
+      for (const v1::TrailEntry& e : trail->entries()) {
+        if (e.entry().clock() == rule.name() && e.entry().action() == v1::CLOCK_BREACH) {
+          EXPECT_EQ(e.entry().legal_basis(), rule.article());
+        }
+      }
+      // Withdrawn, the request's other clocks stop and stay out of the next round.
+      if (r.state() != v1::EXPIRED) {
+        v1::WithdrawRequestRequest withdraw;
+        withdraw.set_reason("done");
+        ASSERT_TRUE(Do(kAlice, v1::WITHDRAW, withdraw, name).ok());
+        EXPECT_EQ(Get(name).clocks(0).state(), v1::STOPPED);
+        EXPECT_FALSE(Get(name).has_next_due_time());
+      }
+      clock_.Advance(absl::Hours(1));
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 10);
+}
 
 TEST_F(ClockTest, EEvidenceProductionTenDaysWarnsThenBreaches) {
   const std::string name = Submitted("eu-eevidence", v1::STORED_DATA_PRODUCTION);
