@@ -129,10 +129,19 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEventsRespon
   void Pump() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     workflow::EventHub::Batch batch;
-    absl::Status s = hub_->Next(caller_, after_, kEventsPerMessage, live_, &batch);
-    if (!s.ok()) {
-      FinishOnce(ToGrpcStatus(s));
-      return;
+    // Catching up, a read may find nothing the caller may see in a stretch of others' events:
+    // read on until there is something to send, or nothing more.
+    for (;;) {
+      batch = workflow::EventHub::Batch();
+      absl::Status s = hub_->Next(caller_, after_, kEventsPerMessage, live_, &batch);
+      if (!s.ok()) {
+        FinishOnce(ToGrpcStatus(s));
+        return;
+      }
+      if (batch.lagging || batch.from_ring || !batch.events.empty() || batch.examined == after_) {
+        break;
+      }
+      after_ = batch.examined;
     }
     if (batch.lagging) {
       absl::Status lag = absl::ResourceExhaustedError(absl::StrCat(

@@ -68,6 +68,7 @@ void EventHub::Unsubscribe(const std::shared_ptr<Subscription>& subscription) {
 absl::Status EventHub::Next(const auth::Caller& caller, uint64_t after, int max, bool live,
                             Batch* out) const {
   out->examined = after;
+  uint64_t floor = 0;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) {
@@ -93,14 +94,16 @@ absl::Status EventHub::Next(const auth::Caller& caller, uint64_t after, int max,
       out->lagging = true;
       return absl::OkStatus();
     }
+    floor = floor_;
   }
-  return ReadStored(caller, after, max, out);
+  return ReadStored(caller, after, max, floor, out);
 }
 
 absl::Status EventHub::ReadStored(const auth::Caller& caller, uint64_t after, int max,
-                                  Batch* out) const {
+                                  uint64_t floor, Batch* out) const {
   absl::Status problem;
   int scanned = 0;
+  bool stopped = false;
   absl::Status s = store_->Scan(
       storage::Column::kIndex, storage::EventPrefix(), storage::EventKey(after),
       [&](absl::string_view key, absl::string_view value) {
@@ -131,10 +134,15 @@ absl::Status EventHub::ReadStored(const auth::Caller& caller, uint64_t after, in
           out->events.push_back(std::move(e));
         }
         // Bound the work of one call even when the caller sees little of what it scans.
-        return static_cast<int>(out->events.size()) < max && ++scanned < 16 * max;
+        stopped = static_cast<int>(out->events.size()) == max || ++scanned == 16 * max;
+        return !stopped;
       });
   if (!s.ok()) return s;
-  return problem;
+  if (!problem.ok()) return problem;
+  // Every event up to `floor` was durable before the ring let go of it: a scan that ran out
+  // has seen them all, and the stream can go on from the ring.
+  if (!stopped) out->examined = std::max(out->examined, floor);
+  return absl::OkStatus();
 }
 
 }  // namespace comity::workflow

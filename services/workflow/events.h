@@ -67,7 +67,8 @@ class EventHub {
                     Batch* out) const;
 
  private:
-  absl::Status ReadStored(const auth::Caller& caller, uint64_t after, int max, Batch* out) const;
+  absl::Status ReadStored(const auth::Caller& caller, uint64_t after, int max, uint64_t floor,
+                          Batch* out) const;
 
   const storage::Store* const store_;
   const size_t ring_size_;

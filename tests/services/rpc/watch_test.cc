@@ -260,6 +260,24 @@ TEST_F(WatchTest, ASlowStreamIsToldToResumeAndMissesNothing) {
   EXPECT_EQ(all.back().entry().action(), v1::ADD_NOTE);
 }
 
+TEST_F(WatchTest, CatchingUpSkipsLongStretchesOfOthersEvents) {
+  Start(/*buffer=*/16);
+  const std::string name = Submitted("uncc", v1::STORED_DATA_PRODUCTION);
+  for (int i = 0; i < 1200; ++i) Note(kAlice, name, "status?");
+  v1::CreateRequestRequest own;
+  *own.mutable_request() = FullRequest("uncc", v1::PRESERVATION);
+  own.mutable_request()->set_requested_authority("authorities/FR-CA");
+  const std::string his = Must(kBinh, &v1::RequestService::Stub::CreateRequest, own).name();
+  // Binh may see one event among more than a thousand, all older than the ring.
+  auto binh = Watch(kBinh, 0);
+  ASSERT_TRUE(binh->Take(1));
+  EXPECT_EQ(binh->events[0].request(), his);
+  // And he goes on live from there.
+  Note(kBinh, his, "draft note");
+  ASSERT_TRUE(binh->Take(2));
+  EXPECT_EQ(binh->events[1].entry().action(), v1::ADD_NOTE);
+}
+
 TEST_F(WatchTest, PreservationDueWhileTheNodeWasDownExpiresAtStartUp) {
   Start();
   const std::string name = Submitted("budapest", v1::PRESERVATION);
