@@ -204,10 +204,15 @@ std::set<std::string> DerivedKeys(const std::string& id, const v1::Request& reco
   return keys;
 }
 
-std::string RecordDigest(v1::Request record) {
-  record.clear_audit_head();
+std::string RecordDigest(v1::Request& record) {
+  std::string head;
+  record.mutable_audit_head()->swap(head);
+  const uint64_t size = record.audit_size();
   record.clear_audit_size();
-  return Sha256(audit::DeterministicBytes(record));
+  std::string digest = Sha256(audit::DeterministicBytes(record));
+  record.mutable_audit_head()->swap(head);
+  record.set_audit_size(size);
+  return digest;
 }
 
 }  // namespace
@@ -429,7 +434,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   // The record before the change, and who the caller is to it.
   v1::Request record;
   v1::Side side = v1::REQUESTING;
-  v1::Request before;
+  Before before;  // what the change must undo in the index, and the state it leaves
   std::string id;
   Effect effect;
   if (cmd.action == v1::CREATE) {
@@ -438,7 +443,6 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     absl::StatusOr<v1::Request> draft = NewDraft(cmd, id, now, group);
     if (!draft.ok()) return draft.status();
     record = *std::move(draft);
-    before.set_state(v1::STATE_UNSPECIFIED);
     effect.index_puts.emplace_back(storage::PartyKey(cmd.caller.authority, id), "q");
   } else if (IsTimerAction(cmd.action)) {
     absl::StatusOr<v1::Request> fired = FireTimer(cmd, group, now, before, effect);
@@ -467,7 +471,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
                                              cmd.etag, ", now ", record.etag(),
                                              "); read it again and retry"));
     }
-    before = record;
+    before = {record.state(), DerivedKeys(id, record)};
     const InstrumentProfile* profile = profiles_->Find(record.instrument());
     if (profile == nullptr) {
       return Precondition("PROFILE", record.instrument(),
@@ -478,9 +482,9 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     const v1::NoteKind note = cmd.action == v1::ADD_NOTE
                                   ? static_cast<const v1::AddNoteRequest&>(*cmd.body).kind()
                                   : v1::NOTE_KIND_UNSPECIFIED;
-    UpdateClocks(*profile, before.state(), cmd.action, note, now, record);
+    UpdateClocks(*profile, before.state, cmd.action, note, now, record);
     // A follow-up that is decided no longer holds its preservation: look at its expiry now.
-    if (!record.follows().empty() && HoldsPreservation(before.state()) &&
+    if (!record.follows().empty() && HoldsPreservation(before.state) &&
         !HoldsPreservation(record.state())) {
       if (absl::Status s = ReleaseHold(record, group, now); !s.ok()) return s;
     }
@@ -492,7 +496,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   StartEntry(record.name(), record.audit_size(), record.audit_head(), now, cmd,
              ActingRole(cmd.caller, side), side, entry);
   if (action != v1::ACTION_UNSPECIFIED) entry.set_action(action);
-  entry.set_state_before(before.state());
+  entry.set_state_before(before.state);
   entry.set_state_after(record.state());
   entry.set_channel(record.channel());
 
@@ -505,7 +509,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   record.set_audit_size(entry.sequence());
 
   for (const auto& [key, value] : effect.index_puts) group.AddIndex(key, value);
-  const std::set<std::string> old_keys = DerivedKeys(id, before);
+  const std::set<std::string>& old_keys = before.keys;
   const std::set<std::string> new_keys = DerivedKeys(id, record);
   for (const std::string& k : old_keys) {
     if (new_keys.count(k) == 0) group.DeleteIndex(k);
@@ -608,7 +612,7 @@ absl::StatusOr<v1::Request> Engine::ExecuteAccess(const Command& cmd, Group& gro
 }
 
 absl::StatusOr<v1::Request> Engine::FireTimer(const Command& cmd, Group& group, absl::Time now,
-                                              v1::Request& before, Effect& effect) {
+                                              Before& before, Effect& effect) {
   if (!cmd.caller.system) return absl::PermissionDeniedError("only the node fires its timers");
   const auto& timer = static_cast<const v1::ClockTimerRequest&>(*cmd.body);
   absl::StatusOr<std::string> id = ParseRequestName(cmd.name, "name");
@@ -626,7 +630,7 @@ absl::StatusOr<v1::Request> Engine::FireTimer(const Command& cmd, Group& group, 
   const ClockRule* rule = profile != nullptr ? FindClockRule(*profile, timer.clock()) : nullptr;
   v1::Clock* clock = FindClock(record, timer.clock());
   if (rule == nullptr || clock == nullptr) return stale("the request has no such clock");
-  before = record;
+  before = {record.state(), DerivedKeys(*id, record)};
   const absl::Time due = FromProto(clock->due_time());
   v1::AuditEntry& entry = effect.entry;
   entry.set_clock(clock->name());
@@ -672,7 +676,7 @@ absl::StatusOr<v1::Request> Engine::FireTimer(const Command& cmd, Group& group, 
     entry.set_reasons(
         absl::StrCat(clock->name(), " passed its due time ", FormatUtc(due), " without being met"));
   }
-  UpdateClocks(*profile, before.state(), entry.action(), v1::NOTE_KIND_UNSPECIFIED, now, record);
+  UpdateClocks(*profile, before.state, entry.action(), v1::NOTE_KIND_UNSPECIFIED, now, record);
   return record;
 }
 

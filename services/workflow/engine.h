@@ -13,6 +13,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -89,6 +91,11 @@ class Engine {
     std::string log_root;
   };
   struct Overlay;
+  // A record before a change: its state and the index keys derived from it.
+  struct Before {
+    v1::State state = v1::STATE_UNSPECIFIED;
+    std::set<std::string> keys;
+  };
 
   void Run();
   void CommitGroups();
@@ -97,10 +104,10 @@ class Engine {
   absl::StatusOr<v1::Request> ExecuteDirectory(const Command& command, Group& group,
                                                absl::Time now);
   absl::StatusOr<v1::Request> ExecuteAccess(const Command& command, Group& group, absl::Time now);
-  // A clock's timer: a warning, a breach, a preservation held or expired. `before` gets the
-  // record before the change; `effect.entry` the entry's action and details.
+  // A clock's timer: a warning, a breach, a preservation held or expired. `before` gets what
+  // the record was before the change; `effect.entry` the entry's action and details.
   absl::StatusOr<v1::Request> FireTimer(const Command& command, Group& group, absl::Time now,
-                                        v1::Request& before, Effect& effect);
+                                        Before& before, Effect& effect);
   // A decided follow-up: a held expiry of the preservation it follows is looked at again now.
   absl::Status ReleaseHold(const v1::Request& follow_up, Group& group, absl::Time now);
   // The live feed's event for `entry` (none for reads).
