@@ -20,68 +20,16 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "services/audit/chain.h"
+#include "tests/testing/daemon.h"
 #include "tests/testing/fixtures.h"
 
 namespace comity {
 namespace {
 
+using comity::testing::Daemon;
 using comity::testing::FullRequest;
 using comity::testing::SourcePath;
 using comity::testing::TempDir;
-
-// A comityd child process on a free loopback port.
-class Daemon {
- public:
-  explicit Daemon(const std::string& data_dir) {
-    int out[2];
-    if (pipe(out) != 0) std::abort();
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      const std::string data = "--data_dir=" + data_dir;
-      const std::string profiles = "--profiles_dir=" + SourcePath("deploy/profiles");
-      const std::string directory = "--directory=" + SourcePath("deploy/dev/directory.textproto");
-      execl(COMITYD_PATH, COMITYD_PATH, "--listen=127.0.0.1:0", "--insecure_dev", data.c_str(),
-            profiles.c_str(), directory.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(out[1]);
-    // Wait (at most 20 s) for "listening on port N".
-    std::string line;
-    pollfd p{out[0], POLLIN, 0};
-    while (line.find('\n') == std::string::npos && poll(&p, 1, 20000) > 0) {
-      char buf[256];
-      ssize_t n = read(out[0], buf, sizeof buf);
-      if (n <= 0) break;
-      line.append(buf, n);
-    }
-    close(out[0]);
-    const std::string prefix = "listening on port ";
-    if (line.rfind(prefix, 0) == 0) {
-      (void)absl::SimpleAtoi(line.substr(prefix.size(), line.find('\n') - prefix.size()), &port_);
-    }
-  }
-
-  ~Daemon() {
-    if (pid_ > 0) Kill(SIGKILL);
-  }
-
-  int port() const { return port_; }
-
-  // Sends `sig` and returns the exit status (or -signal).
-  int Kill(int sig) {
-    kill(pid_, sig);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
 
 std::unique_ptr<grpc::ClientContext> As(const std::string& principal) {
   auto ctx = std::make_unique<grpc::ClientContext>();

@@ -1,0 +1,87 @@
+// The comity CLI against the real comityd: the clock columns of `request get`, `due --within`
+// and `inbox --watch`, run as a user would run them.
+
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/daemon.h"
+#include "tests/testing/fixtures.h"
+
+namespace comity {
+namespace {
+
+using comity::testing::Daemon;
+using comity::testing::SourcePath;
+using comity::testing::TempDir;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Outcome {
+  int code = -1;
+  std::string out;
+};
+
+// Runs `comity --addr ... --insecure --as PRINCIPAL ARGS` (through `timeout` if given).
+Outcome Comity(int port, const std::string& principal, const std::string& args,
+               const std::string& timeout = "") {
+  const std::string command =
+      absl::StrCat(timeout.empty() ? "" : absl::StrCat("timeout ", timeout, " "), COMITY_CLI_PATH,
+                   " --addr 127.0.0.1:", port, " --insecure --as ", principal, " ", args, " 2>&1");
+  Outcome run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) run.out.append(buf, n);
+  const int status = pclose(pipe);
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+TEST(CliTest, ClocksDueAndInbox) {
+  TempDir dir;
+  Daemon daemon(dir.path());
+  ASSERT_GT(daemon.port(), 0);
+  const int port = daemon.port();
+  const Outcome submit = Comity(
+      port, comity::testing::kAlice,
+      "--id request submit -f " + SourcePath("deploy/dev/requests/emergency-disclosure.textproto"));
+  ASSERT_EQ(submit.code, 0) << submit.out;
+  const std::string id(absl::StripAsciiWhitespace(submit.out));
+
+  const Outcome get = Comity(port, comity::testing::kGreta, "request get " + id);
+  ASSERT_EQ(get.code, 0) << get.out;
+  EXPECT_THAT(get.out, HasSubstr("emergency-validation: RUNNING, due "));
+  EXPECT_THAT(get.out, HasSubstr("REQUESTING side acts [Reg. 2023/1543 art. 4(5)]"));
+  EXPECT_THAT(get.out, HasSubstr("next due"));
+
+  const Outcome due = Comity(port, comity::testing::kGreta, "due --within 3d");
+  ASSERT_EQ(due.code, 0) << due.out;
+  EXPECT_THAT(due.out, HasSubstr(id));
+  EXPECT_THAT(due.out, HasSubstr("emergency-validation"));
+  const Outcome later = Comity(port, comity::testing::kGreta, "due --within 24h");
+  EXPECT_THAT(later.out, Not(HasSubstr(id)));
+  EXPECT_THAT(Comity(port, comity::testing::kBinh, "due --within 3d").out, Not(HasSubstr(id)));
+  EXPECT_EQ(Comity(port, comity::testing::kGreta, "due --within soon").code, 64);
+
+  // The watch runs until `timeout` stops it; it replays from the cursor given.
+  const Outcome watch =
+      Comity(port, comity::testing::kGreta, "inbox --watch --after 0", /*timeout=*/"2");
+  EXPECT_THAT(watch.out, HasSubstr(id));
+  EXPECT_THAT(watch.out, HasSubstr("SUBMIT"));
+  EXPECT_THAT(watch.out, HasSubstr("DRAFT -> SUBMITTED"));
+  EXPECT_THAT(watch.out, Not(HasSubstr("CREATE")));  // the draft was never Germany's to see
+  const Outcome inbox = Comity(port, comity::testing::kGreta, "inbox");
+  ASSERT_EQ(inbox.code, 0) << inbox.out;
+  EXPECT_THAT(inbox.out, HasSubstr(id));
+  EXPECT_THAT(inbox.out, HasSubstr("NEXT DUE"));
+}
+
+}  // namespace
+}  // namespace comity
