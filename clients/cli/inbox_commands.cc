@@ -44,19 +44,13 @@ bool IsTerminal(v1::State s) {
 // comity due --within 48h: every running clock that falls due within the window (or is overdue).
 int Due(Context& ctx, const Args& args) {
   if (absl::Status s = args.Allow({"within"}); !s.ok()) return UsageError(std::string(s.message()));
-  absl::Duration within = absl::Hours(48);
-  if (args.Has("within") && !absl::ParseDuration(args.Get("within"), &within)) {
-    // Days, as elsewhere in the CLI ("7d").
-    int64_t days = 0;
-    const std::string w = args.Get("within");
-    if (w.empty() || w.back() != 'd' || !absl::SimpleAtoi(w.substr(0, w.size() - 1), &days)) {
-      return UsageError("--within takes a duration such as 48h, 90m or 7d");
-    }
-    within = absl::Hours(24 * days);
+  absl::StatusOr<absl::Time> before = ParseWhen(args.Get("within", "48h"), absl::Now());
+  if (!before.ok()) {
+    return UsageError(absl::StrCat("--within takes a duration such as 48h, 90m or 7d: ",
+                                   before.status().message()));
   }
-  const absl::Time before = absl::Now() + within;
   v1::ListRequestsRequest req;
-  *req.mutable_due_before() = ToTimestamp(before);
+  *req.mutable_due_before() = ToTimestamp(*before);
   req.set_order_by("next_due_time");
   std::vector<v1::Request> due;
   if (grpc::Status s = ListAll(ctx, req, &due); !s.ok()) return PrintError(s);
@@ -65,7 +59,7 @@ int Due(Context& ctx, const Args& args) {
     for (const v1::Request& r : due) *all.add_requests() = r;
     PrintJson(all);
   } else {
-    PrintDue(due, before);
+    PrintDue(due, *before);
   }
   return 0;
 }

@@ -126,7 +126,7 @@ int Get(Context& ctx, const Args& args) {
 
 int List(Context& ctx, const Args& args) {
   if (absl::Status s = args.Allow({"state", "type", "priority", "side", "counterpart", "instrument",
-                                   "page-size", "page-token", "all"});
+                                   "page-size", "page-token", "all", "by-due", "due-before"});
       !s.ok()) {
     return UsageError(std::string(s.message()));
   }
@@ -154,6 +154,12 @@ int List(Context& ctx, const Args& args) {
     req.set_counterpart(c.rfind("authorities/", 0) == 0 ? c : "authorities/" + c);
   }
   req.set_instrument(args.Get("instrument"));
+  if (args.Has("by-due")) req.set_order_by("next_due_time");
+  if (args.Has("due-before")) {
+    absl::StatusOr<absl::Time> before = ParseWhen(args.Get("due-before"), absl::Now());
+    if (!before.ok()) return UsageError(absl::StrCat("--due-before: ", before.status().message()));
+    *req.mutable_due_before() = ToTimestamp(*before);
+  }
   int size = 0;
   if (args.Has("page-size") && !absl::SimpleAtoi(args.Get("page-size"), &size)) {
     return UsageError("--page-size takes a number");
@@ -333,8 +339,9 @@ std::vector<CommandSpec> RequestCommands() {
       {"request",
        "list",
        "[--state S] [--type T] [--priority P] [--side requesting|receiving] [--counterpart A] "
-       "[--instrument I] [--page-size N] [--page-token T] [--all]",
-       {"all"},
+       "[--instrument I] [--by-due] [--due-before 48h|TIME] [--page-size N] [--page-token T] "
+       "[--all]",
+       {"all", "by-due"},
        List},
       {"request",
        "acknowledge",
