@@ -39,11 +39,13 @@ struct Happened {
   }
 };
 
+bool CoversType(const ClockRule& rule, v1::RequestType type) {
+  return rule.types_size() == 0 ||
+         std::find(rule.types().begin(), rule.types().end(), type) != rule.types().end();
+}
+
 bool Applies(const ClockRule& rule, const v1::Request& record) {
-  if (rule.types_size() > 0 &&
-      std::find(rule.types().begin(), rule.types().end(), record.type()) == rule.types().end()) {
-    return false;
-  }
+  if (!CoversType(rule, record.type())) return false;
   if (rule.due_at_preservation_expiry()) return IsPreservationType(record.type());
   return LengthHours(rule, record.priority()) > 0;
 }
@@ -68,7 +70,8 @@ void Stop(v1::Clock& clock, absl::Time now) {
 }  // namespace
 
 absl::Status CheckClockRules(const InstrumentProfile& profile) {
-  std::set<std::string> names;
+  // A name may recur for other request types (a clock whose length differs by type).
+  std::set<std::pair<std::string, int>> names;
   for (const ClockRule& rule : profile.clocks()) {
     auto bad = [&rule](absl::string_view what) {
       return absl::InvalidArgumentError(absl::StrCat("clock ", rule.name(), ": ", what));
@@ -78,7 +81,17 @@ absl::Status CheckClockRules(const InstrumentProfile& profile) {
         })) {
       return bad("the name must be [a-z0-9-]+");
     }
-    if (!names.insert(rule.name()).second) return bad("defined twice");
+    std::vector<int> types(rule.types().begin(), rule.types().end());
+    if (types.empty()) types.push_back(v1::REQUEST_TYPE_UNSPECIFIED);  // every type
+    for (int t : types) {
+      const bool every = names.count({rule.name(), v1::REQUEST_TYPE_UNSPECIFIED}) > 0;
+      const bool clash = t == v1::REQUEST_TYPE_UNSPECIFIED
+                             ? std::any_of(names.begin(), names.end(),
+                                           [&](const auto& n) { return n.first == rule.name(); })
+                             : names.count({rule.name(), t}) > 0;
+      if (every || clash) return bad("defined twice for the same request type");
+    }
+    for (int t : types) names.insert({rule.name(), t});
     if (rule.article().empty()) return bad("names no article");
     if (rule.starts_on().empty()) return bad("has no starts_on event");
     std::vector<std::string> events(rule.starts_on().begin(), rule.starts_on().end());
@@ -116,9 +129,10 @@ absl::Status CheckClockRules(const InstrumentProfile& profile) {
   return absl::OkStatus();
 }
 
-const ClockRule* FindClockRule(const InstrumentProfile& profile, absl::string_view name) {
+const ClockRule* FindClockRule(const InstrumentProfile& profile, absl::string_view name,
+                               v1::RequestType type) {
   for (const ClockRule& rule : profile.clocks()) {
-    if (rule.name() == name) return &rule;
+    if (rule.name() == name && CoversType(rule, type)) return &rule;
   }
   return nullptr;
 }
@@ -239,7 +253,7 @@ void RefreshClocks(const InstrumentProfile& profile, v1::Request& record) {
     const absl::Time due = FromProto(clock.due_time());
     if (!next_due || due < *next_due) next_due = due;
     if (clock.has_breach_time()) continue;
-    const ClockRule* rule = FindClockRule(profile, clock.name());
+    const ClockRule* rule = FindClockRule(profile, clock.name(), record.type());
     if (rule == nullptr) continue;
     const absl::Time start = FromProto(clock.start_time());
     const std::optional<absl::Time> last = clock.has_last_warning_time()

@@ -20,14 +20,16 @@ namespace comity::workflow {
 using config::v1::ClockRule;
 using config::v1::InstrumentProfile;
 
-// INVALID_ARGUMENT if a clock of `profile` is malformed: a name missing, repeated or not
-// [a-z0-9-]+; an event that is no action, state or note kind; no length at any priority;
+// INVALID_ARGUMENT if a clock of `profile` is malformed: a name missing, not [a-z0-9-]+, or
+// defined twice for one request type (a name may recur with other types, e.g. to give them
+// another length); an event that is no action, state or note kind; no length at any priority;
 // working-day lengths that are not whole days; a warning lead that is not positive; a holiday
 // that is not YYYY-MM-DD.
 absl::Status CheckClockRules(const InstrumentProfile& profile);
 
-// The rule named `name`, or nullptr.
-const ClockRule* FindClockRule(const InstrumentProfile& profile, absl::string_view name);
+// The rule named `name` for requests of `type`, or nullptr.
+const ClockRule* FindClockRule(const InstrumentProfile& profile, absl::string_view name,
+                               v1::RequestType type);
 
 // The request's clock named `name`, or nullptr.
 v1::Clock* FindClock(v1::Request& request, absl::string_view name);

@@ -627,7 +627,8 @@ absl::StatusOr<v1::Request> Engine::FireTimer(const Command& cmd, Group& group, 
   if (!loaded.ok()) return loaded.status();
   v1::Request record = *std::move(loaded);
   const InstrumentProfile* profile = profiles_->Find(record.instrument());
-  const ClockRule* rule = profile != nullptr ? FindClockRule(*profile, timer.clock()) : nullptr;
+  const ClockRule* rule =
+      profile != nullptr ? FindClockRule(*profile, timer.clock(), record.type()) : nullptr;
   v1::Clock* clock = FindClock(record, timer.clock());
   if (rule == nullptr || clock == nullptr) return stale("the request has no such clock");
   before = {record.state(), DerivedKeys(*id, record)};

@@ -6,6 +6,7 @@
 #include "services/workflow/clocks.h"
 
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,21 @@ TEST(CheckClockRulesTest, RefusesMalformedClocks) {
     return CheckClockRules(p);
   };
   EXPECT_TRUE(check("").ok());
+  // A name may recur for other request types, never for the same one.
+  InstrumentProfile p;
+  for (v1::RequestType t : {v1::PRESERVATION, v1::STORED_DATA_PRODUCTION}) {
+    ClockRule* c = p.add_clocks();
+    c->set_name("ack");
+    c->set_article("art. 1");
+    c->add_starts_on("SUBMIT");
+    c->set_routine_hours(24);
+    c->add_types(t);
+  }
+  EXPECT_TRUE(CheckClockRules(p).ok());
+  p.mutable_clocks(1)->add_types(v1::PRESERVATION);
+  EXPECT_EQ(CheckClockRules(p).code(), absl::StatusCode::kInvalidArgument);
+  p.mutable_clocks(1)->clear_types();
+  EXPECT_EQ(CheckClockRules(p).code(), absl::StatusCode::kInvalidArgument);
   for (const char* bad : {"event", "length", "working", "warn", "name", "holiday", "expiry"}) {
     EXPECT_EQ(check(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
   }
@@ -196,6 +212,21 @@ class ClockTest : public ::testing::Test {
       out.push_back(absl::StrCat(v1::Action_Name(e.entry().action()), " ", e.entry().clock()));
     }
     return out;
+  }
+
+  // Restarts the node with the shipped profiles, `id` changed by `change`.
+  void Reprofile(const std::string& id, const std::function<void(InstrumentProfile&)>& change) {
+    Close();
+    std::vector<InstrumentProfile> profiles;
+    for (const std::string& each : profiles_->Ids()) {
+      InstrumentProfile p = *profiles_->Find(each);
+      if (each == id) change(p);
+      profiles.push_back(std::move(p));
+    }
+    auto set = ProfileSet::FromProfiles(std::move(profiles));
+    ASSERT_TRUE(set.ok()) << set.status();
+    profiles_ = *std::move(set);
+    Open();
   }
 
   int Fire() {
@@ -525,24 +556,14 @@ TEST_F(ClockTest, FollowUpHoldsPreservationUntilDecided) {
 }
 
 TEST_F(ClockTest, WorkingDayClocksSkipWeekendsAndHolidays) {
-  Close();
-  std::vector<InstrumentProfile> profiles;
-  for (const std::string& id : profiles_->Ids()) {
-    InstrumentProfile p = *profiles_->Find(id);
-    if (id == "eu-eio") {
-      p.add_holidays("2026-11-23");
-      for (ClockRule& c : *p.mutable_clocks()) {
-        if (c.name() != "acknowledgement") continue;
-        c.set_working_days(true);
-        c.set_routine_hours(5 * 24);  // five working days
-      }
+  Reprofile("eu-eio", [](InstrumentProfile& p) {
+    p.add_holidays("2026-11-23");
+    for (ClockRule& c : *p.mutable_clocks()) {
+      if (c.name() != "acknowledgement") continue;
+      c.set_working_days(true);
+      c.set_routine_hours(5 * 24);  // five working days
     }
-    profiles.push_back(std::move(p));
-  }
-  auto set = ProfileSet::FromProfiles(std::move(profiles));
-  ASSERT_TRUE(set.ok()) << set.status();
-  profiles_ = *std::move(set);
-  Open();
+  });
   const std::string name = Submitted("eu-eio", v1::SUBSCRIBER_INFORMATION);
   const v1::Clock ack = ClockOf(Get(name), "acknowledgement");
   EXPECT_TRUE(ack.working_days());
@@ -551,6 +572,31 @@ TEST_F(ClockTest, WorkingDayClocksSkipWeekendsAndHolidays) {
   EXPECT_EQ(FireAt(kFriday + absl::Hours(24 * 10) - absl::Seconds(1)), 1);  // the warning
   EXPECT_EQ(FireAt(kFriday + absl::Hours(24 * 10)), 1);
   EXPECT_EQ(SystemEntries(name).back(), "CLOCK_BREACH acknowledgement");
+}
+
+TEST_F(ClockTest, AClockMayHaveAnotherLengthForAnotherType) {
+  Reprofile("eu-eevidence", [](InstrumentProfile& p) {
+    for (ClockRule& c : *p.mutable_clocks()) {
+      if (c.name() != "production") continue;
+      c.clear_types();
+      c.add_types(v1::STORED_DATA_PRODUCTION);
+      ClockRule subscriber = c;
+      subscriber.clear_types();
+      subscriber.add_types(v1::SUBSCRIBER_INFORMATION);
+      subscriber.set_routine_hours(120);
+      subscriber.set_article("subscriber data: 5 days");
+      *p.add_clocks() = subscriber;
+      break;
+    }
+  });
+  const std::string stored = Submitted("eu-eevidence", v1::STORED_DATA_PRODUCTION);
+  const std::string subscriber = Submitted("eu-eevidence", v1::SUBSCRIBER_INFORMATION);
+  EXPECT_EQ(FromProto(ClockOf(Get(stored), "production").due_time()), kFriday + absl::Hours(240));
+  const v1::Clock c = ClockOf(Get(subscriber), "production");
+  EXPECT_EQ(FromProto(c.due_time()), kFriday + absl::Hours(120));
+  EXPECT_EQ(c.article(), "subscriber data: 5 days");
+  EXPECT_EQ(FireAt(kFriday + absl::Hours(120)), 1);  // its own rule's breach (warnings moot)
+  EXPECT_THAT(SystemEntries(subscriber), ElementsAre("CLOCK_BREACH production"));
 }
 
 TEST_F(ClockTest, TimersDueWhileTheNodeWasDownFireAtStartUp) {
