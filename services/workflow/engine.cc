@@ -1,9 +1,11 @@
 #include "services/workflow/engine.h"
 
+#include <deque>
 #include <future>
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -41,6 +43,12 @@ struct Engine::Overlay {
     T value;
   };
   std::map<std::string, Tagged<v1::Request>> records;
+  // Records whose groups are durable, most recent last: commands on a request usually follow
+  // each other closely, and this spares them a read and a parse. Only the sequencer writes
+  // records, so an entry is never stale; one evicted is read from the store.
+  std::unordered_map<std::string, v1::Request> recent;
+  std::deque<std::string> recent_order;
+  static constexpr size_t kRecentRecords = 8192;
   std::map<std::string, Tagged<storage::v1::IdempotencyRecord>> idempotent;
   std::map<std::string, uint64_t> links;
   std::optional<Tagged<storage::v1::DirectoryRecord>> directory;
@@ -52,7 +60,19 @@ struct Engine::Overlay {
         it = group_of(it->second) <= committed ? map.erase(it) : std::next(it);
       }
     };
-    prune(records, [](const auto& t) { return t.group; });
+    for (auto it = records.begin(); it != records.end();) {
+      if (it->second.group > committed) {
+        ++it;
+        continue;
+      }
+      recent[it->first] = std::move(it->second.value);
+      recent_order.push_back(it->first);
+      it = records.erase(it);
+    }
+    while (recent_order.size() > kRecentRecords) {
+      recent.erase(recent_order.front());
+      recent_order.pop_front();
+    }
     prune(idempotent, [](const auto& t) { return t.group; });
     prune(links, [](uint64_t g) { return g; });
     if (directory && directory->group <= committed) directory.reset();
@@ -66,8 +86,11 @@ class Engine::Group : public View {
       : store_(store), overlay_(overlay), number_(number) {}
 
   absl::StatusOr<v1::Request> LoadRequest(absl::string_view id) const override {
-    auto it = overlay_->records.find(std::string(id));
+    const std::string key(id);
+    auto it = overlay_->records.find(key);
     if (it != overlay_->records.end()) return it->second.value;
+    auto recent = overlay_->recent.find(key);
+    if (recent != overlay_->recent.end()) return recent->second;
     absl::StatusOr<std::string> bytes = store_->Get(Column::kRequests, id);
     if (!bytes.ok()) return bytes.status();
     v1::Request r;
@@ -105,7 +128,12 @@ class Engine::Group : public View {
   }
 
   void AddRecord(const std::string& id, v1::Request record) {
-    writes_.Put(Column::kRequests, id, audit::DeterministicBytes(record));
+    std::string bytes = audit::DeterministicBytes(record);
+    AddRecord(id, std::move(record), std::move(bytes));
+  }
+  // `bytes` is a serialization of `record`.
+  void AddRecord(const std::string& id, v1::Request record, std::string bytes) {
+    writes_.Put(Column::kRequests, id, std::move(bytes));
     overlay_->records[id] = {number_, std::move(record)};
   }
   void AddIdempotent(const std::string& key, storage::v1::IdempotencyRecord rec) {
@@ -204,15 +232,31 @@ std::set<std::string> DerivedKeys(const std::string& id, const v1::Request& reco
   return keys;
 }
 
-std::string RecordDigest(v1::Request& record) {
+// The record's deterministic bytes without its audit head and size (which depend on the entry
+// being written), in `*bytes`; returns their SHA-256.
+std::string RecordDigest(v1::Request& record, std::string* bytes) {
   std::string head;
   record.mutable_audit_head()->swap(head);
   const uint64_t size = record.audit_size();
   record.clear_audit_size();
-  std::string digest = Sha256(audit::DeterministicBytes(record));
+  *bytes = audit::DeterministicBytes(record);
   record.mutable_audit_head()->swap(head);
   record.set_audit_size(size);
-  return digest;
+  return Sha256(*bytes);
+}
+
+std::string RecordDigest(v1::Request& record) {
+  std::string bytes;
+  return RecordDigest(record, &bytes);
+}
+
+// Appends the record's audit size and head to its bytes without them: protobuf merges fields in
+// any order, so the result parses to the whole record without serializing it again.
+void AppendAuditFields(const v1::Request& record, std::string* bytes) {
+  v1::Request tail;
+  tail.set_audit_size(record.audit_size());
+  tail.set_audit_head(record.audit_head());
+  tail.AppendToString(bytes);
 }
 
 }  // namespace
@@ -503,10 +547,12 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   record.set_version(record.version() + 1);
   record.set_etag(absl::StrCat(record.version()));
   *record.mutable_update_time() = ToProto(now);
-  entry.set_record_digest(RecordDigest(record));
+  std::string record_bytes;
+  entry.set_record_digest(RecordDigest(record, &record_bytes));
   const std::string entry_bytes = Seal(entry, storage::AuditKey(id, entry.sequence()), group);
   record.set_audit_head(Sha256(entry_bytes));
   record.set_audit_size(entry.sequence());
+  AppendAuditFields(record, &record_bytes);
 
   for (const auto& [key, value] : effect.index_puts) group.AddIndex(key, value);
   const std::set<std::string>& old_keys = before.keys;
@@ -524,7 +570,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     *rec.mutable_response() = record;
     group.AddIdempotent(idem_key, std::move(rec));
   }
-  group.AddRecord(id, record);
+  group.AddRecord(id, record, std::move(record_bytes));
   return record;
 }
 
