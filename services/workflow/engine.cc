@@ -563,7 +563,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   for (const std::string& k : new_keys) {
     if (old_keys.count(k) == 0) group.AddIndex(k, "");
   }
-  AddEvent(id, record, entry, group);
+  AddEvent(id, record, std::move(entry), group);  // the entry's last use
   if (!idem_key.empty()) {
     storage::v1::IdempotencyRecord rec;
     rec.set_fingerprint(fingerprint);
@@ -741,7 +741,7 @@ absl::Status Engine::ReleaseHold(const v1::Request& follow_up, Group& group, abs
   return absl::OkStatus();
 }
 
-void Engine::AddEvent(const std::string& id, const v1::Request& record, const v1::AuditEntry& entry,
+void Engine::AddEvent(const std::string& id, const v1::Request& record, v1::AuditEntry entry,
                       Group& group) {
   if (entry.action() == v1::ACCESS) return;
   const uint64_t cursor = entry.leaf_index() + 1;
@@ -757,7 +757,7 @@ void Engine::AddEvent(const std::string& id, const v1::Request& record, const v1
   v1::Event event;
   event.set_cursor(cursor);
   event.set_request(record.name());
-  *event.mutable_entry() = entry;
+  *event.mutable_entry() = std::move(entry);
   event.set_type(record.type());
   event.set_priority(record.priority());
   event.set_requesting_authority(record.requesting_authority());

@@ -111,8 +111,8 @@ class Engine {
   // A decided follow-up: a held expiry of the preservation it follows is looked at again now.
   absl::Status ReleaseHold(const v1::Request& follow_up, Group& group, absl::Time now);
   // The live feed's event for `entry` (none for reads).
-  static void AddEvent(const std::string& id, const v1::Request& record,
-                       const v1::AuditEntry& entry, Group& group);
+  static void AddEvent(const std::string& id, const v1::Request& record, v1::AuditEntry entry,
+                       Group& group);
   // Gives `entry` its place in the Merkle log and writes it, its leaf and the tree nodes it
   // completes into `group`. Returns the entry's bytes.
   std::string Seal(v1::AuditEntry& entry, const std::string& audit_key, Group& group);
