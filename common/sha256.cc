@@ -2,14 +2,26 @@
 
 #include <openssl/evp.h>
 
+#include <cstdlib>
+#include <memory>
+
 #include "absl/strings/escaping.h"
 
 namespace comity {
 
 std::string Sha256(absl::string_view data) {
+  // Fetched once and a context per thread: OpenSSL 3 looks the algorithm up on every implicit
+  // fetch (EVP_sha256() in EVP_Digest), which costs about a third of hashing a kilobyte.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                           &EVP_MD_CTX_free);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  if (kSha256 == nullptr || ctx == nullptr || !EVP_DigestInit_ex2(ctx.get(), kSha256, nullptr) ||
+      !EVP_DigestUpdate(ctx.get(), data.data(), data.size()) ||
+      !EVP_DigestFinal_ex(ctx.get(), md, &len)) {
+    std::abort();  // only if OpenSSL is broken: no digest is better than a wrong one
+  }
   return std::string(reinterpret_cast<const char*>(md), len);
 }
 

@@ -20,9 +20,18 @@ bool MaySeeEvent(const auth::Caller& caller, const std::string& requesting,
 }
 
 void EventHub::Publish(std::vector<FeedEvent> events) {
+  if (events.empty()) return;
   std::vector<std::shared_ptr<Subscription>> wake;
   {
     absl::MutexLock lock(&mu_);
+    if (subscriptions_.empty()) {
+      // Nobody is watching: a stream that starts later catches up from the store, which holds
+      // every published event, so the ring can start afresh.
+      head_ = std::max(head_, events.back().event.cursor());
+      floor_ = head_;
+      ring_.clear();
+      return;
+    }
     for (FeedEvent& e : events) {
       head_ = std::max(head_, e.event.cursor());
       ring_.push_back(std::move(e));
