@@ -11,7 +11,8 @@
 
 namespace comity::bench {
 
-CeilingResult MeasureCeiling(const std::string& dir, int producers, absl::Duration duration) {
+CeilingResult MeasureCeiling(const std::string& dir, int producers, absl::Duration duration,
+                             CeilingWrites writes) {
   auto store = storage::OpenRocksDbStore(dir);
   if (!store.ok()) return {};
   absl::Mutex mu;
@@ -20,7 +21,8 @@ CeilingResult MeasureCeiling(const std::string& dir, int producers, absl::Durati
   uint64_t committed_generation = 0, queued_generation = 0;
   bool stop = false;
   int64_t commits = 0, groups = 0;
-  const std::string record(900, 'r'), entry(320, 'e');
+  const std::string record(900, 'r'), entry(320, 'e'), hash(32, 'h'), event(60, 'v');
+  uint64_t leaves = 0;  // the committer's alone
 
   std::thread committer([&] {
     for (;;) {
@@ -37,7 +39,17 @@ CeilingResult MeasureCeiling(const std::string& dir, int producers, absl::Durati
       for (const auto& [id, seq] : batch) {
         ws.Put(storage::Column::kRequests, id, record);
         ws.Put(storage::Column::kAudit, storage::AuditKey(id, seq), entry);
-        ws.Put(storage::Column::kIndex, storage::PartyKey("authorities/FR-CA", id), "q");
+        if (writes == CeilingWrites::kMinimal) {
+          ws.Put(storage::Column::kIndex, storage::PartyKey("authorities/FR-CA", id), "q");
+          continue;
+        }
+        ws.Put(storage::Column::kTlog, storage::TlogNodeKey(0, leaves), hash);
+        if (leaves % 2 == 1) ws.Put(storage::Column::kTlog, storage::TlogNodeKey(1, leaves / 2), hash);
+        ++leaves;
+        ws.Put(storage::Column::kIndex, storage::EventKey(leaves), event);
+      }
+      if (writes == CeilingWrites::kTransition) {
+        ws.Put(storage::Column::kMeta, storage::kTlogSizeKey, absl::StrCat(leaves));
       }
       const bool ok = (*store)->Commit(ws).ok();
       absl::MutexLock lock(&mu);
