@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -16,6 +17,8 @@
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/server_builder.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
 #include "storage/keys.h"
 
 namespace comity::server {
@@ -161,8 +164,33 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   s->events_ = std::make_unique<workflow::EventHub>(
       s->store_.get(), log_size,
       config.watch_buffer_events() > 0 ? config.watch_buffer_events() : 8192);
+  if (!config.metrics_address().empty()) s->metrics_ = std::make_shared<prometheus::Registry>();
+  // Timed entries by kind, and open WatchEvents streams.
+  std::map<v1::Action, prometheus::Counter*> timed;
+  if (s->metrics_ != nullptr) {
+    auto& family = prometheus::BuildCounter()
+                       .Name("comity_timed_entries_total")
+                       .Help("Entries the node recorded for its clocks, by action")
+                       .Register(*s->metrics_);
+    for (v1::Action a :
+         {v1::CLOCK_WARNING, v1::CLOCK_BREACH, v1::CLOCK_HELD, v1::EXPIRE_PRESERVATION}) {
+      timed[a] = &family.Add({{"action", v1::Action_Name(a)}});
+    }
+    prometheus::Gauge* streams = &prometheus::BuildGauge()
+                                      .Name("comity_watch_streams")
+                                      .Help("Open WatchEvents streams")
+                                      .Register(*s->metrics_)
+                                      .Add({});
+    s->events_->OnStreamsChanged([streams](size_t n) { streams->Set(static_cast<double>(n)); });
+  }
   workflow::EngineOptions options;
-  options.on_durable_events = [hub = s->events_.get()](std::vector<workflow::FeedEvent> events) {
+  options.on_durable_events = [hub = s->events_.get(),
+                               timed](std::vector<workflow::FeedEvent> events) {
+    for (const workflow::FeedEvent& e : events) {
+      if (e.event.entry().actor().side() != v1::SYSTEM) continue;
+      auto counter = timed.find(e.event.entry().action());
+      if (counter != timed.end()) counter->second->Increment();
+    }
     hub->Publish(std::move(events));
   };
   options.on_durable_log = [cp = s->checkpoints_.get()](uint64_t size, const std::string& root) {
@@ -193,7 +221,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   if (!config.metrics_address().empty()) {
-    s->metrics_ = std::make_shared<prometheus::Registry>();
     try {  // civetweb reports a port it cannot bind by throwing; nothing else here throws
       s->exposer_ = std::make_unique<prometheus::Exposer>(config.metrics_address());
     } catch (const std::exception&) {

@@ -64,6 +64,7 @@ std::shared_ptr<EventHub::Subscription> EventHub::Subscribe(std::function<void()
   auto s = std::make_shared<Subscription>(std::move(wake));
   absl::MutexLock lock(&mu_);
   subscriptions_.push_back(s);
+  if (on_streams_changed_) on_streams_changed_(subscriptions_.size());
   return s;
 }
 
@@ -72,6 +73,7 @@ void EventHub::Unsubscribe(const std::shared_ptr<Subscription>& subscription) {
   absl::MutexLock lock(&mu_);
   subscriptions_.erase(std::remove(subscriptions_.begin(), subscriptions_.end(), subscription),
                        subscriptions_.end());
+  if (on_streams_changed_) on_streams_changed_(subscriptions_.size());
 }
 
 absl::Status EventHub::Next(const auth::Caller& caller, uint64_t after, int max, bool live,

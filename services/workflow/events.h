@@ -42,6 +42,10 @@ class EventHub {
   // The engine's completer thread: appends `events` (cursors increasing) and wakes streams.
   void Publish(std::vector<FeedEvent> events);
 
+  // Told the number of open streams whenever it changes (under the hub's lock: must be quick).
+  // Set before the first Subscribe.
+  void OnStreamsChanged(std::function<void(size_t)> fn) { on_streams_changed_ = std::move(fn); }
+
   // Ends every stream (UNAVAILABLE: resume later from your cursor); the node is stopping.
   void Close();
 
@@ -78,6 +82,7 @@ class EventHub {
   uint64_t floor_ ABSL_GUARDED_BY(mu_);  // every event after it is in the ring
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::shared_ptr<Subscription>> subscriptions_ ABSL_GUARDED_BY(mu_);
+  std::function<void(size_t)> on_streams_changed_;
 };
 
 class EventHub::Subscription {

@@ -1,6 +1,10 @@
 #include "tests/testing/fixtures.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -92,6 +96,23 @@ v1::Request FullRequest(const std::string& instrument, v1::RequestType type,
   if (r.priority() == v1::EMERGENCY) r.set_emergency_facts("A patient's life depends on it");
   r.mutable_confidentiality()->set_confidential(true);
   return r;
+}
+
+// GET http://127.0.0.1:<port>/metrics over a plain socket.
+std::string ScrapeMetrics(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+  const std::string get = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (write(fd, get.data(), get.size()) < 0) return "";
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, n);
+  close(fd);
+  return out;
 }
 
 }  // namespace comity::testing

@@ -42,6 +42,9 @@ inline constexpr char kDieter[] = "spiffe://comity.dev/DE-BFJ/dieter";  // DE su
 inline constexpr char kGreta[] = "spiffe://comity.dev/DE-BFJ/greta";    // DE responder
 inline constexpr char kBinh[] = "spiffe://comity.dev/VN-247/binh";      // VN submitter+responder
 
+// GET http://127.0.0.1:<port>/metrics over a plain socket: the response, headers included.
+std::string ScrapeMetrics(int port);
+
 // A request from FR-CA to DE-BFJ with every content field set, valid for any profile and type.
 v1::Request FullRequest(const std::string& instrument, v1::RequestType type,
                         v1::Priority priority = v1::ROUTINE);

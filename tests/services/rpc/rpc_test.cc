@@ -784,23 +784,6 @@ TEST_F(RpcTest, HealthIsServing) {
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
-// GET http://127.0.0.1:<port>/metrics over a plain socket.
-std::string ScrapeMetrics(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
-  const std::string get = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (write(fd, get.data(), get.size()) < 0) return "";
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, n);
-  close(fd);
-  return out;
-}
-
 TEST(ServerConfigTest, RefusedCallsAreCountedInMetrics) {
   TempDir dir;
   config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path());
@@ -817,7 +800,7 @@ TEST(ServerConfigTest, RefusedCallsAreCountedInMetrics) {
     EXPECT_EQ(stub->ListRequests(&ctx, v1::ListRequestsRequest(), &out).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
   }
-  const std::string metrics = ScrapeMetrics((*server)->metrics_port());
+  const std::string metrics = comity::testing::ScrapeMetrics((*server)->metrics_port());
   EXPECT_NE(metrics.find("comity_denied_calls_total{code=\"PERMISSION_DENIED\"} 2"),
             std::string::npos)
       << metrics;

@@ -39,8 +39,9 @@ class WatchTest : public ::testing::Test {
  protected:
   WatchTest() : clock_(kStart) {}
 
-  void Start(int buffer = 0) {
+  void Start(int buffer = 0, bool metrics = false) {
     config::v1::ServerConfig config = comity::testing::TestServerConfig(dir_.path());
+    if (metrics) config.set_metrics_address("127.0.0.1:0");
     config.set_timer_period_ms(-1);  // the test fires timers itself
     if (buffer > 0) config.set_watch_buffer_events(buffer);
     auto server = server::Server::Start(config, &clock_, {"", &log_});
@@ -276,6 +277,25 @@ TEST_F(WatchTest, CatchingUpSkipsLongStretchesOfOthersEvents) {
   Note(kBinh, his, "draft note");
   ASSERT_TRUE(binh->Take(2));
   EXPECT_EQ(binh->events[1].entry().action(), v1::ADD_NOTE);
+}
+
+TEST_F(WatchTest, TimedEntriesAndOpenStreamsAreCounted) {
+  Start(/*buffer=*/0, /*metrics=*/true);
+  const std::string name = Submitted("eu-eio", v1::SUBSCRIBER_INFORMATION);
+  auto stream = Watch(kGreta, 0);
+  ASSERT_TRUE(stream->Take(1));
+  clock_.Set(kStart + absl::Hours(24 * 6));
+  ASSERT_TRUE(server_->RunDueTimers().ok());  // the acknowledgement's warning
+  clock_.Set(kStart + absl::Hours(24 * 7));
+  ASSERT_TRUE(server_->RunDueTimers().ok());  // and its breach
+  ASSERT_TRUE(stream->Take(3));
+  EXPECT_EQ(stream->events[2].entry().action(), v1::CLOCK_BREACH);
+  const std::string metrics = comity::testing::ScrapeMetrics(server_->metrics_port());
+  EXPECT_THAT(metrics,
+              ::testing::HasSubstr("comity_timed_entries_total{action=\"CLOCK_WARNING\"} 1"));
+  EXPECT_THAT(metrics,
+              ::testing::HasSubstr("comity_timed_entries_total{action=\"CLOCK_BREACH\"} 1"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr("comity_watch_streams 1"));
 }
 
 TEST_F(WatchTest, PreservationDueWhileTheNodeWasDownExpiresAtStartUp) {
