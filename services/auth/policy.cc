@@ -11,7 +11,9 @@ absl::Status RequestNotFound(absl::string_view name) {
 absl::StatusOr<v1::Side> SideOf(const Caller& caller, const v1::Request& request) {
   if (caller.system) return v1::SYSTEM;
   if (caller.authority == request.requesting_authority()) return v1::REQUESTING;
-  if (caller.authority == request.requested_authority() && request.state() != v1::DRAFT) {
+  // The receiving side sees a request from its submission on, never a draft (nor a draft the
+  // requesting side withdrew).
+  if (caller.authority == request.requested_authority() && request.has_submit_time()) {
     return v1::RECEIVING;
   }
   return RequestNotFound(request.name());
@@ -37,7 +39,7 @@ bool SeesAllRequests(const Caller& caller) { return caller.Has(v1::OVERSIGHT_AUD
 absl::Status AuthorizeRead(const Caller& caller, const v1::Request& request) {
   if (absl::Status s = AuthorizeList(caller); !s.ok()) return s;
   if (SideOf(caller, request).ok()) return absl::OkStatus();
-  if (SeesAllRequests(caller) && request.state() != v1::DRAFT) return absl::OkStatus();
+  if (SeesAllRequests(caller) && request.has_submit_time()) return absl::OkStatus();
   return RequestNotFound(request.name());
 }
 
@@ -88,8 +90,7 @@ absl::Status AuthorizeDirectoryRead(const Caller& caller) {
       caller.Has(v1::OVERSIGHT_AUDITOR)) {
     return absl::OkStatus();
   }
-  return absl::PermissionDeniedError(
-      "the directory's trail is for admins and auditors");
+  return absl::PermissionDeniedError("the directory's trail is for admins and auditors");
 }
 
 v1::Role ActingRole(const Caller& caller, v1::Side side) {

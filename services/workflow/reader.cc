@@ -104,7 +104,7 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
           return false;
         }
         absl::StatusOr<v1::Side> side = SideOf(caller, r);
-        if (all && !side.ok() && r.state() == v1::DRAFT) return true;  // others' drafts
+        if (all && !side.ok() && !r.has_submit_time()) return true;  // others' drafts
         if (Matches(q, r, side.ok() ? *side : v1::SIDE_UNSPECIFIED)) {
           *out.add_requests() = std::move(r);
         }
@@ -216,7 +216,7 @@ absl::StatusOr<v1::Statistics> Reader::Statistics(const Caller& caller,
     absl::StatusOr<v1::ListRequestsResponse> list = List(caller, page);
     if (!list.ok()) return list.status();
     for (const v1::Request& r : list->requests()) {
-      if (r.state() == v1::DRAFT) continue;
+      if (!r.has_submit_time()) continue;  // never submitted
       out.set_requests(out.requests() + 1);
       (*out.mutable_by_type())[v1::RequestType_Name(r.type())]++;
       if (r.priority() == v1::EMERGENCY) out.set_emergency(out.emergency() + 1);

@@ -560,6 +560,27 @@ TEST_F(EngineTest, WithdrawFromAnyLiveStateButNotAfterTheEnd) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(EngineTest, AWithdrawnDraftStaysTheRequestingSidesAlone) {
+  auto draft = Create(FullRequest("uncc", v1::GENERAL_ASSISTANCE));
+  ASSERT_TRUE(draft.ok());
+  v1::WithdrawRequestRequest withdraw;
+  withdraw.set_name(draft->name());
+  withdraw.set_reason("drafted by mistake");
+  auto r = Do(comity::testing::kAlice, v1::WITHDRAW, withdraw);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->state(), v1::WITHDRAWN);
+  EXPECT_TRUE(reader_->Get(Who(comity::testing::kAlice), draft->name()).ok());
+  // Germany never received it: it does not exist for her, nor for an oversight body.
+  EXPECT_EQ(reader_->Get(Who(comity::testing::kGreta), draft->name()).status().code(),
+            absl::StatusCode::kNotFound);
+  v1::AddNoteRequest note;
+  note.set_name(draft->name());
+  note.set_kind(v1::COMMENT);
+  note.set_text("?");
+  EXPECT_EQ(Do(comity::testing::kGreta, v1::ADD_NOTE, note).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(EngineTest, PaginationIsStableWhileRequestsArrive) {
   std::vector<std::string> created;
   for (int i = 0; i < 25; ++i) {
