@@ -2,6 +2,7 @@
 #define COMITY_STORAGE_STORE_H_
 
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,11 @@ class WriteSet {
   }
   void Delete(Column column, std::string key) {
     writes_.push_back({column, std::move(key), std::string(), true});
+  }
+  // Appends `later`'s writes, which apply after these.
+  void Append(WriteSet later) {
+    writes_.insert(writes_.end(), std::make_move_iterator(later.writes_.begin()),
+                   std::make_move_iterator(later.writes_.end()));
   }
   const std::vector<Write>& writes() const { return writes_; }
   bool empty() const { return writes_.empty(); }

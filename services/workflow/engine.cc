@@ -376,12 +376,20 @@ void Engine::Run() {
     f.log_root = log_.Root();
     f.batch = std::move(batch);
     absl::MutexLock lock(&commit_mu_);
-    // Double buffering: wait while a group is already queued behind the one being synced.
+    // While a group syncs, what is applied meanwhile joins the one group waiting behind it, so
+    // a change waits for at most the sync under way and its own. Past max_batch commands the
+    // waiting group is full and the sequencer waits for the committer to take it.
     commit_mu_.Await(absl::Condition(
-        +[](Engine* e)
-             ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->commit_mu_) { return e->to_commit_.empty(); },
+        +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->commit_mu_) {
+          return e->to_commit_.empty() ||
+                 static_cast<int>(e->to_commit_.back().batch.size()) < e->options_.max_batch;
+        },
         this));
-    to_commit_.push_back(std::move(f));
+    if (to_commit_.empty()) {
+      to_commit_.push_back(std::move(f));
+    } else {
+      to_commit_.back().Absorb(std::move(f));
+    }
   }
   absl::MutexLock lock(&commit_mu_);
   sequencer_done_ = true;

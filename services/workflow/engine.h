@@ -89,6 +89,18 @@ class Engine {
     std::vector<FeedEvent> events;
     uint64_t log_size = 0;  // the Merkle log after this group
     std::string log_root;
+
+    // Appends `later`, applied after this group, to it: one commit for both.
+    void Absorb(Finished later) {
+      number = later.number;
+      writes.Append(std::move(later.writes));
+      for (auto& p : later.batch) batch.push_back(std::move(p));
+      for (auto& r : later.results) results.push_back(std::move(r));
+      for (auto& e : later.events) events.push_back(std::move(e));
+      if (later.directory) directory = std::move(later.directory);
+      log_size = later.log_size;
+      log_root = std::move(later.log_root);
+    }
   };
   struct Overlay;
   // A record before a change: its state and the index keys derived from it.
