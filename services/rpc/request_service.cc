@@ -123,11 +123,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEventsRespon
  private:
   void Wake() {
     absl::MutexLock lock(&mu_);
-    if (!writing_) Pump();
+    Pump();
   }
 
+  // Sends the next batch unless a write is in flight (one at a time) or the stream is over.
   void Pump() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
+    if (finished_ || writing_) return;
     workflow::EventHub::Batch batch;
     // Catching up, a read may find nothing the caller may see in a stretch of others' events:
     // read on until there is something to send, or nothing more.
