@@ -46,6 +46,10 @@ grpc::ServerUnaryReactor* DirectoryService::UpsertAuthority(grpc::CallbackServer
                                                             const v1::UpsertAuthorityRequest* req,
                                                             v1::Authority* reply) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (absl::Status s = log_->Start(); !s.ok()) {
+    log_->Finish(reactor, *ctx, kUpsert, s);
+    return reactor;
+  }
   absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
   if (!caller.ok()) {
     log_->Finish(reactor, *ctx, kUpsert, caller.status());

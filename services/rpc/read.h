@@ -19,6 +19,10 @@ grpc::ServerUnaryReactor* AnswerRead(grpc::CallbackServerContext* ctx, const Ide
                                      SecurityLog& log, const char* method, Reply* reply,
                                      Read&& read) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (absl::Status s = log.Start(); !s.ok()) {
+    log.Finish(reactor, *ctx, method, s);
+    return reactor;
+  }
   absl::StatusOr<workflow::Caller> caller = identifier.Identify(*ctx);
   absl::StatusOr<Reply> result =
       caller.ok() ? std::forward<Read>(read)(*caller) : absl::StatusOr<Reply>(caller.status());

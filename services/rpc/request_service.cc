@@ -13,6 +13,10 @@ grpc::ServerUnaryReactor* RequestService::Change(grpc::CallbackServerContext* ct
                                                  const char* method, v1::Action action,
                                                  const Message* req, v1::Request* reply) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (absl::Status s = log_->Start(); !s.ok()) {
+    log_->Finish(reactor, *ctx, method, s);
+    return reactor;
+  }
   absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
   if (!caller.ok()) {
     log_->Finish(reactor, *ctx, method, caller.status());

@@ -47,6 +47,7 @@ void SecurityLog::Finish(grpc::ServerUnaryReactor* reactor, const grpc::ServerCo
     Record(PresentedPrincipal(ctx), method, s);
   }
   reactor->Finish(std::move(s));
+  --in_flight_;
 }
 
 void SecurityLog::Record(const std::string& principal, const std::string& method,

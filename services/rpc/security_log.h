@@ -22,6 +22,19 @@ class SecurityLog {
   // `metrics`, if given, gets the counter family comity_denied_calls_total{code}.
   SecurityLog(std::ostream* out, prometheus::Registry* metrics);
 
+  // Every unary handler starts here and ends in Finish; the calls in between are in flight.
+  // UNAVAILABLE once the node drains (the handler finishes with it at once).
+  absl::Status Start() {
+    ++in_flight_;
+    if (draining_.load()) {
+      return absl::UnavailableError("the node is shutting down; retry with the same request_id");
+    }
+    return absl::OkStatus();
+  }
+  // From now on Start refuses new calls.
+  void Drain() { draining_ = true; }
+  int64_t in_flight() const { return in_flight_.load(); }
+
   // Finishes a call with `status`, first recording it if it is a refusal. Every handler ends
   // here; successful calls cost nothing extra.
   void Finish(grpc::ServerUnaryReactor* reactor, const grpc::ServerContextBase& ctx,
@@ -37,6 +50,8 @@ class SecurityLog {
   absl::Mutex mu_;
   std::ostream* out_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> unauthenticated_{0}, permission_denied_{0}, not_found_{0};
+  std::atomic<int64_t> in_flight_{0};
+  std::atomic<bool> draining_{false};
   prometheus::Counter* unauthenticated_metric_ = nullptr;
   prometheus::Counter* permission_denied_metric_ = nullptr;
   prometheus::Counter* not_found_metric_ = nullptr;

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/files.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -272,7 +273,17 @@ void Server::Shutdown(absl::Duration grace) {
   if (scheduler_ != nullptr) scheduler_->Stop();
   if (events_ != nullptr) events_->Close();  // ends WatchEvents streams: clients resume later
   if (grpc_ != nullptr) {
-    grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+    // New calls are refused (UNAVAILABLE) while those in flight finish, for up to `grace`; then
+    // gRPC stops at once. Waiting in gRPC's own Shutdown would also wait, to the deadline, for
+    // clients that are connected but idle.
+    const absl::Time until = absl::Now() + grace;
+    if (security_log_ != nullptr) {
+      security_log_->Drain();
+      while (security_log_->in_flight() > 0 && absl::Now() < until) {
+        absl::SleepFor(absl::Milliseconds(2));
+      }
+    }
+    grpc_->Shutdown(std::chrono::system_clock::now());
     grpc_->Wait();
   }
   if (engine_ != nullptr) engine_->Stop();

@@ -112,6 +112,63 @@ TEST(DurabilityTest, EveryAcknowledgedChangeSurvivesKill9) {
   EXPECT_TRUE(requests->CreateRequest(As(comity::testing::kAlice).get(), create, &r).ok());
 }
 
+// SIGTERM in the middle of a load: the node lets the calls in flight finish, refuses new ones
+// (UNAVAILABLE: retry), exits 0 at once, and every change it acknowledged is there after it.
+TEST(DurabilityTest, SigtermUnderLoadAnswersEveryCallAndLosesNothing) {
+  TempDir dir;
+  std::map<std::string, uint64_t> acknowledged;
+  std::map<grpc::StatusCode, int> failures;
+  std::mutex mu;
+  {
+    Daemon daemon(dir.path());
+    ASSERT_GT(daemon.port(), 0);
+    auto channel = Connect(daemon.port());
+    std::atomic<int> writes{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 6; ++c) {
+      clients.emplace_back([&] {
+        auto stub = v1::RequestService::NewStub(channel);
+        v1::CreateRequestRequest create;
+        *create.mutable_request() = FullRequest("uncc", v1::GENERAL_ASSISTANCE);
+        v1::Request r;
+        if (!stub->CreateRequest(As(comity::testing::kAlice).get(), create, &r).ok()) return;
+        for (int i = 0;; ++i) {
+          v1::AddNoteRequest note;
+          note.set_name(r.name());
+          note.set_kind(v1::COMMENT);
+          note.set_text(absl::StrCat("note ", i));
+          v1::Request after;
+          grpc::Status s = stub->AddNote(As(comity::testing::kAlice).get(), note, &after);
+          std::lock_guard<std::mutex> lock(mu);
+          if (!s.ok()) {
+            ++failures[s.error_code()];
+            return;
+          }
+          acknowledged[r.name()] = after.audit_size();
+          ++writes;
+        }
+      });
+    }
+    while (writes.load() < 300) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    EXPECT_EQ(daemon.Kill(SIGTERM), 0);
+    for (auto& t : clients) t.join();
+  }
+  for (const auto& [code, n] : failures) {
+    EXPECT_TRUE(code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::CANCELLED)
+        << n << " call(s) ended with code " << code;
+  }
+  Daemon again(dir.path());
+  ASSERT_GT(again.port(), 0);
+  auto audit = v1::AuditService::NewStub(Connect(again.port()));
+  for (const auto& [name, size] : acknowledged) {
+    v1::GetTrailRequest req;
+    req.set_request(name);
+    v1::Trail trail;
+    ASSERT_TRUE(audit->GetTrail(As(comity::testing::kAlice).get(), req, &trail).ok());
+    EXPECT_GE(trail.size(), size) << name << " lost an acknowledged change";
+  }
+}
+
 TEST(DurabilityTest, SigtermDrainsAndExitsCleanly) {
   TempDir dir;
   std::string name;
