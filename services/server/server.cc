@@ -247,6 +247,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   builder.AddListeningPort(config.listen_address(), *credentials, &s->port_);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes() > 0 ? config.max_message_bytes()
                                                                   : 4 << 20);
+  // Long-lived WatchEvents streams: ping idle connections every minute so that a client gone
+  // without a word (a dropped network) is noticed and its stream let go.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
   builder.RegisterService(s->requests_.get());
   builder.RegisterService(s->directory_service_.get());
   builder.RegisterService(s->audit_.get());
