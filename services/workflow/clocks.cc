@@ -150,9 +150,13 @@ int64_t LengthHours(const ClockRule& rule, v1::Priority priority) {
       return rule.emergency_hours();
     case v1::URGENT:
       return rule.urgent_hours();
-    default:
-      return rule.routine_hours();
+    case v1::ROUTINE:
+    case v1::PRIORITY_UNSPECIFIED:
+    case v1::Priority_INT_MIN_SENTINEL_DO_NOT_USE_:
+    case v1::Priority_INT_MAX_SENTINEL_DO_NOT_USE_:
+      break;
   }
+  return rule.routine_hours();
 }
 
 std::vector<absl::CivilDay> Holidays(const InstrumentProfile& profile) {

@@ -1,0 +1,57 @@
+#include "services/workflow/engine_group.h"
+
+#include "common/sha256.h"
+#include "services/workflow/clocks.h"
+#include "services/workflow/timeutil.h"
+
+namespace comity::workflow::engine_internal {
+
+void StartEntry(const std::string& trail, uint64_t size, const std::string& head, absl::Time now,
+                const Command& cmd, v1::Role role, v1::Side side, v1::AuditEntry& entry) {
+  entry.set_request(trail);
+  entry.set_sequence(size + 1);
+  entry.set_previous_hash(size == 0 ? audit::GenesisHash() : head);
+  *entry.mutable_time() = ToProto(now);
+  v1::Actor* actor = entry.mutable_actor();
+  actor->set_principal(cmd.caller.principal);
+  actor->set_authority(cmd.caller.authority);
+  actor->set_role(role);
+  actor->set_side(side);
+  entry.set_action(cmd.action);
+  entry.set_request_id(cmd.request_id);
+}
+
+std::set<std::string> DerivedKeys(const std::string& id, const v1::Request& record) {
+  std::set<std::string> keys;
+  if (record.name().empty()) return keys;
+  for (const Timer& t : TimersOf(record)) {
+    keys.insert(storage::TimerKey(absl::ToUnixMicros(t.time), id, t.clock, t.warning));
+  }
+  if (record.has_next_due_time()) {
+    const int64_t due = absl::ToUnixMicros(FromProto(record.next_due_time()));
+    keys.insert(storage::DueKey(record.requesting_authority(), due, id));
+    if (record.state() != v1::DRAFT) {
+      keys.insert(storage::DueKey(record.requested_authority(), due, id));
+      keys.insert(storage::DueKey(storage::kEveryAuthority, due, id));
+    }
+  }
+  return keys;
+}
+
+std::string RecordDigest(v1::Request& record, std::string* bytes) {
+  std::string head;
+  record.mutable_audit_head()->swap(head);
+  const uint64_t size = record.audit_size();
+  record.clear_audit_size();
+  *bytes = audit::DeterministicBytes(record);
+  record.mutable_audit_head()->swap(head);
+  record.set_audit_size(size);
+  return Sha256(*bytes);
+}
+
+std::string RecordDigest(v1::Request& record) {
+  std::string bytes;
+  return RecordDigest(record, &bytes);
+}
+
+}  // namespace comity::workflow::engine_internal

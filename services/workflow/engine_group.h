@@ -1,0 +1,201 @@
+#ifndef COMITY_SERVICES_WORKFLOW_ENGINE_GROUP_H_
+#define COMITY_SERVICES_WORKFLOW_ENGINE_GROUP_H_
+
+// The engine's insides, shared by engine.cc (the pipeline and the lifecycle actions) and
+// engine_changes.cc (directory changes, reads, timers, the feed): the overlay of changes not yet
+// durable and the commit group under construction. Not part of the engine's interface.
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "comity/storage/v1/records.pb.h"
+#include "services/audit/chain.h"
+#include "services/workflow/engine.h"
+#include "storage/keys.h"
+
+namespace comity::workflow {
+
+using storage::Column;
+
+// What the sequencer has applied, tagged with the group that wrote it, until that group is
+// durable: later commands read through it, so they see changes still on their way to disk.
+struct Engine::Overlay {
+  template <typename T>
+  struct Tagged {
+    uint64_t group;
+    T value;
+  };
+  std::map<std::string, Tagged<v1::Request>> records;
+  // Records whose groups are durable, most recent last: commands on a request usually follow
+  // each other closely, and this spares them a read and a parse. Only the sequencer writes
+  // records, so an entry is never stale; one evicted is read from the store.
+  std::unordered_map<std::string, v1::Request> recent;
+  std::deque<std::string> recent_order;
+  static constexpr size_t kRecentRecords = 8192;
+  std::map<std::string, Tagged<storage::v1::IdempotencyRecord>> idempotent;
+  std::map<std::string, uint64_t> links;
+  std::optional<Tagged<storage::v1::DirectoryRecord>> directory;
+
+  // Drops what groups up to `committed` wrote and no later group changed: the store has it.
+  void Prune(uint64_t committed) {
+    auto prune = [committed](auto& map, auto group_of) {
+      for (auto it = map.begin(); it != map.end();) {
+        it = group_of(it->second) <= committed ? map.erase(it) : std::next(it);
+      }
+    };
+    for (auto it = records.begin(); it != records.end();) {
+      if (it->second.group > committed) {
+        ++it;
+        continue;
+      }
+      recent[it->first] = std::move(it->second.value);
+      recent_order.push_back(it->first);
+      it = records.erase(it);
+    }
+    while (recent_order.size() > kRecentRecords) {
+      recent.erase(recent_order.front());
+      recent_order.pop_front();
+    }
+    prune(idempotent, [](const auto& t) { return t.group; });
+    prune(links, [](uint64_t g) { return g; });
+    if (directory && directory->group <= committed) directory.reset();
+  }
+};
+
+// The commit group under construction: its writes, recorded in the overlay as they are made.
+class Engine::Group : public View {
+ public:
+  Group(const storage::Store* store, Overlay* overlay, uint64_t number)
+      : store_(store), overlay_(overlay), number_(number) {}
+
+  absl::StatusOr<v1::Request> LoadRequest(absl::string_view id) const override {
+    const std::string key(id);
+    auto it = overlay_->records.find(key);
+    if (it != overlay_->records.end()) return it->second.value;
+    auto recent = overlay_->recent.find(key);
+    if (recent != overlay_->recent.end()) return recent->second;
+    absl::StatusOr<std::string> bytes = store_->Get(Column::kRequests, id);
+    if (!bytes.ok()) return bytes.status();
+    v1::Request r;
+    if (!r.ParseFromString(*bytes)) {
+      return absl::DataLossError(absl::StrCat("the stored record of requests/", id, " is corrupt"));
+    }
+    return r;
+  }
+
+  absl::StatusOr<std::vector<std::string>> FollowUps(absl::string_view id) const override {
+    const std::string prefix = storage::LinkPrefix(id);
+    std::set<std::string> out;
+    absl::Status s =
+        store_->Scan(Column::kIndex, prefix, "", [&](absl::string_view key, absl::string_view) {
+          out.insert(std::string(key.substr(prefix.size())));
+          return true;
+        });
+    if (!s.ok()) return s;
+    for (auto it = overlay_->links.lower_bound(prefix);
+         it != overlay_->links.end() && absl::StartsWith(it->first, prefix); ++it) {
+      out.insert(it->first.substr(prefix.size()));
+    }
+    return std::vector<std::string>(out.begin(), out.end());
+  }
+
+  // An earlier answer to (principal, request_id), if any.
+  absl::StatusOr<storage::v1::IdempotencyRecord> FindIdempotent(const std::string& key) const {
+    auto it = overlay_->idempotent.find(key);
+    if (it != overlay_->idempotent.end()) return it->second.value;
+    absl::StatusOr<std::string> bytes = store_->Get(Column::kIdempotency, key);
+    if (!bytes.ok()) return bytes.status();
+    storage::v1::IdempotencyRecord rec;
+    if (!rec.ParseFromString(*bytes)) return absl::DataLossError("corrupt idempotency record");
+    return rec;
+  }
+
+  void AddRecord(const std::string& id, v1::Request record) {
+    std::string bytes = audit::DeterministicBytes(record);
+    AddRecord(id, std::move(record), std::move(bytes));
+  }
+  // `bytes` is a serialization of `record`.
+  void AddRecord(const std::string& id, v1::Request record, std::string bytes) {
+    writes_.Put(Column::kRequests, id, std::move(bytes));
+    overlay_->records[id] = {number_, std::move(record)};
+  }
+  void AddIdempotent(const std::string& key, storage::v1::IdempotencyRecord rec) {
+    writes_.Put(Column::kIdempotency, key, rec.SerializeAsString());
+    overlay_->idempotent[key] = {number_, std::move(rec)};
+  }
+  void AddIndex(const std::string& key, const std::string& value) {
+    writes_.Put(Column::kIndex, key, value);
+    if (absl::StartsWith(key, "link/")) overlay_->links[key] = number_;
+  }
+  // Only for derived keys that no command reads back through the overlay (timers, due times).
+  void DeleteIndex(const std::string& key) { writes_.Delete(Column::kIndex, key); }
+  void AddEvent(FeedEvent event) { events_.push_back(std::move(event)); }
+  std::vector<FeedEvent> TakeEvents() { return std::move(events_); }
+  absl::StatusOr<storage::v1::DirectoryRecord> LoadDirectory() const {
+    if (overlay_->directory) return overlay_->directory->value;
+    absl::StatusOr<std::string> bytes = store_->Get(Column::kMeta, storage::kDirectoryKey);
+    if (!bytes.ok()) return bytes.status();
+    storage::v1::DirectoryRecord record;
+    if (!record.ParseFromString(*bytes)) return absl::DataLossError("corrupt directory record");
+    return record;
+  }
+  void AddDirectory(storage::v1::DirectoryRecord record) {
+    writes_.Put(Column::kMeta, storage::kDirectoryKey, audit::DeterministicBytes(record));
+    changed_directory_ = record.config();
+    overlay_->directory = Overlay::Tagged<storage::v1::DirectoryRecord>{number_, std::move(record)};
+  }
+  std::optional<config::v1::DirectoryConfig> TakeDirectory() {
+    return std::move(changed_directory_);
+  }
+
+  void AddTlogNode(std::string key, std::string hash) {
+    writes_.Put(Column::kTlog, std::move(key), std::move(hash));
+  }
+  void SetTlogSize(uint64_t size) { tlog_size_ = size; }
+
+  void AddAudit(const std::string& key, const std::string& bytes) {
+    writes_.Put(Column::kAudit, key, bytes);
+  }
+
+  storage::WriteSet TakeWrites() {
+    if (tlog_size_) writes_.Put(Column::kMeta, storage::kTlogSizeKey, absl::StrCat(*tlog_size_));
+    return std::move(writes_);
+  }
+
+ private:
+  const storage::Store* store_;
+  Overlay* overlay_;
+  const uint64_t number_;
+  storage::WriteSet writes_;
+  std::optional<config::v1::DirectoryConfig> changed_directory_;
+  std::optional<uint64_t> tlog_size_;
+  std::vector<FeedEvent> events_;
+};
+
+namespace engine_internal {
+
+// Starts `entry` as the next entry of `trail`, whose size and head are `size` and `head`: its
+// place in the chain, its time, who acted in which role for which side, and the action.
+void StartEntry(const std::string& trail, uint64_t size, const std::string& head, absl::Time now,
+                const Command& cmd, v1::Role role, v1::Side side, v1::AuditEntry& entry);
+
+// The index entries that follow from a record: its clocks' timers and its next due time.
+std::set<std::string> DerivedKeys(const std::string& id, const v1::Request& record);
+
+// The record's deterministic bytes without its audit head and size (which depend on the entry
+// being written), in `*bytes`; returns their SHA-256.
+std::string RecordDigest(v1::Request& record, std::string* bytes);
+std::string RecordDigest(v1::Request& record);
+
+}  // namespace engine_internal
+}  // namespace comity::workflow
+
+#endif  // COMITY_SERVICES_WORKFLOW_ENGINE_GROUP_H_
