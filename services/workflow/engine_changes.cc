@@ -2,6 +2,7 @@
 // events, and sealing entries into the Merkle log.
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -105,6 +106,68 @@ absl::StatusOr<v1::Request> Engine::ExecuteAccess(const Command& cmd, Group& gro
   return record;
 }
 
+namespace {
+
+// What a timer records on `clock` and in `entry`; each returns "" once done, or why the timer is
+// stale (no change).
+std::string Warn(v1::Clock& clock, absl::Time now, v1::AuditEntry& entry) {
+  const absl::Time due = FromProto(clock.due_time());
+  if (clock.state() != v1::RUNNING || !clock.has_next_warning_time() ||
+      FromProto(clock.next_warning_time()) > now) {
+    return "no warning is due";
+  }
+  if (now >= due) return "the due time itself has passed";
+  *clock.mutable_last_warning_time() = clock.next_warning_time();
+  entry.set_action(v1::CLOCK_WARNING);
+  entry.set_reasons(
+      absl::StrCat(clock.name(), " is due in ", HumanDuration(due - now), ", at ", FormatUtc(due)));
+  return "";
+}
+
+std::string Breach(v1::Clock& clock, absl::Time now, v1::AuditEntry& entry) {
+  const absl::Time due = FromProto(clock.due_time());
+  if (clock.state() != v1::RUNNING || clock.has_breach_time() || due > now) {
+    return "the due time has not come or was recorded already";
+  }
+  *clock.mutable_breach_time() = ToProto(now);
+  entry.set_action(v1::CLOCK_BREACH);
+  entry.set_reasons(
+      absl::StrCat(clock.name(), " passed its due time ", FormatUtc(due), " without being met"));
+  return "";
+}
+
+// A preservation's expiry: held while a follow-up is undecided (once recorded), else expired.
+absl::StatusOr<std::string> Expire(const Command& cmd, const View& view,
+                                   const InstrumentProfile& profile, absl::Time now,
+                                   v1::Request& record, Effect& effect) {
+  v1::Clock& clock = *FindClock(record, effect.entry.clock());
+  const absl::Time due = FromProto(clock.due_time());
+  if ((clock.state() != v1::RUNNING && clock.state() != v1::HELD) || due > now) {
+    return std::string("the expiry has not come");
+  }
+  absl::StatusOr<std::string> holder =
+      HoldingFollowUp(view, record.name().substr(strlen("requests/")));
+  if (!holder.ok()) return holder.status();
+  v1::AuditEntry& entry = effect.entry;
+  if (!holder->empty()) {
+    if (clock.state() == v1::HELD) return std::string("still held");
+    clock.set_state(v1::HELD);
+    entry.set_action(v1::CLOCK_HELD);
+    entry.set_reasons(absl::StrCat("the preservation's expiry ", FormatUtc(due),
+                                   " passed; it is held until follow-up ", *holder, " is decided"));
+    return std::string();
+  }
+  Command expire = cmd;
+  expire.action = v1::EXPIRE_PRESERVATION;
+  ActionInput input{expire, v1::SYSTEM, now, profile, view};
+  if (absl::Status s = ApplyAction(input, record, effect); !s.ok()) return s;
+  entry.set_action(v1::EXPIRE_PRESERVATION);
+  entry.set_reasons(absl::StrCat("the preservation expired at ", FormatUtc(due)));
+  return std::string();
+}
+
+}  // namespace
+
 absl::StatusOr<v1::Request> Engine::FireTimer(const Command& cmd, Group& group, absl::Time now,
                                               Before& before, Effect& effect) {
   if (!cmd.caller.system) return absl::PermissionDeniedError("only the node fires its timers");
@@ -126,51 +189,16 @@ absl::StatusOr<v1::Request> Engine::FireTimer(const Command& cmd, Group& group, 
   v1::Clock* clock = FindClock(record, timer.clock());
   if (rule == nullptr || clock == nullptr) return stale("the request has no such clock");
   before = {record.state(), DerivedKeys(*id, record)};
-  const absl::Time due = FromProto(clock->due_time());
   v1::AuditEntry& entry = effect.entry;
   entry.set_clock(clock->name());
   *entry.mutable_due_time() = clock->due_time();
   entry.set_legal_basis(rule->article());
-  if (timer.warning()) {
-    if (clock->state() != v1::RUNNING || !clock->has_next_warning_time() ||
-        FromProto(clock->next_warning_time()) > now) {
-      return stale("no warning is due");
-    }
-    if (now >= due) return stale("the due time itself has passed");
-    *clock->mutable_last_warning_time() = clock->next_warning_time();
-    entry.set_action(v1::CLOCK_WARNING);
-    entry.set_reasons(absl::StrCat(clock->name(), " is due in ", HumanDuration(due - now), ", at ",
-                                   FormatUtc(due)));
-  } else if (rule->on_due() == config::v1::EXPIRE) {
-    if ((clock->state() != v1::RUNNING && clock->state() != v1::HELD) || due > now) {
-      return stale("the expiry has not come");
-    }
-    absl::StatusOr<std::string> holder = HoldingFollowUp(group, *id);
-    if (!holder.ok()) return holder.status();
-    if (!holder->empty()) {
-      if (clock->state() == v1::HELD) return stale("still held");
-      clock->set_state(v1::HELD);
-      entry.set_action(v1::CLOCK_HELD);
-      entry.set_reasons(absl::StrCat("the preservation's expiry ", FormatUtc(due),
-                                     " passed; it is held until follow-up ", *holder,
-                                     " is decided"));
-    } else {
-      Command expire = cmd;
-      expire.action = v1::EXPIRE_PRESERVATION;
-      ActionInput input{expire, v1::SYSTEM, now, *profile, group};
-      if (absl::Status s = ApplyAction(input, record, effect); !s.ok()) return s;
-      entry.set_action(v1::EXPIRE_PRESERVATION);
-      entry.set_reasons(absl::StrCat("the preservation expired at ", FormatUtc(due)));
-    }
-  } else {
-    if (clock->state() != v1::RUNNING || clock->has_breach_time() || due > now) {
-      return stale("the due time has not come or was recorded already");
-    }
-    *clock->mutable_breach_time() = ToProto(now);
-    entry.set_action(v1::CLOCK_BREACH);
-    entry.set_reasons(
-        absl::StrCat(clock->name(), " passed its due time ", FormatUtc(due), " without being met"));
-  }
+  absl::StatusOr<std::string> stale_because =
+      timer.warning()                        ? Warn(*clock, now, entry)
+      : rule->on_due() == config::v1::EXPIRE ? Expire(cmd, group, *profile, now, record, effect)
+                                             : Breach(*clock, now, entry);
+  if (!stale_because.ok()) return stale_because.status();
+  if (!stale_because->empty()) return stale(*stale_because);
   UpdateClocks(*profile, before.state, entry.action(), v1::NOTE_KIND_UNSPECIFIED, now, record);
   return record;
 }
