@@ -19,6 +19,7 @@
 #include "services/workflow/scheduler.h"
 #include "services/workflow/timeutil.h"
 #include "storage/keys.h"
+#include "tests/testing/engine_fixture.h"
 #include "tests/testing/fixtures.h"
 
 namespace comity::workflow {
@@ -89,36 +90,15 @@ TEST(CheckClockRulesTest, RefusesMalformedClocks) {
   }
 }
 
-class ClockTest : public ::testing::Test {
+class ClockTest : public comity::testing::EngineFixture {
  protected:
-  ClockTest() : clock_(kFriday), directory_(comity::testing::DemoDirectory()) {
-    profiles_ = comity::testing::ShippedProfiles();
-    Open();
-  }
-
-  void Open() {
-    auto store = storage::OpenRocksDbStore(dir_.path());
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    auto engine = Engine::Start(store_.get(), &clock_, profiles_.get(), directory_.get());
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = *std::move(engine);
-    reader_ = std::make_unique<Reader>(store_.get());
-    scheduler_ = std::make_unique<Scheduler>(store_.get(), engine_.get(), &clock_);
-  }
-
-  void Close() {
-    scheduler_.reset();
-    engine_.reset();
-    reader_.reset();
-    store_.reset();
-  }
+  ClockTest() : EngineFixture(kFriday) {}
 
   template <typename Msg>
   absl::StatusOr<v1::Request> Do(const char* who, v1::Action action, Msg msg,
                                  const std::string& name) {
     msg.set_name(name);
-    return engine_->ApplyAndWait(MakeCommand(action, As(*directory_, who), msg));
+    return engine_->ApplyAndWait(MakeCommand(action, Who(who), msg));
   }
 
   // Creates and submits a request from FR-CA to DE-BFJ.
@@ -126,7 +106,7 @@ class ClockTest : public ::testing::Test {
                         v1::Priority priority = v1::ROUTINE) {
     v1::CreateRequestRequest create;
     *create.mutable_request() = FullRequest(instrument, type, priority);
-    auto r = engine_->ApplyAndWait(MakeCommand(v1::CREATE, As(*directory_, kAlice), create));
+    auto r = engine_->ApplyAndWait(MakeCommand(v1::CREATE, Who(kAlice), create));
     EXPECT_TRUE(r.ok()) << r.status();
     auto s = Do(kAlice, v1::SUBMIT, v1::SubmitRequestRequest(), r->name());
     EXPECT_TRUE(s.ok()) << s.status();
@@ -183,7 +163,7 @@ class ClockTest : public ::testing::Test {
   }
 
   v1::Request Get(const std::string& name) {
-    auto r = reader_->Get(As(*directory_, kAlice), name);
+    auto r = reader_->Get(Who(kAlice), name);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : v1::Request();
   }
@@ -203,7 +183,7 @@ class ClockTest : public ::testing::Test {
 
   // The entries the node recorded itself: "<action> <clock>".
   std::vector<std::string> SystemEntries(const std::string& name) {
-    auto trail = reader_->Trail(As(*directory_, kAlice), name);
+    auto trail = reader_->Trail(Who(kAlice), name);
     EXPECT_TRUE(trail.ok()) << trail.status();
     std::vector<std::string> out;
     for (const v1::TrailEntry& e : trail->entries()) {
@@ -250,15 +230,6 @@ class ClockTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status();
     return name;
   }
-
-  TempDir dir_;
-  FakeClock clock_;
-  std::unique_ptr<ProfileSet> profiles_;
-  std::unique_ptr<Directory> directory_;
-  std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<Reader> reader_;
-  std::unique_ptr<Scheduler> scheduler_;
 };
 
 // Every clock of every shipped profile, from the profile itself: driven to its start event, it
@@ -322,7 +293,7 @@ TEST_F(ClockTest, EveryShippedClockStartsWarnsAndFallsDue) {
       } else {
         EXPECT_EQ(FromProto(ClockOf(r, rule.name()).breach_time()), due);
       }
-      auto trail = reader_->Trail(As(*directory_, kAlice), name);
+      auto trail = reader_->Trail(Who(kAlice), name);
       ASSERT_TRUE(trail.ok());
       for (const v1::TrailEntry& e : trail->entries()) {
         if (e.entry().clock() == rule.name() && e.entry().action() == v1::CLOCK_BREACH) {
@@ -370,7 +341,7 @@ TEST_F(ClockTest, EEvidenceProductionTenDaysWarnsThenBreaches) {
               ElementsAre("CLOCK_WARNING production", "CLOCK_WARNING enforcing-review",
                           "CLOCK_WARNING production", "CLOCK_BREACH enforcing-review",
                           "CLOCK_BREACH production"));
-  auto trail = reader_->Trail(As(*directory_, kAlice), name);
+  auto trail = reader_->Trail(Who(kAlice), name);
   ASSERT_TRUE(trail.ok());
   const v1::AuditEntry& breach = trail->entries().rbegin()->entry();
   EXPECT_EQ(breach.legal_basis(), "Reg. 2023/1543 art. 10(2), 10(4)");
@@ -534,7 +505,7 @@ TEST_F(ClockTest, FollowUpHoldsPreservationUntilDecided) {
   v1::CreateRequestRequest create;
   *create.mutable_request() = FullRequest("uncc", v1::STORED_DATA_PRODUCTION);
   create.mutable_request()->set_follows(pres);
-  auto f = engine_->ApplyAndWait(MakeCommand(v1::CREATE, As(*directory_, kAlice), create));
+  auto f = engine_->ApplyAndWait(MakeCommand(v1::CREATE, Who(kAlice), create));
   ASSERT_TRUE(f.ok()) << f.status();
   ASSERT_TRUE(Do(kAlice, v1::SUBMIT, v1::SubmitRequestRequest(), f->name()).ok());
 
@@ -609,7 +580,7 @@ TEST_F(ClockTest, TimersDueWhileTheNodeWasDownFireAtStartUp) {
   const v1::Request r = Get(name);
   EXPECT_EQ(r.state(), v1::EXPIRED);
   EXPECT_THAT(SystemEntries(name), ElementsAre("EXPIRE_PRESERVATION preservation"));
-  auto trail = reader_->Trail(As(*directory_, kAlice), name);
+  auto trail = reader_->Trail(Who(kAlice), name);
   ASSERT_TRUE(trail.ok());
   EXPECT_EQ(FromProto(trail->entries().rbegin()->entry().time()), expiry + absl::Hours(24 * 3));
   // No timer is left behind.
@@ -633,35 +604,34 @@ TEST_F(ClockTest, ListsByNextDueTime) {
   for (const char* who : {kAlice, kGreta}) {
     v1::ListRequestsRequest q;
     q.set_order_by("next_due_time");
-    auto all = reader_->List(As(*directory_, who), q);
+    auto all = reader_->List(Who(who), q);
     ASSERT_TRUE(all.ok()) << all.status();
     ASSERT_EQ(all->requests_size(), 2) << who;
     EXPECT_EQ(all->requests(0).name(), soon);
     EXPECT_EQ(all->requests(1).name(), late);
     q.set_page_size(1);
-    auto page = reader_->List(As(*directory_, who), q);
+    auto page = reader_->List(Who(who), q);
     ASSERT_TRUE(page.ok());
     ASSERT_EQ(page->requests_size(), 1);
     q.set_page_token(page->next_page_token());
-    auto second = reader_->List(As(*directory_, who), q);
+    auto second = reader_->List(Who(who), q);
     ASSERT_TRUE(second.ok()) << second.status();
     ASSERT_EQ(second->requests_size(), 1);
     EXPECT_EQ(second->requests(0).name(), late);
     v1::ListRequestsRequest within;
     *within.mutable_due_before() = ToProto(clock_.Now() + absl::Hours(48));
-    auto due = reader_->List(As(*directory_, who), within);
+    auto due = reader_->List(Who(who), within);
     ASSERT_TRUE(due.ok());
     ASSERT_EQ(due->requests_size(), 1);
     EXPECT_EQ(due->requests(0).name(), soon);
   }
   v1::ListRequestsRequest q;
   q.set_order_by("next_due_time");
-  auto other = reader_->List(As(*directory_, comity::testing::kBinh), q);
+  auto other = reader_->List(Who(comity::testing::kBinh), q);
   ASSERT_TRUE(other.ok());
   EXPECT_EQ(other->requests_size(), 0);
   q.set_order_by("deadline");
-  EXPECT_EQ(reader_->List(As(*directory_, kAlice), q).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(reader_->List(Who(kAlice), q).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

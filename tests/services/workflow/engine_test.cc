@@ -14,6 +14,7 @@
 #include "services/workflow/reader.h"
 #include "services/workflow/timeutil.h"
 #include "storage/keys.h"
+#include "tests/testing/engine_fixture.h"
 #include "tests/testing/fixtures.h"
 
 namespace comity::workflow {
@@ -27,33 +28,9 @@ using ::testing::ElementsAreArray;
 
 const absl::Time kStart = absl::FromUnixSeconds(1795000000);  // 2026-11-18
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public comity::testing::EngineFixture {
  protected:
-  EngineTest()
-      : clock_(kStart),
-        profiles_(comity::testing::ShippedProfiles()),
-        directory_(comity::testing::DemoDirectory()) {
-    Open();
-  }
-
-  void Open() {
-    auto store = storage::OpenRocksDbStore(dir_.path());
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    auto engine = Engine::Start(store_.get(), &clock_, profiles_.get(), directory_.get());
-    ASSERT_TRUE(engine.ok());
-    engine_ = *std::move(engine);
-    reader_ = std::make_unique<Reader>(store_.get());
-  }
-
-  void Restart() {
-    engine_.reset();
-    reader_.reset();
-    store_.reset();
-    Open();
-  }
-
-  Caller Who(const char* principal) { return As(*directory_, principal); }
+  EngineTest() : EngineFixture(kStart) {}
 
   template <typename Msg>
   absl::StatusOr<v1::Request> Do(const char* who, v1::Action action, const Msg& msg) {
@@ -101,14 +78,6 @@ class EngineTest : public ::testing::Test {
     for (const auto& e : trail.entries()) out.push_back(e.entry().action());
     return out;
   }
-
-  TempDir dir_;
-  FakeClock clock_;
-  std::unique_ptr<ProfileSet> profiles_;
-  std::unique_ptr<Directory> directory_;
-  std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<Reader> reader_;
 };
 
 TEST_F(EngineTest, CreateWritesRecordAndFirstAuditEntryTogether) {
