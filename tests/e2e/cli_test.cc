@@ -77,6 +77,12 @@ TEST(CliTest, ClocksDueAndInbox) {
   EXPECT_THAT(watch.out, HasSubstr("SUBMIT"));
   EXPECT_THAT(watch.out, HasSubstr("DRAFT -> SUBMITTED"));
   EXPECT_THAT(watch.out, Not(HasSubstr("CREATE")));  // the draft was never Germany's to see
+  const Outcome by_due = Comity(port, comity::testing::kGreta, "request list --by-due");
+  ASSERT_EQ(by_due.code, 0) << by_due.out;
+  EXPECT_THAT(by_due.out, HasSubstr(id));
+  const Outcome none_due = Comity(port, comity::testing::kGreta, "request list --due-before 1h");
+  ASSERT_EQ(none_due.code, 0) << none_due.out;
+  EXPECT_THAT(none_due.out, Not(HasSubstr(id)));
   const Outcome inbox = Comity(port, comity::testing::kGreta, "inbox");
   ASSERT_EQ(inbox.code, 0) << inbox.out;
   EXPECT_THAT(inbox.out, HasSubstr(id));
