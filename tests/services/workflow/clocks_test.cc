@@ -526,6 +526,46 @@ TEST_F(ClockTest, FollowUpHoldsPreservationUntilDecided) {
   EXPECT_EQ(SystemEntries(pres).back(), "EXPIRE_PRESERVATION preservation");
 }
 
+TEST_F(ClockTest, ClocksStopOnTheirEventsAndPauseWhilePostponed) {
+  // EIO recognition pauses while postponed; resuming recognises the order (IN_EXECUTION): the
+  // recognition clock stops there and the execution clock starts.
+  const std::string eio = Submitted("eu-eio", v1::STORED_DATA_PRODUCTION);
+  Step(kGreta, v1::ACKNOWLEDGE, eio);
+  Step(kGreta, v1::CONSULT, eio);
+  v1::PostponeRequestRequest postpone;
+  postpone.set_ground("PREJUDICE_TO_INVESTIGATION");
+  postpone.set_reasons("a search is planned");
+  *postpone.mutable_until_time() = ToProto(kFriday + absl::Hours(24 * 20));
+  auto postponed = Do(kGreta, v1::POSTPONE, postpone, eio);
+  ASSERT_TRUE(postponed.ok()) << postponed.status();
+  EXPECT_EQ(ClockOf(*postponed, "recognition").state(), v1::PAUSED);
+  EXPECT_EQ(FireAt(kFriday + absl::Hours(24 * 40)), 0);  // paused past its 30 days: no breach
+  v1::Request r = Step(kGreta, v1::RESUME, eio);
+  EXPECT_EQ(ClockOf(r, "recognition").state(), v1::STOPPED);
+  EXPECT_FALSE(ClockOf(r, "recognition").has_breach_time());
+  EXPECT_EQ(ClockOf(r, "execution").state(), v1::RUNNING);
+  EXPECT_EQ(FromProto(ClockOf(r, "execution").due_time()),
+            kFriday + absl::Hours(24 * 40) + absl::Hours(2160));
+
+  // UNCC emergency response: stopped once the request is being executed.
+  const std::string emergency = Submitted("uncc", v1::STORED_DATA_PRODUCTION, v1::EMERGENCY);
+  Step(kGreta, v1::ACKNOWLEDGE, emergency);
+  r = Step(kGreta, v1::ACCEPT, emergency);
+  EXPECT_EQ(ClockOf(r, "emergency-response").state(), v1::STOPPED);
+  EXPECT_FALSE(r.has_next_due_time());
+
+  // A released preservation: its clock stops and no timer is left.
+  const absl::Time expiry = clock_.Now() + absl::Hours(24 * 60);
+  const std::string pres = Confirmed("budapest", expiry);
+  v1::ReleasePreservationRequest release;
+  release.set_reason("no longer needed");
+  auto released = Do(kAlice, v1::RELEASE_PRESERVATION, release, pres);
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(ClockOf(*released, "preservation").state(), v1::STOPPED);
+  FireAt(expiry + absl::Hours(24));
+  EXPECT_TRUE(SystemEntries(pres).empty());
+}
+
 TEST_F(ClockTest, WorkingDayClocksSkipWeekendsAndHolidays) {
   Reprofile("eu-eio", [](InstrumentProfile& p) {
     p.add_holidays("2026-11-23");
