@@ -92,4 +92,10 @@ std::string RequestName(const std::string& id) {
   return absl::StartsWith(id, "requests/") ? id : absl::StrCat("requests/", id);
 }
 
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  google::protobuf::Timestamp out;
+  out.set_seconds(absl::ToUnixSeconds(t));
+  return out;
+}
+
 }  // namespace comity::cli

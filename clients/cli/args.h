@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace comity::cli {
 
@@ -38,6 +39,9 @@ absl::StatusOr<int> ParseEnum(const google::protobuf::EnumDescriptor* type, cons
 
 // RFC 3339 ("2027-01-31T00:00:00Z") or a duration from now ("90d", "48h", "30m").
 absl::StatusOr<absl::Time> ParseWhen(const std::string& s, absl::Time now);
+
+// `t` to the second, for a request field.
+google::protobuf::Timestamp ToTimestamp(absl::Time t);
 
 // "ID" or "requests/ID" -> "requests/ID".
 std::string RequestName(const std::string& id);

@@ -15,12 +15,6 @@
 namespace comity::cli {
 namespace {
 
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  google::protobuf::Timestamp out;
-  out.set_seconds(absl::ToUnixSeconds(t));
-  return out;
-}
-
 // Every page of `req`.
 grpc::Status ListAll(const Context& ctx, v1::ListRequestsRequest req,
                      std::vector<v1::Request>* out) {

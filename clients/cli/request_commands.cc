@@ -20,12 +20,6 @@ namespace {
 using Stub = v1::RequestService::Stub;
 using google::protobuf::Timestamp;
 
-Timestamp ToTimestamp(absl::Time t) {
-  Timestamp out;
-  out.set_seconds(absl::ToUnixSeconds(t));
-  return out;
-}
-
 // Applies the verb-specific options to `req`; returns an error message or "".
 template <typename Req>
 using Fill = std::function<std::string(const Args&, Req&)>;

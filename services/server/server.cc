@@ -20,7 +20,6 @@
 #include "grpcpp/server_builder.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
-#include "storage/keys.h"
 
 namespace comity::server {
 
@@ -156,14 +155,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   absl::StatusOr<std::unique_ptr<audit::NoteSigner>> signer = LoadLogSigner(config);
   if (!signer.ok()) return signer.status();
   s->checkpoints_ = std::make_unique<audit::Checkpointer>(config.log_origin(), *std::move(signer));
-  uint64_t log_size = 0;
-  if (absl::StatusOr<std::string> size =
-          s->store_->Get(storage::Column::kMeta, storage::kTlogSizeKey);
-      size.ok() && !absl::SimpleAtoi(*size, &log_size)) {
-    return absl::DataLossError("the Merkle log's size record is corrupt");
-  }
+  absl::StatusOr<uint64_t> log_size = workflow::Engine::DurableLogSize(*s->store_);
+  if (!log_size.ok()) return log_size.status();
   s->events_ = std::make_unique<workflow::EventHub>(
-      s->store_.get(), log_size,
+      s->store_.get(), *log_size,
       config.watch_buffer_events() > 0 ? config.watch_buffer_events() : 8192);
   if (!config.metrics_address().empty()) s->metrics_ = std::make_shared<prometheus::Registry>();
   // Timed entries by kind, and open WatchEvents streams.

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <optional>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -55,13 +54,25 @@ bool PausesIn(const ClockRule& rule, v1::State state) {
          rule.pauses_in().end();
 }
 
+// Ends a pause at `now`; returns how long it lasted.
+absl::Duration Unpause(v1::Clock& clock, absl::Time now) {
+  using google::protobuf::util::TimeUtil;
+  const absl::Duration paused = now - FromProto(clock.pause_time());
+  *clock.mutable_paused() = TimeUtil::MicrosecondsToDuration(
+      absl::ToInt64Microseconds(paused) + TimeUtil::DurationToMicroseconds(clock.paused()));
+  clock.clear_pause_time();
+  return paused;
+}
+
+// True if two rules of one name could both apply to a request type (no types: every type).
+bool TypesOverlap(const ClockRule& a, const ClockRule& b) {
+  if (a.types_size() == 0 || b.types_size() == 0) return true;
+  return std::any_of(a.types().begin(), a.types().end(),
+                     [&b](int t) { return CoversType(b, static_cast<v1::RequestType>(t)); });
+}
+
 void Stop(v1::Clock& clock, absl::Time now) {
-  if (clock.state() == v1::PAUSED) {
-    *clock.mutable_paused() = google::protobuf::util::TimeUtil::MicrosecondsToDuration(
-        absl::ToInt64Microseconds(now - FromProto(clock.pause_time())) +
-        google::protobuf::util::TimeUtil::DurationToMicroseconds(clock.paused()));
-    clock.clear_pause_time();
-  }
+  if (clock.state() == v1::PAUSED) Unpause(clock, now);
   clock.set_state(v1::STOPPED);
   *clock.mutable_stop_time() = ToProto(now);
   clock.clear_next_warning_time();
@@ -70,9 +81,8 @@ void Stop(v1::Clock& clock, absl::Time now) {
 }  // namespace
 
 absl::Status CheckClockRules(const InstrumentProfile& profile) {
-  // A name may recur for other request types (a clock whose length differs by type).
-  std::set<std::pair<std::string, int>> names;
-  for (const ClockRule& rule : profile.clocks()) {
+  for (int i = 0; i < profile.clocks_size(); ++i) {
+    const ClockRule& rule = profile.clocks(i);
     auto bad = [&rule](absl::string_view what) {
       return absl::InvalidArgumentError(absl::StrCat("clock ", rule.name(), ": ", what));
     };
@@ -81,17 +91,13 @@ absl::Status CheckClockRules(const InstrumentProfile& profile) {
         })) {
       return bad("the name must be [a-z0-9-]+");
     }
-    std::vector<int> types(rule.types().begin(), rule.types().end());
-    if (types.empty()) types.push_back(v1::REQUEST_TYPE_UNSPECIFIED);  // every type
-    for (int t : types) {
-      const bool every = names.count({rule.name(), v1::REQUEST_TYPE_UNSPECIFIED}) > 0;
-      const bool clash = t == v1::REQUEST_TYPE_UNSPECIFIED
-                             ? std::any_of(names.begin(), names.end(),
-                                           [&](const auto& n) { return n.first == rule.name(); })
-                             : names.count({rule.name(), t}) > 0;
-      if (every || clash) return bad("defined twice for the same request type");
+    // A name may recur for other request types (a clock whose length differs by type).
+    for (int j = 0; j < i; ++j) {
+      const ClockRule& earlier = profile.clocks(j);
+      if (earlier.name() == rule.name() && TypesOverlap(earlier, rule)) {
+        return bad("defined twice for the same request type");
+      }
     }
-    for (int t : types) names.insert({rule.name(), t});
     if (rule.article().empty()) return bad("names no article");
     if (rule.starts_on().empty()) return bad("has no starts_on event");
     std::vector<std::string> events(rule.starts_on().begin(), rule.starts_on().end());
@@ -237,12 +243,8 @@ void UpdateClocks(const InstrumentProfile& profile, v1::State state_before, v1::
       clock->set_state(v1::PAUSED);
       *clock->mutable_pause_time() = ToProto(now);
     } else if (!pause && clock->state() == v1::PAUSED) {
-      const absl::Duration paused = now - FromProto(clock->pause_time());
+      const absl::Duration paused = Unpause(*clock, now);
       *clock->mutable_due_time() = ToProto(FromProto(clock->due_time()) + paused);
-      *clock->mutable_paused() = google::protobuf::util::TimeUtil::MicrosecondsToDuration(
-          absl::ToInt64Microseconds(paused) +
-          google::protobuf::util::TimeUtil::DurationToMicroseconds(clock->paused()));
-      clock->clear_pause_time();
       clock->set_state(v1::RUNNING);
     }
   }

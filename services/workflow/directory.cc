@@ -41,7 +41,8 @@ absl::Status Directory::Check(const config::v1::DirectoryConfig& config) {
   std::set<std::string> names, principals;
   for (const v1::Authority& a : config.authorities()) {
     auto bad = [&a](absl::string_view what) {
-      return absl::InvalidArgumentError(absl::StrCat("directory: authority ", a.name(), ": ", what));
+      return absl::InvalidArgumentError(
+          absl::StrCat("directory: authority ", a.name(), ": ", what));
     };
     if (!IsAuthorityName(a.name())) return bad("name must be authorities/<ID> (A-Z, 0-9, -)");
     if (!names.insert(a.name()).second) return bad("listed twice");

@@ -5,8 +5,8 @@
 // changes (through the engine, audited) replace it.
 
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 

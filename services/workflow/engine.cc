@@ -26,7 +26,6 @@ namespace comity::workflow {
 using auth::ActingRole;
 using auth::RequestNotFound;
 using engine_internal::DerivedKeys;
-using engine_internal::RecordDigest;
 using engine_internal::StartEntry;
 
 namespace {
@@ -36,16 +35,18 @@ std::string Fingerprint(const Command& cmd) {
       absl::StrCat(static_cast<int>(cmd.action), ":", audit::DeterministicBytes(*cmd.body)));
 }
 
-// Appends the record's audit size and head to its bytes without them: protobuf merges fields in
-// any order, so the result parses to the whole record without serializing it again.
-void AppendAuditFields(const v1::Request& record, std::string* bytes) {
-  v1::Request tail;
-  tail.set_audit_size(record.audit_size());
-  tail.set_audit_head(record.audit_head());
-  tail.AppendToString(bytes);
-}
-
 }  // namespace
+
+absl::StatusOr<uint64_t> Engine::DurableLogSize(const storage::Store& store) {
+  absl::StatusOr<std::string> stored = store.Get(Column::kMeta, storage::kTlogSizeKey);
+  if (absl::IsNotFound(stored.status())) return 0;
+  if (!stored.ok()) return stored.status();
+  uint64_t size = 0;
+  if (!absl::SimpleAtoi(*stored, &size)) {
+    return absl::DataLossError("the Merkle log's size record is corrupt");
+  }
+  return size;
+}
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, const Clock* clock,
                                                       const ProfileSet* profiles,
@@ -56,14 +57,10 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, con
   }
   if (options.max_batch < 1) options.max_batch = 1;
   std::unique_ptr<Engine> engine(new Engine(store, clock, profiles, directory, options));
-  uint64_t size = 0;
-  absl::StatusOr<std::string> stored_size = store->Get(Column::kMeta, storage::kTlogSizeKey);
-  if (stored_size.ok() && !absl::SimpleAtoi(*stored_size, &size)) {
-    return absl::DataLossError("the Merkle log's size record is corrupt");
-  }
-  if (!stored_size.ok() && !absl::IsNotFound(stored_size.status())) return stored_size.status();
+  absl::StatusOr<uint64_t> size = DurableLogSize(*store);
+  if (!size.ok()) return size.status();
   absl::StatusOr<audit::LogAppender> log =
-      audit::LogAppender::Resume(size, [store](int level, uint64_t index) {
+      audit::LogAppender::Resume(*size, [store](int level, uint64_t index) {
         return store->Get(Column::kTlog, storage::TlogNodeKey(level, index));
       });
   if (!log.ok()) {
@@ -341,12 +338,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   record.set_version(record.version() + 1);
   record.set_etag(absl::StrCat(record.version()));
   *record.mutable_update_time() = ToProto(now);
-  std::string record_bytes;
-  entry.set_record_digest(RecordDigest(record, &record_bytes));
-  const std::string entry_bytes = Seal(entry, storage::AuditKey(id, entry.sequence()), group);
-  record.set_audit_head(Sha256(entry_bytes));
-  record.set_audit_size(entry.sequence());
-  AppendAuditFields(record, &record_bytes);
+  std::string record_bytes = SealRecord(id, record, entry, group);
 
   for (const auto& [key, value] : effect.index_puts) group.AddIndex(key, value);
   const std::set<std::string>& old_keys = before.keys;

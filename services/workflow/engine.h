@@ -46,6 +46,10 @@ class Engine {
  public:
   using Done = std::function<void(absl::StatusOr<v1::Request>)>;
 
+  // The size of the Merkle log `store` holds (0 for a new store); DATA_LOSS if its record is
+  // corrupt. The engine resumes the log there; the live feed's cursors start after it.
+  static absl::StatusOr<uint64_t> DurableLogSize(const storage::Store& store);
+
   // Starts the sequencer. `store`, `clock`, `profiles` and `directory` must outlive the engine.
   // Directory changes are applied to `directory` once durable.
   static absl::StatusOr<std::unique_ptr<Engine>> Start(storage::Store* store, const Clock* clock,
@@ -125,6 +129,11 @@ class Engine {
   // The live feed's event for `entry` (none for reads).
   static void AddEvent(const std::string& id, const v1::Request& record, v1::AuditEntry entry,
                        Group& group);
+  // Seals `entry` for `record` (request `id`) after a change: the entry's record digest, its
+  // place in the chain and the log, the record's new audit head and size. Returns the record's
+  // bytes to store.
+  std::string SealRecord(const std::string& id, v1::Request& record, v1::AuditEntry& entry,
+                         Group& group);
   // Gives `entry` its place in the Merkle log and writes it, its leaf and the tree nodes it
   // completes into `group`. Returns the entry's bytes.
   std::string Seal(v1::AuditEntry& entry, const std::string& audit_key, Group& group);

@@ -24,7 +24,6 @@ namespace comity::workflow {
 
 using auth::SideOf;
 using engine_internal::DerivedKeys;
-using engine_internal::RecordDigest;
 using engine_internal::StartEntry;
 
 absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& group,
@@ -98,11 +97,8 @@ absl::StatusOr<v1::Request> Engine::ExecuteAccess(const Command& cmd, Group& gro
   entry.set_state_before(record.state());
   entry.set_state_after(record.state());
   entry.set_reasons(static_cast<const v1::RecordAccessRequest&>(*cmd.body).what());
-  entry.set_record_digest(RecordDigest(record));
-  const std::string bytes = Seal(entry, storage::AuditKey(*id, entry.sequence()), group);
-  record.set_audit_head(Sha256(bytes));
-  record.set_audit_size(entry.sequence());
-  group.AddRecord(*id, record);
+  std::string bytes = SealRecord(*id, record, entry, group);
+  group.AddRecord(*id, record, std::move(bytes));
   return record;
 }
 
@@ -230,15 +226,30 @@ void Engine::AddEvent(const std::string& id, const v1::Request& record, v1::Audi
   stored.set_requested_authority(record.requested_authority());
   stored.set_submitted(record.has_submit_time());
   group.AddIndex(storage::EventKey(cursor), stored.SerializeAsString());
-  v1::Event event;
-  event.set_cursor(cursor);
-  event.set_request(record.name());
-  *event.mutable_entry() = std::move(entry);
-  event.set_type(record.type());
-  event.set_priority(record.priority());
-  event.set_requesting_authority(record.requesting_authority());
-  event.set_requested_authority(record.requested_authority());
-  group.AddEvent({std::move(event), stored.submitted()});
+  group.AddEvent({EventOf(cursor, stored, std::move(entry)), stored.submitted()});
+}
+
+std::string Engine::SealRecord(const std::string& id, v1::Request& record, v1::AuditEntry& entry,
+                               Group& group) {
+  // The digest covers the record without its audit head and size, which depend on the entry.
+  std::string head;
+  record.mutable_audit_head()->swap(head);
+  const uint64_t size = record.audit_size();
+  record.clear_audit_size();
+  std::string bytes = audit::DeterministicBytes(record);
+  record.mutable_audit_head()->swap(head);
+  record.set_audit_size(size);
+  entry.set_record_digest(Sha256(bytes));
+  const std::string entry_bytes = Seal(entry, storage::AuditKey(id, entry.sequence()), group);
+  record.set_audit_head(Sha256(entry_bytes));
+  record.set_audit_size(entry.sequence());
+  // The head and size appended: protobuf merges fields in any order, so the bytes parse to the
+  // whole record without serializing it again.
+  v1::Request tail;
+  tail.set_audit_size(record.audit_size());
+  tail.set_audit_head(record.audit_head());
+  tail.AppendToString(&bytes);
+  return bytes;
 }
 
 std::string Engine::Seal(v1::AuditEntry& entry, const std::string& audit_key, Group& group) {

@@ -1,6 +1,5 @@
 #include "services/workflow/engine_group.h"
 
-#include "common/sha256.h"
 #include "services/workflow/clocks.h"
 #include "services/workflow/timeutil.h"
 
@@ -30,28 +29,12 @@ std::set<std::string> DerivedKeys(const std::string& id, const v1::Request& reco
   if (record.has_next_due_time()) {
     const int64_t due = absl::ToUnixMicros(FromProto(record.next_due_time()));
     keys.insert(storage::DueKey(record.requesting_authority(), due, id));
-    if (record.state() != v1::DRAFT) {
+    if (record.has_submit_time()) {  // the receiving side's from submission, as it sees it
       keys.insert(storage::DueKey(record.requested_authority(), due, id));
       keys.insert(storage::DueKey(storage::kEveryAuthority, due, id));
     }
   }
   return keys;
-}
-
-std::string RecordDigest(v1::Request& record, std::string* bytes) {
-  std::string head;
-  record.mutable_audit_head()->swap(head);
-  const uint64_t size = record.audit_size();
-  record.clear_audit_size();
-  *bytes = audit::DeterministicBytes(record);
-  record.mutable_audit_head()->swap(head);
-  record.set_audit_size(size);
-  return Sha256(*bytes);
-}
-
-std::string RecordDigest(v1::Request& record) {
-  std::string bytes;
-  return RecordDigest(record, &bytes);
 }
 
 }  // namespace comity::workflow::engine_internal

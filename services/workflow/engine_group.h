@@ -190,11 +190,6 @@ void StartEntry(const std::string& trail, uint64_t size, const std::string& head
 // The index entries that follow from a record: its clocks' timers and its next due time.
 std::set<std::string> DerivedKeys(const std::string& id, const v1::Request& record);
 
-// The record's deterministic bytes without its audit head and size (which depend on the entry
-// being written), in `*bytes`; returns their SHA-256.
-std::string RecordDigest(v1::Request& record, std::string* bytes);
-std::string RecordDigest(v1::Request& record);
-
 }  // namespace engine_internal
 }  // namespace comity::workflow
 

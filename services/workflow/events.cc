@@ -4,12 +4,23 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "comity/storage/v1/records.pb.h"
 #include "services/auth/policy.h"
 #include "services/workflow/names.h"
 #include "storage/keys.h"
 
 namespace comity::workflow {
+
+v1::Event EventOf(uint64_t cursor, const storage::v1::EventRecord& record, v1::AuditEntry entry) {
+  v1::Event e;
+  e.set_cursor(cursor);
+  e.set_request(RequestName(record.request_id()));
+  *e.mutable_entry() = std::move(entry);
+  e.set_type(record.type());
+  e.set_priority(record.priority());
+  e.set_requesting_authority(record.requesting_authority());
+  e.set_requested_authority(record.requested_authority());
+  return e;
+}
 
 bool MaySeeEvent(const auth::Caller& caller, const std::string& requesting,
                  const std::string& requested, bool submitted) {
@@ -130,19 +141,13 @@ absl::Status EventHub::ReadStored(const auth::Caller& caller, uint64_t after, in
                         record.submitted())) {
           absl::StatusOr<std::string> bytes = store_->Get(
               storage::Column::kAudit, storage::AuditKey(record.request_id(), record.sequence()));
-          v1::Event e;
-          if (!bytes.ok() || !e.mutable_entry()->ParseFromString(*bytes)) {
+          v1::AuditEntry entry;
+          if (!bytes.ok() || !entry.ParseFromString(*bytes)) {
             problem = absl::DataLossError(
                 absl::StrCat("the audit entry of event ", cursor, " cannot be read"));
             return false;
           }
-          e.set_cursor(cursor);
-          e.set_request(RequestName(record.request_id()));
-          e.set_type(record.type());
-          e.set_priority(record.priority());
-          e.set_requesting_authority(record.requesting_authority());
-          e.set_requested_authority(record.requested_authority());
-          out->events.push_back(std::move(e));
+          out->events.push_back(EventOf(cursor, record, std::move(entry)));
         }
         // Bound the work of one call even when the caller sees little of what it scans.
         stopped = static_cast<int>(out->events.size()) == max || ++scanned == 16 * max;

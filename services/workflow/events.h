@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "comity/storage/v1/records.pb.h"
 #include "comity/v1/requests.pb.h"
 #include "services/auth/caller.h"
 #include "storage/store.h"
@@ -26,6 +27,9 @@ struct FeedEvent {
   v1::Event event;
   bool submitted = false;
 };
+
+// The feed's event at `cursor`: `entry`, with what `record` says of its request.
+v1::Event EventOf(uint64_t cursor, const storage::v1::EventRecord& record, v1::AuditEntry entry);
 
 // True if `caller` may see an event of a request between `requesting` and `requested`
 // authorities; `submitted`: the request had been submitted when the event happened.

@@ -119,16 +119,17 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::ListByDue(const Caller& caller,
                                                            const v1::ListRequestsRequest& q,
                                                            int page_size) const {
   const bool all = auth::SeesAllRequests(caller);
-  const std::string prefix = storage::DuePrefix(all ? storage::kEveryAuthority : caller.authority);
   std::string last;  // "<time>/<id>" of the last request of the previous page
   if (!q.page_token().empty() && (!absl::WebSafeBase64Unescape(q.page_token(), &last) ||
                                   last.size() < 22 || !IsValidId(last.substr(21)))) {
     return InvalidField("page_token", "is not a token this server returned", "PAGE_TOKEN");
   }
-  const std::string limit =
-      q.has_due_before() ? storage::DueKey("", absl::ToUnixMicros(FromProto(q.due_before())), "")
-                               .substr(storage::DuePrefix("").size())
+  const std::string scope = all ? storage::kEveryAuthority : caller.authority;
+  // Keys sort by due time: the first key at or past due_before ends the list.
+  const std::string end =
+      q.has_due_before() ? storage::DueKey(scope, absl::ToUnixMicros(FromProto(q.due_before())), "")
                          : std::string();
+  const std::string prefix = storage::DuePrefix(scope);
   v1::ListRequestsResponse out;
   absl::Status lookup;
   std::string last_seen;
@@ -136,8 +137,7 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::ListByDue(const Caller& caller,
       store_->Scan(Column::kIndex, prefix, last.empty() ? "" : prefix + last,
                    [&](absl::string_view key, absl::string_view) {
                      const std::string suffix(key.substr(prefix.size()));  // <time>/<id>
-                     if (!limit.empty() && suffix.substr(0, 20) >= limit.substr(0, 20))
-                       return false;
+                     if (!end.empty() && key >= end) return false;
                      if (out.requests_size() == page_size) {
                        out.set_next_page_token(absl::WebSafeBase64Escape(last_seen));
                        return false;

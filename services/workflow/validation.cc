@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/sha256.h"
-#include "services/workflow/errors.h"
 #include "services/auth/policy.h"
+#include "services/workflow/errors.h"
 #include "services/workflow/names.h"
 #include "services/workflow/timeutil.h"
 

@@ -125,6 +125,14 @@ class ClockTest : public comity::testing::EngineFixture {
       case v1::RESUME:
         r = Do(who, action, v1::ResumeRequestRequest(), name);
         break;
+      case v1::POSTPONE: {  // an EIO ground, for twenty days
+        v1::PostponeRequestRequest m;
+        m.set_ground("PREJUDICE_TO_INVESTIGATION");
+        m.set_reasons("a search is planned");
+        *m.mutable_until_time() = ToProto(clock_.Now() + absl::Hours(24 * 20));
+        r = Do(who, action, m, name);
+        break;
+      }
       case v1::REQUEST_INFORMATION: {
         v1::RequestInformationRequest m;
         m.set_questions("Which account?");
@@ -441,14 +449,9 @@ TEST_F(ClockTest, EioAcknowledgementRecognitionWithOneExtensionAndExecution) {
   const absl::Time execution = kFriday + absl::Hours(24 * 100);
   EXPECT_EQ(FromProto(ClockOf(r, "execution").due_time()), execution);
   Step(kGreta, v1::CONSULT, name);
-  v1::PostponeRequestRequest postpone;
-  postpone.set_ground("PREJUDICE_TO_INVESTIGATION");
-  postpone.set_reasons("a search is planned");
-  *postpone.mutable_until_time() = ToProto(kFriday + absl::Hours(24 * 30));
-  auto postponed = Do(kGreta, v1::POSTPONE, postpone, name);
-  ASSERT_TRUE(postponed.ok()) << postponed.status();
-  EXPECT_EQ(ClockOf(*postponed, "execution").state(), v1::PAUSED);
-  EXPECT_FALSE(postponed->has_next_due_time());
+  const v1::Request postponed = Step(kGreta, v1::POSTPONE, name);
+  EXPECT_EQ(ClockOf(postponed, "execution").state(), v1::PAUSED);
+  EXPECT_FALSE(postponed.has_next_due_time());
   clock_.Set(kFriday + absl::Hours(24 * 30));
   r = Step(kGreta, v1::RESUME, name);
   EXPECT_EQ(FromProto(ClockOf(r, "execution").due_time()), execution + absl::Hours(24 * 20));
@@ -532,13 +535,7 @@ TEST_F(ClockTest, ClocksStopOnTheirEventsAndPauseWhilePostponed) {
   const std::string eio = Submitted("eu-eio", v1::STORED_DATA_PRODUCTION);
   Step(kGreta, v1::ACKNOWLEDGE, eio);
   Step(kGreta, v1::CONSULT, eio);
-  v1::PostponeRequestRequest postpone;
-  postpone.set_ground("PREJUDICE_TO_INVESTIGATION");
-  postpone.set_reasons("a search is planned");
-  *postpone.mutable_until_time() = ToProto(kFriday + absl::Hours(24 * 20));
-  auto postponed = Do(kGreta, v1::POSTPONE, postpone, eio);
-  ASSERT_TRUE(postponed.ok()) << postponed.status();
-  EXPECT_EQ(ClockOf(*postponed, "recognition").state(), v1::PAUSED);
+  EXPECT_EQ(ClockOf(Step(kGreta, v1::POSTPONE, eio), "recognition").state(), v1::PAUSED);
   EXPECT_EQ(FireAt(kFriday + absl::Hours(24 * 40)), 0);  // paused past its 30 days: no breach
   v1::Request r = Step(kGreta, v1::RESUME, eio);
   EXPECT_EQ(ClockOf(r, "recognition").state(), v1::STOPPED);
