@@ -40,6 +40,12 @@ std::string FromNow(const google::protobuf::Timestamp& t) {
                                       : absl::StrCat(HumanDuration(-left), " overdue");
 }
 
+// "FR-CA/alice" for spiffe://comity.dev/FR-CA/alice; other names as they are.
+std::string ShortPrincipal(const std::string& principal) {
+  if (principal.rfind("spiffe://", 0) != 0) return principal;
+  return principal.substr(principal.find('/', 9) + 1);
+}
+
 std::string Authority(const std::string& name) {
   return name.rfind("authorities/", 0) == 0 ? name.substr(12) : name;
 }
@@ -138,8 +144,7 @@ void PrintDue(const std::vector<v1::Request>& requests, absl::Time before) {
 
 void PrintEvent(const v1::Event& e) {
   const v1::AuditEntry& a = e.entry();
-  std::string who = a.actor().principal();
-  if (who.rfind("spiffe://", 0) == 0) who = who.substr(who.find('/', 9) + 1);
+  const std::string who = ShortPrincipal(a.actor().principal());
   std::string detail;
   if (!a.clock().empty()) detail = absl::StrCat(a.clock(), " due ", When(a.due_time()));
   if (a.note_kind() != v1::NOTE_KIND_UNSPECIFIED) detail = v1::NoteKind_Name(a.note_kind());
@@ -164,8 +169,7 @@ void PrintTrail(const v1::Trail& trail) {
     if (e.action() == v1::UPSERT_AUTHORITY) details = e.reasons();  // the authority changed
     if (!e.legal_basis().empty())
       absl::StrAppend(&details, details.empty() ? "" : " ", "[", e.legal_basis(), "]");
-    std::string actor = e.actor().principal();
-    if (actor.rfind("spiffe://", 0) == 0) actor = actor.substr(actor.find('/', 9) + 1);
+    const std::string actor = ShortPrincipal(e.actor().principal());
     std::printf(
         "%4llu  %-20s  %-38s  %-20s  %-37s  %s\n", static_cast<unsigned long long>(e.sequence()),
         When(e.time()).c_str(), actor.c_str(), v1::Action_Name(e.action()).c_str(),
