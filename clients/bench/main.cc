@@ -27,7 +27,14 @@
 ABSL_FLAG(std::string, addr, "127.0.0.1:7700", "comityd address (development mode)");
 ABSL_FLAG(std::string, clients, "1,16,64", "concurrent clients, one run per value");
 ABSL_FLAG(int, seconds, 10, "measured seconds per run (after 1 s of warm-up)");
+ABSL_FLAG(std::string, api, "async",
+          "gRPC client API: async (completion queues polled by --cq_threads threads) or callback");
+ABSL_FLAG(int, cq_threads, 1, "threads polling completion queues, with --api async");
+ABSL_FLAG(bool, retries, false,
+          "gRPC's transparent retries (on by default in gRPC; off here, as their per-call "
+          "bookkeeping costs the load generator CPU it shares with the server)");
 ABSL_FLAG(int, connections, 1, "HTTP/2 connections the clients are spread over");
+ABSL_FLAG(bool, ceiling, true, "also measure the raw RocksDB ceiling and print the ratio");
 ABSL_FLAG(std::string, ceiling_dir, "/tmp", "where to make the scratch RocksDB for the ceiling");
 ABSL_FLAG(std::string, requester, "spiffe://comity.dev/FR-CA/alice", "requesting principal");
 ABSL_FLAG(std::string, responder, "spiffe://comity.dev/DE-BFJ/greta", "responding principal");
@@ -37,8 +44,18 @@ namespace {
 
 using Stub = v1::RequestService::Stub;
 template <typename Req>
-using AsyncMethod = void (Stub::async::*)(grpc::ClientContext*, const Req*, v1::Request*,
-                                          std::function<void(grpc::Status)>);
+using CallbackMethod = void (Stub::async::*)(grpc::ClientContext*, const Req*, v1::Request*,
+                                             std::function<void(grpc::Status)>);
+template <typename Req>
+using AsyncMethod = std::unique_ptr<grpc::ClientAsyncResponseReader<v1::Request>> (Stub::*)(
+    grpc::ClientContext*, const Req&, grpc::CompletionQueue*);
+
+// What a completion queue's tag points at: called with the outcome of the call it started.
+class Completion {
+ public:
+  virtual ~Completion() = default;
+  virtual void Completed() = 0;
+};
 
 struct Run {
   std::vector<Stub*> stubs;
@@ -52,9 +69,10 @@ struct Run {
 
 // One client: create, submit, acknowledge, accept, deliver (final), confirm receipt; again.
 // One call outstanding at a time, each issued from the previous call's completion.
-class Lifecycle {
+class Lifecycle : public Completion {
  public:
-  Lifecycle(Run* run, Stub* stub) : run_(run), stub_(stub) {
+  // With `cq`, calls go through the async API on that queue; without, the callback API.
+  Lifecycle(Run* run, Stub* stub, grpc::CompletionQueue* cq) : run_(run), stub_(stub), cq_(cq) {
     *create_.mutable_request() = Template();
     auto* item = deliver_.mutable_delivery()->add_items();
     item->set_name("evidence.bin");
@@ -84,23 +102,38 @@ class Lifecycle {
   }
 
   template <typename Req>
-  void Call(AsyncMethod<Req> method, Req* req, const std::string& who, int next) {
-    auto ctx = std::make_shared<grpc::ClientContext>();
-    ctx->AddMetadata("x-comity-principal", who);
-    const absl::Time t0 = absl::Now();
-    (stub_->async()->*method)(ctx.get(), req, &reply_, [this, ctx, t0, next](grpc::Status s) {
-      const absl::Time t1 = absl::Now();
-      if (!s.ok()) {
-        ++errors_;
-        if (errors_ < 3) std::fprintf(stderr, "error: %s\n", s.error_message().c_str());
-        Step(0);  // start a fresh lifecycle
-        return;
-      }
-      if (t1 >= run_->measure_from && t1 < run_->end) {
-        latencies_.push_back(absl::ToDoubleMilliseconds(t1 - t0));
-      }
-      Step(next);
+  void Call(CallbackMethod<Req> callback, AsyncMethod<Req> async, Req* req, const std::string& who,
+            int next) {
+    ctx_ = std::make_unique<grpc::ClientContext>();
+    ctx_->AddMetadata("x-comity-principal", who);
+    next_ = next;
+    started_ = absl::Now();
+    if (cq_ != nullptr) {
+      reader_ = (stub_->*async)(ctx_.get(), *req, cq_);
+      reader_->StartCall();
+      reader_->Finish(&reply_, &status_, static_cast<Completion*>(this));
+      return;
+    }
+    // The callback owns its context: the next call starts inside it.
+    std::shared_ptr<grpc::ClientContext> ctx = std::move(ctx_);
+    (stub_->async()->*callback)(ctx.get(), req, &reply_, [this, ctx](grpc::Status s) {
+      status_ = std::move(s);
+      Completed();
     });
+  }
+
+  void Completed() override {
+    const absl::Time t1 = absl::Now();
+    if (!status_.ok()) {
+      ++errors_;
+      if (errors_ < 3) std::fprintf(stderr, "error: %s\n", status_.error_message().c_str());
+      Step(0);  // start a fresh lifecycle
+      return;
+    }
+    if (t1 >= run_->measure_from && t1 < run_->end) {
+      latencies_.push_back(absl::ToDoubleMilliseconds(t1 - started_));
+    }
+    Step(next_);
   }
 
   void Step(int step) {
@@ -112,33 +145,45 @@ class Lifecycle {
     const std::string name = reply_.name();
     switch (step) {
       case 0:
-        Call(&Stub::async::CreateRequest, &create_, run_->requester, 1);
+        Call(&Stub::async::CreateRequest, &Stub::PrepareAsyncCreateRequest, &create_,
+             run_->requester, 1);
         return;
       case 1:
         submit_.set_name(name);
-        Call(&Stub::async::SubmitRequest, &submit_, run_->requester, 2);
+        Call(&Stub::async::SubmitRequest, &Stub::PrepareAsyncSubmitRequest, &submit_,
+             run_->requester, 2);
         return;
       case 2:
         acknowledge_.set_name(name);
-        Call(&Stub::async::AcknowledgeRequest, &acknowledge_, run_->responder, 3);
+        Call(&Stub::async::AcknowledgeRequest, &Stub::PrepareAsyncAcknowledgeRequest, &acknowledge_,
+             run_->responder, 3);
         return;
       case 3:
         accept_.set_name(name);
-        Call(&Stub::async::AcceptRequest, &accept_, run_->responder, 4);
+        Call(&Stub::async::AcceptRequest, &Stub::PrepareAsyncAcceptRequest, &accept_,
+             run_->responder, 4);
         return;
       case 4:
         deliver_.set_name(name);
-        Call(&Stub::async::DeliverEvidence, &deliver_, run_->responder, 5);
+        Call(&Stub::async::DeliverEvidence, &Stub::PrepareAsyncDeliverEvidence, &deliver_,
+             run_->responder, 5);
         return;
       default:
         confirm_.set_name(name);
-        Call(&Stub::async::ConfirmReceipt, &confirm_, run_->requester, 0);
+        Call(&Stub::async::ConfirmReceipt, &Stub::PrepareAsyncConfirmReceipt, &confirm_,
+             run_->requester, 0);
         return;
     }
   }
 
   Run* run_;
   Stub* stub_;
+  grpc::CompletionQueue* cq_;
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::Request>> reader_;
+  grpc::Status status_;
+  absl::Time started_;
+  int next_ = 0;
   v1::Request reply_;
   v1::CreateRequestRequest create_;
   v1::SubmitRequestRequest submit_;
@@ -162,7 +207,8 @@ struct Figures {
   int64_t errors;
 };
 
-Figures Measure(const std::vector<Stub*>& stubs, int clients, absl::Duration measured) {
+Figures Measure(const std::vector<Stub*>& stubs, const std::vector<grpc::CompletionQueue*>& cqs,
+                int clients, absl::Duration measured) {
   Run run;
   run.stubs = stubs;
   run.requester = absl::GetFlag(FLAGS_requester);
@@ -172,7 +218,8 @@ Figures Measure(const std::vector<Stub*>& stubs, int clients, absl::Duration mea
   run.running = clients;
   std::vector<std::unique_ptr<Lifecycle>> all;
   for (int i = 0; i < clients; ++i) {
-    all.push_back(std::make_unique<Lifecycle>(&run, stubs[i % stubs.size()]));
+    all.push_back(std::make_unique<Lifecycle>(&run, stubs[i % stubs.size()],
+                                              cqs.empty() ? nullptr : cqs[i % cqs.size()]));
   }
   for (auto& l : all) l->Start();
   {
@@ -211,25 +258,50 @@ int Main() {
   for (int i = 0; i < std::max(1, absl::GetFlag(FLAGS_connections)); ++i) {
     grpc::ChannelArguments args;
     args.SetInt("comity.bench.connection", i);  // distinct arguments: a connection of its own
+    if (!absl::GetFlag(FLAGS_retries)) args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
     owned.push_back(v1::RequestService::NewStub(
         grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args)));
     stubs.push_back(owned.back().get());
   }
-  std::printf("comity-bench: %s over %zu connection(s), %d s per run after 1 s warm-up, %u cores\n",
-              addr.c_str(), stubs.size(), absl::GetFlag(FLAGS_seconds),
-              std::thread::hardware_concurrency());
+  // With the async API, each thread polls a completion queue of its own and runs the
+  // completions it finds there: no hand-off between a poller and a callback thread.
+  std::vector<std::unique_ptr<grpc::CompletionQueue>> owned_cqs;
+  std::vector<grpc::CompletionQueue*> cqs;
+  std::vector<std::thread> pollers;
+  const bool async = absl::GetFlag(FLAGS_api) == "async";
+  if (!async && absl::GetFlag(FLAGS_api) != "callback") {
+    std::fprintf(stderr, "error: --api takes async or callback\n");
+    return 64;
+  }
+  for (int i = 0; async && i < std::max(1, absl::GetFlag(FLAGS_cq_threads)); ++i) {
+    owned_cqs.push_back(std::make_unique<grpc::CompletionQueue>());
+    cqs.push_back(owned_cqs.back().get());
+    pollers.emplace_back([cq = cqs.back()] {
+      void* tag;
+      bool ok;
+      while (cq->Next(&tag, &ok)) static_cast<Completion*>(tag)->Completed();
+    });
+  }
+  std::printf(
+      "comity-bench: %s over %zu connection(s), %s client API, %d s per run after 1 s warm-up, "
+      "%u cores\n",
+      addr.c_str(), stubs.size(), async ? "async" : "callback", absl::GetFlag(FLAGS_seconds),
+      std::thread::hardware_concurrency());
   std::printf(
       "lifecycle: create, submit, acknowledge, accept, deliver (final), confirm_receipt\n\n");
   std::printf("%8s  %14s  %8s  %8s  %7s\n", "clients", "transitions/s", "p50 ms", "p99 ms",
               "errors");
   double last = 0;
   for (int clients : levels) {
-    Figures f = Measure(stubs, clients, measured);
+    Figures f = Measure(stubs, cqs, clients, measured);
     std::printf("%8d  %14.0f  %8.2f  %8.2f  %7lld\n", clients, f.per_second, f.p50, f.p99,
                 static_cast<long long>(f.errors));
     std::fflush(stdout);
     last = f.per_second;
   }
+  for (grpc::CompletionQueue* cq : cqs) cq->Shutdown();
+  for (std::thread& t : pollers) t.join();
+  if (!absl::GetFlag(FLAGS_ceiling)) return 0;
   const int producers = levels.back();
   const std::string dir = absl::StrCat(absl::GetFlag(FLAGS_ceiling_dir), "/comity-bench-ceiling-",
                                        absl::ToUnixNanos(absl::Now()));
@@ -258,5 +330,7 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // Debian builds Abseil without NDEBUG, which leaves Mutex deadlock detection on.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   return comity::bench::Main();
 }

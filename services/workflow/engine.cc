@@ -155,10 +155,12 @@ void Engine::Run() {
         queue_.pop_front();
       }
     }
+    uint64_t committed;
     {
       absl::MutexLock lock(&commit_mu_);
-      overlay_->Prune(committed_);
+      committed = committed_;
     }
+    overlay_->Prune(committed);  // the sequencer's alone, so not under the committer's lock
     Group group(store_, overlay_.get(), number);
     Finished f;
     f.number = number;
