@@ -303,7 +303,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     absl::StatusOr<std::string> parsed = ParseRequestName(cmd.name, "name");
     if (!parsed.ok()) return parsed.status();
     id = *parsed;
-    absl::StatusOr<v1::Request> loaded = group.LoadRequest(id);
+    absl::StatusOr<v1::Request> loaded = group.TakeRequest(id);
     if (absl::IsNotFound(loaded.status())) return RequestNotFound(cmd.name);
     if (!loaded.ok()) return loaded.status();
     record = *std::move(loaded);

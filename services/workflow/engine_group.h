@@ -91,6 +91,19 @@ class Engine::Group : public View {
     return r;
   }
 
+  // LoadRequest for the record a command is about to rewrite: a durable record kept in memory
+  // is moved out rather than copied. Should the command fail, the record is read from the store
+  // next time; should it succeed, AddRecord puts the new one in its place.
+  absl::StatusOr<v1::Request> TakeRequest(absl::string_view id) {
+    const std::string key(id);
+    if (overlay_->records.count(key) != 0) return LoadRequest(id);  // newer than `recent`
+    auto recent = overlay_->recent.find(key);
+    if (recent == overlay_->recent.end()) return LoadRequest(id);
+    v1::Request r = std::move(recent->second);
+    overlay_->recent.erase(recent);
+    return r;
+  }
+
   absl::StatusOr<std::vector<std::string>> FollowUps(absl::string_view id) const override {
     const std::string prefix = storage::LinkPrefix(id);
     std::set<std::string> out;
