@@ -3,6 +3,11 @@
 // synced-RocksDB group-commit ceiling on the same disk and prints the ratio.
 //
 //   comity-bench [--addr 127.0.0.1:7700] [--clients 1,16,64] [--seconds 10] [--ceiling_dir /tmp]
+//                [--api async|callback] [--ceiling=false] [--retries] [--minimal_stack=false]
+//
+// The load generator shares the machine with the node it measures, so by default it spends as
+// little CPU per call as gRPC allows: the async API on one completion-queue thread, no transparent
+// retries, the minimal client channel stack.
 
 #include <algorithm>
 #include <cstdio>
