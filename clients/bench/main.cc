@@ -66,13 +66,10 @@ class Completion {
 };
 
 struct Run {
-  std::vector<Stub*> stubs;
   std::string requester, responder;
   absl::Time measure_from, end;
   absl::Mutex mu;
   int running = 0;
-  int64_t errors = 0;
-  std::vector<double> latencies_ms;  // of transitions completed in the measured window
 };
 
 // One client: create, submit, acknowledge, accept, deliver (final), confirm receipt; again.
@@ -112,6 +109,7 @@ class Lifecycle : public Completion {
   template <typename Req>
   void Call(CallbackMethod<Req> callback, AsyncMethod<Req> async, Req* req, const std::string& who,
             int next) {
+    reader_.reset();  // lives in the previous call's arena, which its context owns
     ctx_ = std::make_unique<grpc::ClientContext>();
     ctx_->AddMetadata("x-comity-principal", who);
     next_ = next;
@@ -218,7 +216,6 @@ struct Figures {
 Figures Measure(const std::vector<Stub*>& stubs, const std::vector<grpc::CompletionQueue*>& cqs,
                 int clients, absl::Duration measured) {
   Run run;
-  run.stubs = stubs;
   run.requester = absl::GetFlag(FLAGS_requester);
   run.responder = absl::GetFlag(FLAGS_responder);
   run.measure_from = absl::Now() + absl::Seconds(1);
