@@ -1,11 +1,12 @@
 #include "services/auth/policy.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/text.h"
 
 namespace comity::auth {
 
 absl::Status RequestNotFound(absl::string_view name) {
-  return absl::NotFoundError(absl::StrCat(name, " not found (or not visible to your authority)"));
+  return absl::NotFoundError(absl::StrCat(Echo(name), " not found (or not visible to your authority)"));
 }
 
 absl::StatusOr<v1::Side> SideOf(const Caller& caller, const v1::Request& request) {
@@ -36,11 +37,15 @@ absl::Status AuthorizeList(const Caller& caller) {
 
 bool SeesAllRequests(const Caller& caller) { return caller.Has(v1::OVERSIGHT_AUDITOR); }
 
+bool Visible(const Caller& caller, const v1::Request& request) {
+  if (SideOf(caller, request).ok()) return true;
+  return SeesAllRequests(caller) && request.has_submit_time();
+}
+
 absl::Status AuthorizeRead(const Caller& caller, const v1::Request& request) {
-  if (absl::Status s = AuthorizeList(caller); !s.ok()) return s;
-  if (SideOf(caller, request).ok()) return absl::OkStatus();
-  if (SeesAllRequests(caller) && request.has_submit_time()) return absl::OkStatus();
-  return RequestNotFound(request.name());
+  // Visibility first: a caller who may not see the request learns nothing, whatever its roles.
+  if (!Visible(caller, request)) return RequestNotFound(request.name());
+  return AuthorizeList(caller);
 }
 
 absl::Status AuthorizeCreate(const Caller& caller) {
@@ -50,12 +55,18 @@ absl::Status AuthorizeCreate(const Caller& caller) {
 }
 
 absl::StatusOr<v1::Side> AuthorizeAction(const Caller& caller, const v1::Request& request) {
+  // Visibility first: a caller who may not see the request learns nothing, whatever its roles.
+  if (!Visible(caller, request)) return RequestNotFound(request.name());
   if (!caller.system && !caller.Has(v1::SUBMITTER) && !caller.Has(v1::RESPONDER)) {
     return absl::PermissionDeniedError(
         "changing requests needs the submitter or responder role in your authority");
   }
   absl::StatusOr<v1::Side> side = SideOf(caller, request);
-  if (!side.ok()) return side.status();
+  if (!side.ok()) {
+    // An oversight auditor sees every submitted request but acts on none of another authority.
+    return absl::PermissionDeniedError(
+        "changing a request needs the submitter or responder role in one of its two authorities");
+  }
   switch (*side) {
     case v1::SYSTEM:
       return side;

@@ -20,10 +20,13 @@ absl::StatusOr<v1::Side> SideOf(const Caller& caller, const v1::Request& request
 // NOT_FOUND for `name`, the same text whether it exists or not.
 absl::Status RequestNotFound(absl::string_view name);
 
-// Reading a request or its trail. In order: PERMISSION_DENIED if the caller holds no reading role
-// (submitter, responder, auditor, oversight auditor); NOT_FOUND unless the request is one its
-// authority sent, or received once submitted, or the caller is an oversight auditor and the
-// request has been submitted.
+// Whether `caller` may know that `request` exists: its authority sent it, or received it once
+// submitted, or the caller is an oversight auditor and the request has been submitted.
+bool Visible(const Caller& caller, const v1::Request& request);
+
+// Reading a request or its trail. In order: NOT_FOUND unless Visible (whatever the caller's
+// roles, so that a hidden request and a missing one answer alike); PERMISSION_DENIED if the
+// caller holds no reading role (submitter, responder, auditor, oversight auditor).
 absl::Status AuthorizeRead(const Caller& caller, const v1::Request& request);
 
 // Listing requests: PERMISSION_DENIED without a reading role.
@@ -35,9 +38,9 @@ bool SeesAllRequests(const Caller& caller);
 // Creating a request: PERMISSION_DENIED unless the caller is a submitter.
 absl::Status AuthorizeCreate(const Caller& caller);
 
-// Changing a request. In order: PERMISSION_DENIED if the caller holds no acting role (submitter,
-// responder) and is not the node; NOT_FOUND unless SideOf finds its side; PERMISSION_DENIED if it
-// lacks that side's role (submitter for the requesting side, responder for the receiving side).
+// Changing a request. In order: NOT_FOUND unless Visible; PERMISSION_DENIED if the caller holds
+// no acting role (submitter, responder) and is not the node, or if it takes no side (an oversight
+// auditor of a third authority); PERMISSION_DENIED if it lacks that side's role (submitter for the requesting side, responder for the receiving side).
 // Returns the side it acts for.
 absl::StatusOr<v1::Side> AuthorizeAction(const Caller& caller, const v1::Request& request);
 

@@ -7,7 +7,7 @@ namespace comity::rpc {
 
 grpc::ServerUnaryReactor* AuditService::GetTrail(grpc::CallbackServerContext* ctx,
                                                  const v1::GetTrailRequest* req, v1::Trail* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetTrail", reply,
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetTrail", *req, reply,
                     [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Trail> {
                       absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
                       if (!trail.ok()) return trail;
@@ -27,13 +27,15 @@ grpc::ServerUnaryReactor* AuditService::GetTrail(grpc::CallbackServerContext* ct
 grpc::ServerUnaryReactor* AuditService::ExportTrail(grpc::CallbackServerContext* ctx,
                                                     const v1::GetTrailRequest* req,
                                                     v1::TrailBundle* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/ExportTrail", reply,
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/ExportTrail", *req, reply,
                     [&](const workflow::Caller& caller) -> absl::StatusOr<v1::TrailBundle> {
+                      // The caller first: a node without a log key says so only to those
+                      // who may read the trail.
+                      absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
+                      if (!trail.ok()) return trail.status();
                       absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
                       if (!c.ok()) return c.status();
                       v1::TrailBundle bundle;
-                      absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
-                      if (!trail.ok()) return trail.status();
                       *trail->mutable_checkpoint() = *c;
                       if (absl::Status s = reader_->AddInclusionProofs(c->size(), &*trail); !s.ok())
                         return s;
@@ -56,15 +58,14 @@ grpc::ServerUnaryReactor* AuditService::ExportTrail(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AuditService::GetStatistics(grpc::CallbackServerContext* ctx,
                                                       const v1::GetStatisticsRequest* req,
                                                       v1::Statistics* reply) {
-  return AnswerRead(
-      ctx, *identifier_, *log_, "/comity.v1.AuditService/GetStatistics", reply,
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetStatistics", *req, reply,
       [&](const workflow::Caller& caller) { return reader_->Statistics(caller, *req); });
 }
 
 grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(
     grpc::CallbackServerContext* ctx, const v1::GetConsistencyProofRequest* req,
     v1::ConsistencyProof* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetConsistencyProof", reply,
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetConsistencyProof", *req, reply,
                     [&](const workflow::Caller&) -> absl::StatusOr<v1::ConsistencyProof> {
                       absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
                       if (!c.ok()) return c.status();
@@ -73,9 +74,9 @@ grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(
 }
 
 grpc::ServerUnaryReactor* AuditService::GetCheckpoint(grpc::CallbackServerContext* ctx,
-                                                      const v1::GetCheckpointRequest*,
+                                                      const v1::GetCheckpointRequest* req,
                                                       v1::Checkpoint* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetCheckpoint", reply,
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetCheckpoint", *req, reply,
                     [this](const workflow::Caller&) { return checkpoints_->Latest(); });
 }
 

@@ -1,7 +1,10 @@
 #include "services/rpc/directory_service.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "services/rpc/read.h"
+#include "services/rpc/well_formed.h"
+#include "services/workflow/errors.h"
 
 namespace comity::rpc {
 namespace {
@@ -19,8 +22,13 @@ constexpr char kUpsert[] = "/comity.v1.DirectoryService/UpsertAuthority";
 grpc::ServerUnaryReactor* DirectoryService::GetAuthority(grpc::CallbackServerContext* ctx,
                                                          const v1::GetAuthorityRequest* req,
                                                          v1::Authority* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/GetAuthority", reply,
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/GetAuthority", *req, reply,
                     [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Authority> {
+                      if (!workflow::IsAuthorityName(req->name())) {
+                        return workflow::InvalidField(
+                            "name", "must be authorities/<ID>, ID of 2-32 characters A-Z, 0-9, -",
+                            "NAME_FORMAT");
+                      }
                       std::optional<v1::Authority> a = directory_->FindAuthority(req->name());
                       if (!a) return absl::NotFoundError(absl::StrCat(req->name(), " not found"));
                       return Visible(*a, caller);
@@ -30,15 +38,24 @@ grpc::ServerUnaryReactor* DirectoryService::GetAuthority(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* DirectoryService::ListAuthorities(grpc::CallbackServerContext* ctx,
                                                             const v1::ListAuthoritiesRequest* req,
                                                             v1::ListAuthoritiesResponse* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/ListAuthorities", reply,
-                    [&](const workflow::Caller& caller) {
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/ListAuthorities", *req, reply,
+                    [&](const workflow::Caller& caller)
+                        -> absl::StatusOr<v1::ListAuthoritiesResponse> {
+                      const std::string& country = req->country();
+                      if (!country.empty() &&
+                          (country.size() != 2 || !absl::ascii_isupper(country[0]) ||
+                           !absl::ascii_isupper(country[1]))) {
+                        return workflow::InvalidField(
+                            "country", "must be an ISO 3166-1 alpha-2 code such as FR",
+                            "COUNTRY_FORMAT");
+                      }
                       v1::ListAuthoritiesResponse out;
                       for (const v1::Authority& a : directory_->Authorities()) {
                         if (req->country().empty() || a.country() == req->country()) {
                           *out.add_authorities() = Visible(a, caller);
                         }
                       }
-                      return absl::StatusOr<v1::ListAuthoritiesResponse>(std::move(out));
+                      return out;
                     });
 }
 
@@ -55,6 +72,10 @@ grpc::ServerUnaryReactor* DirectoryService::UpsertAuthority(grpc::CallbackServer
     log_->Finish(reactor, *ctx, kUpsert, caller.status());
     return reactor;
   }
+  if (absl::Status s = CheckWellFormed(*req); !s.ok()) {
+    log_->Finish(reactor, *ctx, kUpsert, s);
+    return reactor;
+  }
   engine_->Apply(workflow::MakeCommand(v1::UPSERT_AUTHORITY, *caller, *req),
                  [this, ctx, reply, reactor,
                   name = req->authority().name()](absl::StatusOr<v1::Request> done) {
@@ -67,9 +88,9 @@ grpc::ServerUnaryReactor* DirectoryService::UpsertAuthority(grpc::CallbackServer
 }
 
 grpc::ServerUnaryReactor* DirectoryService::WhoAmI(grpc::CallbackServerContext* ctx,
-                                                   const v1::WhoAmIRequest*,
+                                                   const v1::WhoAmIRequest* req,
                                                    v1::WhoAmIResponse* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/WhoAmI", reply,
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/WhoAmI", *req, reply,
                     [](const workflow::Caller& caller) {
                       v1::WhoAmIResponse out;
                       out.set_principal(caller.principal);

@@ -20,6 +20,10 @@ class DevHeaderIdentifier : public Identifier {
           "no principal: in development mode send the x-comity-principal header "
           "(the CLI's --as flag)");
     }
+    if (metadata.count(kDevPrincipalHeader) > 1) {
+      return absl::UnauthenticatedError(
+          "more than one x-comity-principal header: send exactly one principal");
+    }
     return directory_->CallerFor(absl::string_view(it->second.data(), it->second.size()));
   }
 

@@ -7,16 +7,18 @@
 #include "grpcpp/server_context.h"
 #include "services/rpc/identify.h"
 #include "services/rpc/security_log.h"
+#include "services/rpc/well_formed.h"
 #include "services/workflow/engine.h"
 
 namespace comity::rpc {
 
-// The whole of a read handler: identify the caller, run `read(caller)` (returning
-// absl::StatusOr<Reply>), fill `reply` and finish (refusals go to the security log). Reads never
-// go through the engine.
+// The whole of a read handler: identify the caller, check that `request` is well formed, run
+// `read(caller)` (returning absl::StatusOr<Reply>), fill `reply` and finish (refusals go to the
+// security log). Reads never go through the engine.
 template <typename Reply, typename Read>
 grpc::ServerUnaryReactor* AnswerRead(grpc::CallbackServerContext* ctx, const Identifier& identifier,
-                                     SecurityLog& log, const char* method, Reply* reply,
+                                     SecurityLog& log, const char* method,
+                                     const google::protobuf::Message& request, Reply* reply,
                                      Read&& read) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (absl::Status s = log.Start(); !s.ok()) {
@@ -24,6 +26,9 @@ grpc::ServerUnaryReactor* AnswerRead(grpc::CallbackServerContext* ctx, const Ide
     return reactor;
   }
   absl::StatusOr<workflow::Caller> caller = identifier.Identify(*ctx);
+  if (caller.ok()) {
+    if (absl::Status s = CheckWellFormed(request); !s.ok()) caller = s;
+  }
   absl::StatusOr<Reply> result =
       caller.ok() ? std::forward<Read>(read)(*caller) : absl::StatusOr<Reply>(caller.status());
   if (result.ok()) *reply = *std::move(result);

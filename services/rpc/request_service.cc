@@ -5,6 +5,7 @@
 #include "services/auth/policy.h"
 #include "services/rpc/read.h"
 #include "services/rpc/status.h"
+#include "services/rpc/well_formed.h"
 
 namespace comity::rpc {
 
@@ -20,6 +21,10 @@ grpc::ServerUnaryReactor* RequestService::Change(grpc::CallbackServerContext* ct
   absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
   if (!caller.ok()) {
     log_->Finish(reactor, *ctx, method, caller.status());
+    return reactor;
+  }
+  if (absl::Status s = CheckWellFormed(*req); !s.ok()) {
+    log_->Finish(reactor, *ctx, method, s);
     return reactor;
   }
   engine_->Apply(workflow::MakeCommand(action, *std::move(caller), *req),
@@ -61,7 +66,7 @@ COMITY_VERB(AddNote, v1::AddNoteRequest, v1::ADD_NOTE)
 grpc::ServerUnaryReactor* RequestService::GetRequest(grpc::CallbackServerContext* ctx,
                                                      const v1::GetRequestRequest* req,
                                                      v1::Request* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.RequestService/GetRequest", reply,
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.RequestService/GetRequest", *req, reply,
                     [&](const workflow::Caller& caller) {
                       absl::StatusOr<v1::Request> r = reader_->Get(caller, req->name());
                       if (r.ok() && record_reads_) {
@@ -74,7 +79,7 @@ grpc::ServerUnaryReactor* RequestService::GetRequest(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* RequestService::ListRequests(grpc::CallbackServerContext* ctx,
                                                        const v1::ListRequestsRequest* req,
                                                        v1::ListRequestsResponse* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.RequestService/ListRequests", reply,
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.RequestService/ListRequests", *req, reply,
                     [&](const workflow::Caller& caller) {
                       absl::StatusOr<v1::ListRequestsResponse> r = reader_->List(caller, *req);
                       if (r.ok() && record_reads_) {
@@ -202,6 +207,7 @@ grpc::ServerWriteReactor<v1::WatchEventsResponse>* RequestService::WatchEvents(
   absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
   absl::Status refused = caller.status();
   if (refused.ok()) refused = auth::AuthorizeList(*caller);
+  if (refused.ok()) refused = CheckWellFormed(*req);
   if (refused.ok() && events_ == nullptr) {
     refused = absl::UnimplementedError("this node has no event feed");
   }

@@ -3,8 +3,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "common/text.h"
 #include "grpc/grpc_security_constants.h"
 #include "services/rpc/identify.h"
 #include "services/rpc/status.h"
@@ -72,10 +72,12 @@ void SecurityLog::Record(const std::string& principal, const std::string& method
     default:
       return;
   }
+  // One event per line: every field that carries caller input is quoted, escaped and bounded.
   const std::string line = absl::StrCat(
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      " comityd level=warn event=denied principal=", principal, " method=", method, " code=", code,
-      " reason=\"", absl::StrReplaceAll(s.error_message(), {{"\"", "'"}}), "\"\n");
+      " comityd level=warn event=denied principal=", LogField(principal),
+      " method=", LogField(method), " code=", code, " reason=", LogField(s.error_message(), 512),
+      "\n");
   absl::MutexLock lock(&mu_);
   *out_ << line << std::flush;
 }

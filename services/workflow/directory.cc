@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/files.h"
+#include "common/text.h"
 #include "google/protobuf/text_format.h"
 
 namespace comity::workflow {
@@ -42,7 +43,7 @@ absl::Status Directory::Check(const config::v1::DirectoryConfig& config) {
   for (const v1::Authority& a : config.authorities()) {
     auto bad = [&a](absl::string_view what) {
       return absl::InvalidArgumentError(
-          absl::StrCat("directory: authority ", a.name(), ": ", what));
+          absl::StrCat("directory: authority ", Echo(a.name()), ": ", what));
     };
     if (!IsAuthorityName(a.name())) return bad("name must be authorities/<ID> (A-Z, 0-9, -)");
     if (!names.insert(a.name()).second) return bad("listed twice");
@@ -53,14 +54,14 @@ absl::Status Directory::Check(const config::v1::DirectoryConfig& config) {
     for (const v1::Member& m : a.members()) {
       if (!absl::StartsWith(m.principal(), prefix) || m.principal().size() == prefix.size() ||
           m.principal().size() > 256) {
-        return bad(absl::StrCat("member ", m.principal(), " must be ", prefix, "<user>"));
+        return bad(absl::StrCat("member ", Echo(m.principal()), " must be ", prefix, "<user>"));
       }
       if (!principals.insert(m.principal()).second) {
-        return bad(absl::StrCat("member ", m.principal(), " is listed twice"));
+        return bad(absl::StrCat("member ", Echo(m.principal()), " is listed twice"));
       }
       for (int r : m.roles()) {
         if (r == v1::ROLE_UNSPECIFIED || !v1::Role_IsValid(r)) {
-          return bad(absl::StrCat("member ", m.principal(), " has an unknown role"));
+          return bad(absl::StrCat("member ", Echo(m.principal()), " has an unknown role"));
         }
       }
     }

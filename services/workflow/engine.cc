@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
+#include "common/text.h"
 #include "common/sha256.h"
 #include "services/audit/chain.h"
 #include "services/auth/policy.h"
@@ -317,7 +318,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     }
     if (!cmd.etag.empty() && cmd.etag != record.etag()) {
       return absl::AbortedError(absl::StrCat("the request changed since you read it (etag ",
-                                             cmd.etag, ", now ", record.etag(),
+                                             Echo(cmd.etag), ", now ", record.etag(),
                                              "); read it again and retry"));
     }
     before = {record.state(), DerivedKeys(id, record)};
@@ -337,6 +338,14 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
         !HoldsPreservation(record.state())) {
       if (absl::Status s = ReleaseHold(record, group, now); !s.ok()) return s;
     }
+  }
+
+  if (const size_t bytes = record.ByteSizeLong(); bytes > kMaxRecordBytes) {
+    return InvalidField(cmd.action == v1::CREATE ? "request" : "name",
+                        absl::StrCat("the request would take ", bytes,
+                                     " bytes stored, over the limit of ", kMaxRecordBytes,
+                                     "; shorten its texts"),
+                        "RECORD_TOO_LARGE");
   }
 
   // The audit entry, chained to the previous one.

@@ -48,8 +48,9 @@ constexpr Transition kTransitions[] = {
     {v1::PRESERVED, v1::RELEASE_PRESERVATION, kReq, v1::CLOSED, Gate::kAlways},
     {v1::PRESERVED, v1::EXPIRE_PRESERVATION, kSys, v1::EXPIRED, Gate::kAlways},
     {kAny, v1::WITHDRAW, kReq, v1::WITHDRAWN, Gate::kLive},
-    {kAny, v1::ADD_NOTE, kReq, kSame, Gate::kAnyState},
-    {kAny, v1::ADD_NOTE, kRcv, kSame, Gate::kAnyState},
+    // Once a request has ended, only reads and the node's own entries join its trail.
+    {kAny, v1::ADD_NOTE, kReq, kSame, Gate::kLive},
+    {kAny, v1::ADD_NOTE, kRcv, kSame, Gate::kLive},
 };
 
 bool Matches(const Transition& t, State from, const StepFacts& facts) {
@@ -66,8 +67,6 @@ bool Matches(const Transition& t, State from, const StepFacts& facts) {
       return t.from == from && facts.direct_refusal;
     case Gate::kLive:
       return !IsTerminal(from);
-    case Gate::kAnyState:
-      return true;
   }
   return false;
 }

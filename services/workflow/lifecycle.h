@@ -15,8 +15,8 @@ enum class Gate {
   kPartial,        // a partial delivery
   kFinal,          // a final delivery
   kDirectRefusal,  // a refusal on grounds the profile allows without consultation
-  kLive,           // any non-terminal state (`from` is STATE_UNSPECIFIED)
-  kAnyState,       // any state (`from` is STATE_UNSPECIFIED); `to` unspecified: unchanged
+  kLive,           // any non-terminal state (`from` is STATE_UNSPECIFIED); `to` unspecified:
+                   // unchanged
 };
 
 struct Transition {

@@ -1,6 +1,7 @@
 #include "services/workflow/reader.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -8,9 +9,11 @@
 #include "common/ids.h"
 #include "services/audit/merkle.h"
 #include "services/auth/policy.h"
+#include "services/workflow/directory.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/names.h"
 #include "services/workflow/timeutil.h"
+#include "services/workflow/validation.h"
 #include "storage/keys.h"
 
 namespace comity::workflow {
@@ -24,6 +27,55 @@ using storage::Column;
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
+// A page ends once its records pass this many bytes; with records of at most kMaxRecordBytes
+// it stays under gRPC's 4 MiB message limit.
+constexpr size_t kMaxPageBytes = 2 << 20;
+
+bool IsInstrumentName(absl::string_view s) {
+  if (s.empty() || s.size() > 32) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+// The filters shared by listings and statistics.
+void CheckFilters(v1::Side side, const std::string& instrument,
+                  std::vector<FieldViolation>& c) {
+  if (!v1::Side_IsValid(side) || side == v1::SYSTEM) {
+    c.push_back({"side", "must be REQUESTING, RECEIVING or unset", "FILTER_VALUE"});
+  }
+  if (!instrument.empty() && !IsInstrumentName(instrument)) {
+    c.push_back({"instrument", "must be a profile name such as uncc (a-z, 0-9, -; at most 32)",
+          "FILTER_VALUE"});
+  }
+}
+
+absl::Status CheckQuery(const v1::ListRequestsRequest& q) {
+  std::vector<FieldViolation> c;
+  if (q.page_size() < 0 || q.page_size() > kMaxPageSize) {
+    c.push_back({"page_size", absl::StrCat("must be between 0 (the default, ", kDefaultPageSize,
+                                    ") and ", kMaxPageSize),
+          "OUT_OF_RANGE"});
+  }
+  CheckFilters(q.side(), q.instrument(), c);
+  if (!v1::State_IsValid(q.state())) c.push_back({"state", "is not a State", "FILTER_VALUE"});
+  if (!v1::RequestType_IsValid(q.type())) c.push_back({"type", "is not a RequestType", "FILTER_VALUE"});
+  if (!v1::Priority_IsValid(q.priority())) {
+    c.push_back({"priority", "is not a Priority", "FILTER_VALUE"});
+  }
+  if (!q.counterpart().empty() && !IsAuthorityName(q.counterpart())) {
+    c.push_back({"counterpart", "must be authorities/<ID>, ID of 2-32 characters A-Z, 0-9, -",
+          "NAME_FORMAT"});
+  }
+  if (!q.order_by().empty() && q.order_by() != "next_due_time") {
+    c.push_back({"order_by", "must be empty (creation order) or next_due_time", "ORDER_BY"});
+  }
+  if (q.has_due_before() && !IsValidTimestamp(q.due_before())) {
+    c.push_back({"due_before", "is not a valid time", "INVALID_TIME"});
+  }
+  return c.empty() ? absl::OkStatus() : InvalidFields(c);
+}
 
 bool Matches(const v1::ListRequestsRequest& q, const v1::Request& r, v1::Side side) {
   if (q.side() != v1::SIDE_UNSPECIFIED && q.side() != side) return false;
@@ -45,7 +97,6 @@ bool Matches(const v1::ListRequestsRequest& q, const v1::Request& r, v1::Side si
 }  // namespace
 
 absl::StatusOr<v1::Request> Reader::Load(const Caller& caller, absl::string_view name) const {
-  if (absl::Status s = auth::AuthorizeList(caller); !s.ok()) return s;
   absl::StatusOr<std::string> id = ParseRequestName(name, "name");
   if (!id.ok()) return id.status();
   absl::StatusOr<std::string> bytes = store_->Get(Column::kRequests, *id);
@@ -64,15 +115,8 @@ absl::StatusOr<v1::Request> Reader::Get(const Caller& caller, absl::string_view 
 absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
                                                       const v1::ListRequestsRequest& q) const {
   if (absl::Status s = auth::AuthorizeList(caller); !s.ok()) return s;
-  if (q.page_size() < 0) return InvalidField("page_size", "must not be negative", "OUT_OF_RANGE");
-  const int page_size =
-      q.page_size() == 0 ? kDefaultPageSize : std::min(q.page_size(), kMaxPageSize);
-  if (!q.order_by().empty() && q.order_by() != "next_due_time") {
-    return InvalidField("order_by", "must be empty (creation order) or next_due_time", "ORDER_BY");
-  }
-  if (q.has_due_before() && !IsValidTimestamp(q.due_before())) {
-    return InvalidField("due_before", "is not a valid time", "INVALID_TIME");
-  }
+  if (absl::Status s = CheckQuery(q); !s.ok()) return s;
+  const int page_size = q.page_size() == 0 ? kDefaultPageSize : q.page_size();
   if (!q.order_by().empty() || q.has_due_before()) return ListByDue(caller, q, page_size);
   std::string last;
   if (!q.page_token().empty() &&
@@ -84,12 +128,13 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
   const Column column = all ? Column::kRequests : Column::kIndex;
   const std::string prefix = all ? "" : storage::PartyPrefix(caller.authority);
   v1::ListRequestsResponse out;
+  size_t page_bytes = 0;
   absl::Status lookup;
   std::string last_id;
   absl::Status s = store_->Scan(
       column, prefix, last.empty() ? "" : prefix + last,
       [&](absl::string_view key, absl::string_view value) {
-        if (out.requests_size() == page_size) {
+        if (out.requests_size() == page_size || page_bytes > kMaxPageBytes) {
           out.set_next_page_token(absl::WebSafeBase64Escape(last_id));
           return false;
         }
@@ -106,6 +151,7 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
         absl::StatusOr<v1::Side> side = SideOf(caller, r);
         if (all && !side.ok() && !r.has_submit_time()) return true;  // others' drafts
         if (Matches(q, r, side.ok() ? *side : v1::SIDE_UNSPECIFIED)) {
+          page_bytes += bytes->size();
           *out.add_requests() = std::move(r);
         }
         return true;
@@ -131,6 +177,7 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::ListByDue(const Caller& caller,
                          : std::string();
   const std::string prefix = storage::DuePrefix(scope);
   v1::ListRequestsResponse out;
+  size_t page_bytes = 0;
   absl::Status lookup;
   std::string last_seen;
   absl::Status s =
@@ -138,7 +185,7 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::ListByDue(const Caller& caller,
                    [&](absl::string_view key, absl::string_view) {
                      const std::string suffix(key.substr(prefix.size()));  // <time>/<id>
                      if (!end.empty() && key >= end) return false;
-                     if (out.requests_size() == page_size) {
+                     if (out.requests_size() == page_size || page_bytes > kMaxPageBytes) {
                        out.set_next_page_token(absl::WebSafeBase64Escape(last_seen));
                        return false;
                      }
@@ -154,6 +201,7 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::ListByDue(const Caller& caller,
                      absl::StatusOr<v1::Side> side = SideOf(caller, r);
                      if (!side.ok() && !all) return true;
                      if (Matches(q, r, side.ok() ? *side : v1::SIDE_UNSPECIFIED)) {
+                       page_bytes += bytes->size();
                        *out.add_requests() = std::move(r);
                      }
                      return true;
@@ -206,6 +254,9 @@ absl::StatusOr<v1::Trail> Reader::Trail(const Caller& caller, absl::string_view 
 
 absl::StatusOr<v1::Statistics> Reader::Statistics(const Caller& caller,
                                                   const v1::GetStatisticsRequest& query) const {
+  std::vector<FieldViolation> bad;
+  CheckFilters(query.side(), query.instrument(), bad);
+  if (!bad.empty()) return InvalidFields(bad);
   v1::Statistics out;
   v1::ListRequestsRequest page;
   page.set_page_size(1000);

@@ -15,6 +15,10 @@ namespace comity::workflow {
 inline constexpr size_t kMaxShortText = 256;   // names, codes, references, identifiers
 inline constexpr size_t kMaxLongText = 32768;  // facts, reasons, notes
 inline constexpr int kMaxRepeated = 100;
+// A stored request record, whatever its history: a change that would make it larger is refused
+// (INVALID_ARGUMENT, reason RECORD_TOO_LARGE). A page of a listing is cut to stay under the
+// gRPC message limit however large its records are.
+inline constexpr size_t kMaxRecordBytes = 1 << 20;
 
 // Checks `command`'s fields against their formats and limits, and a draft's content against the
 // directory (the requested authority exists and accepts the language) and the profiles (the

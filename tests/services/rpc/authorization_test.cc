@@ -233,15 +233,13 @@ StatusCode Expected(const Rpc& rpc, const std::string& role, Relation relation) 
       return role == "submitter" ? StatusCode::OK : StatusCode::PERMISSION_DENIED;
     case Kind::kList:
       return reader ? StatusCode::OK : StatusCode::PERMISSION_DENIED;
-    case Kind::kRead:
-      if (!reader) return StatusCode::PERMISSION_DENIED;
-      if (relation != Relation::kUnrelated || role == "overseer") return StatusCode::OK;
-      return StatusCode::NOT_FOUND;
     default:
       break;
   }
+  // Visibility comes before roles: a request the caller may not see does not exist for it.
+  if (relation == Relation::kUnrelated && role != "overseer") return StatusCode::NOT_FOUND;
+  if (rpc.kind == Kind::kRead) return reader ? StatusCode::OK : StatusCode::PERMISSION_DENIED;
   if (!actor) return StatusCode::PERMISSION_DENIED;
-  if (relation == Relation::kUnrelated) return StatusCode::NOT_FOUND;
   const bool requesting = relation == Relation::kOwn;
   if (role != (requesting ? "submitter" : "responder")) return StatusCode::PERMISSION_DENIED;
   const bool side_may = rpc.kind == Kind::kEither ||
@@ -352,13 +350,43 @@ TEST_F(AuthorizationTest, EveryRoleEveryRpcEveryRelation) {
   EXPECT_EQ(server_->security_log().permission_denied(), denied);
   EXPECT_EQ(server_->security_log().not_found(), hidden);
   const std::string log = security_log_.str();
-  EXPECT_NE(log.find("event=denied principal=spiffe://matrix.test/CC/submitter "
-                     "method=/comity.v1.RequestService/GetRequest code=NOT_FOUND"),
+  EXPECT_NE(log.find("event=denied principal=\"spiffe://matrix.test/CC/submitter\" "
+                     "method=\"/comity.v1.RequestService/GetRequest\" code=NOT_FOUND"),
             std::string::npos);
-  EXPECT_NE(log.find("principal=spiffe://matrix.test/AA/admin "
-                     "method=/comity.v1.RequestService/CreateRequest code=PERMISSION_DENIED"),
+  EXPECT_NE(log.find("principal=\"spiffe://matrix.test/AA/admin\" "
+                     "method=\"/comity.v1.RequestService/CreateRequest\" code=PERMISSION_DENIED"),
             std::string::npos);
   EXPECT_EQ(log.find("ransom"), std::string::npos);  // from the case's summary of facts
+}
+
+// A request of another authority and a request that does not exist answer alike, byte for byte
+// (the name the caller sent aside), whatever the caller's roles.
+TEST_F(AuthorizationTest, HiddenRequestAnswersLikeAMissingOne) {
+  const std::string hidden = Submitted();
+  const std::string missing = "requests/01ARZ3NDEKTSV4RRFFQ69G5FAV";
+  int compared = 0;
+  for (const Rpc& rpc : Rpcs()) {
+    if (rpc.kind == Kind::kCreate || rpc.kind == Kind::kList) continue;
+    for (const char* role : kRoles) {
+      if (std::string(role) == "overseer") continue;  // it sees every submitted request
+      const std::string principal = Principal("CC", role);
+      grpc::ClientContext c1, c2;
+      const grpc::Status a =
+          rpc.call(*requests_[principal], *audit_[principal], &c1, hidden, "authorities/CC");
+      const grpc::Status b =
+          rpc.call(*requests_[principal], *audit_[principal], &c2, missing, "authorities/CC");
+      EXPECT_EQ(a.error_code(), StatusCode::NOT_FOUND) << rpc.name << " by " << principal;
+      EXPECT_EQ(b.error_code(), StatusCode::NOT_FOUND) << rpc.name << " by " << principal;
+      std::string message = a.error_message();
+      const size_t at = message.find(hidden);
+      ASSERT_NE(at, std::string::npos) << rpc.name << ": " << message;
+      message.replace(at, hidden.size(), missing);
+      EXPECT_EQ(message, b.error_message()) << rpc.name << " by " << principal;
+      EXPECT_EQ(a.error_details(), b.error_details()) << rpc.name << " by " << principal;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 22 * 4);
 }
 
 }  // namespace

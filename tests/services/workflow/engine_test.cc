@@ -529,6 +529,27 @@ TEST_F(EngineTest, WithdrawFromAnyLiveStateButNotAfterTheEnd) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(EngineTest, AnEndedRequestTakesNoMoreNotes) {
+  const std::string name = Received("uncc", v1::GENERAL_ASSISTANCE);
+  v1::WithdrawRequestRequest withdraw;
+  withdraw.set_name(name);
+  withdraw.set_reason("No longer needed");
+  ASSERT_TRUE(Do(comity::testing::kAlice, v1::WITHDRAW, withdraw).ok());
+  const v1::Trail before = TrailOf(name);
+  v1::AddNoteRequest note;
+  note.set_name(name);
+  note.set_kind(v1::COMMENT);
+  note.set_text("one more thing");
+  for (const char* who : {comity::testing::kAlice, comity::testing::kGreta}) {
+    absl::Status s = Do(who, v1::ADD_NOTE, note).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << who << ": " << s;
+    EXPECT_NE(s.message().find("ADD_NOTE is not allowed"), absl::string_view::npos) << s;
+  }
+  const v1::Trail after = TrailOf(name);
+  ASSERT_EQ(after.entries_size(), before.entries_size());
+  EXPECT_EQ(after.entries().rbegin()->entry().action(), v1::WITHDRAW);
+}
+
 TEST_F(EngineTest, AWithdrawnDraftStaysTheRequestingSidesAlone) {
   auto draft = Create(FullRequest("uncc", v1::GENERAL_ASSISTANCE));
   ASSERT_TRUE(draft.ok());

@@ -19,7 +19,8 @@ State Expected(State s, Action a, Side side, const StepFacts& f) {
   const bool terminal =
       s == v1::REFUSED || s == v1::WITHDRAWN || s == v1::CLOSED || s == v1::EXPIRED;
   if (a == v1::ADD_NOTE)
-    return (side == v1::REQUESTING || side == v1::RECEIVING) ? s : v1::STATE_UNSPECIFIED;
+    return (side == v1::REQUESTING || side == v1::RECEIVING) && !terminal ? s
+                                                                          : v1::STATE_UNSPECIFIED;
   if (a == v1::WITHDRAW)
     return (side == v1::REQUESTING && !terminal) ? v1::WITHDRAWN : v1::STATE_UNSPECIFIED;
   if (side == v1::REQUESTING) {
