@@ -57,15 +57,15 @@ TEST(CliTest, ClocksDueAndInbox) {
 
   const Outcome get = Comity(port, comity::testing::kGreta, "request get " + id);
   ASSERT_EQ(get.code, 0) << get.out;
-  EXPECT_THAT(get.out, HasSubstr("emergency-validation: RUNNING, due "));
-  EXPECT_THAT(get.out, HasSubstr("REQUESTING side acts [Reg. 2023/1543 art. 4(5)]"));
+  EXPECT_THAT(get.out, HasSubstr("production: RUNNING, due "));
+  EXPECT_THAT(get.out, HasSubstr("RECEIVING side acts [Reg. 2023/1543 art. 10(2), 10(3), 10(4)]"));
   EXPECT_THAT(get.out, HasSubstr("next due"));
 
   const Outcome due = Comity(port, comity::testing::kGreta, "due --within 3d");
   ASSERT_EQ(due.code, 0) << due.out;
   EXPECT_THAT(due.out, HasSubstr(id));
-  EXPECT_THAT(due.out, HasSubstr("emergency-validation"));
-  const Outcome later = Comity(port, comity::testing::kGreta, "due --within 24h");
+  EXPECT_THAT(due.out, HasSubstr("production"));
+  const Outcome later = Comity(port, comity::testing::kGreta, "due --within 4h");
   EXPECT_THAT(later.out, Not(HasSubstr(id)));
   EXPECT_THAT(Comity(port, comity::testing::kBinh, "due --within 3d").out, Not(HasSubstr(id)));
   EXPECT_EQ(Comity(port, comity::testing::kGreta, "due --within soon").code, 64);

@@ -329,7 +329,7 @@ TEST_F(ClockTest, EEvidenceProductionTenDaysWarnsThenBreaches) {
   EXPECT_THAT(Names(r), ElementsAre("production", "enforcing-review"));
   const v1::Clock production = ClockOf(r, "production");
   EXPECT_EQ(production.state(), v1::RUNNING);
-  EXPECT_EQ(production.article(), "Reg. 2023/1543 art. 10(2), 10(4)");
+  EXPECT_EQ(production.article(), "Reg. 2023/1543 art. 10(2), 10(3), 10(4)");
   EXPECT_EQ(production.side(), v1::RECEIVING);
   EXPECT_EQ(FromProto(production.start_time()), kFriday);
   const absl::Time due = kFriday + absl::Hours(240);
@@ -352,7 +352,7 @@ TEST_F(ClockTest, EEvidenceProductionTenDaysWarnsThenBreaches) {
   auto trail = reader_->Trail(Who(kAlice), name);
   ASSERT_TRUE(trail.ok());
   const v1::AuditEntry& breach = trail->entries().rbegin()->entry();
-  EXPECT_EQ(breach.legal_basis(), "Reg. 2023/1543 art. 10(2), 10(4)");
+  EXPECT_EQ(breach.legal_basis(), "Reg. 2023/1543 art. 10(2), 10(3), 10(4)");
   EXPECT_EQ(FromProto(breach.due_time()), due);
   EXPECT_EQ(breach.state_before(), v1::SUBMITTED);
   EXPECT_EQ(breach.state_after(), v1::SUBMITTED);
@@ -374,12 +374,21 @@ TEST_F(ClockTest, EEvidenceProductionTenDaysWarnsThenBreaches) {
   EXPECT_EQ(FireAt(due + absl::Hours(24 * 30)), 0);
 }
 
+// Art. 4(5): validation after the fact is for subscriber-data and preservation orders only.
+TEST_F(ClockTest, EEvidenceEmergencyValidationOnlyForSubscriberDataAndPreservation) {
+  EXPECT_THAT(Names(Get(Submitted("eu-eevidence", v1::TRAFFIC_DATA_DISCLOSURE, v1::EMERGENCY))),
+              ElementsAre("production", "enforcing-review"));
+  EXPECT_THAT(Names(Get(Submitted("eu-eevidence", v1::STORED_DATA_PRODUCTION, v1::EMERGENCY))),
+              ElementsAre("production", "enforcing-review"));
+  EXPECT_THAT(Names(Get(Submitted("eu-eevidence", v1::SUBSCRIBER_INFORMATION, v1::EMERGENCY))),
+              ElementsAre("production", "emergency-validation"));
+}
+
 TEST_F(ClockTest, EEvidenceEmergencyEightHoursPausedWhileInformationIsAwaited) {
-  const std::string name = Submitted("eu-eevidence", v1::TRAFFIC_DATA_DISCLOSURE, v1::EMERGENCY);
+  const std::string name = Submitted("eu-eevidence", v1::SUBSCRIBER_INFORMATION, v1::EMERGENCY);
   v1::Request r = Get(name);
-  EXPECT_THAT(Names(r), ElementsAre("production", "enforcing-review", "emergency-validation"));
+  EXPECT_THAT(Names(r), ElementsAre("production", "emergency-validation"));
   EXPECT_EQ(FromProto(ClockOf(r, "production").due_time()), kFriday + absl::Hours(8));
-  EXPECT_EQ(FromProto(ClockOf(r, "enforcing-review").due_time()), kFriday + absl::Hours(96));
   const v1::Clock validation = ClockOf(r, "emergency-validation");
   EXPECT_EQ(FromProto(validation.due_time()), kFriday + absl::Hours(48));
   EXPECT_EQ(validation.side(), v1::REQUESTING);

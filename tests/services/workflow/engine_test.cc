@@ -283,20 +283,47 @@ TEST_F(EngineTest, RefusalRulesComeFromTheProfile) {
   EXPECT_EQ(last.action(), v1::REFUSE);
   EXPECT_THAT(last.grounds(), ElementsAre("FISCAL_MATTERS", "ESSENTIAL_INTERESTS"));
   EXPECT_EQ(last.reasons(), "State security");
-  EXPECT_EQ(last.legal_basis(), "UNCC 40 / UNTOC 18(21), 18(23)");
+  EXPECT_EQ(last.legal_basis(), "UNCC 40(21), 40(24) [to be checked]; cf. UNTOC 18(21), 18(23)");
   EXPECT_EQ(last.state_before(), v1::CONSULTATION);
   EXPECT_EQ(last.actor().role(), v1::RESPONDER);
 }
 
-TEST_F(EngineTest, ANonConformingRequestMayBeRefusedWithoutConsultation) {
-  const std::string name = Received("uncc", v1::GENERAL_ASSISTANCE);
-  v1::RefuseRequestRequest refuse;
-  refuse.set_name(name);
-  refuse.add_grounds("NOT_CONFORMING");
-  refuse.set_reasons("The request names no offence we can identify");
-  auto r = Do(comity::testing::kGreta, v1::REFUSE, refuse);
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->state(), v1::REFUSED);
+// UNCC (as UNTOC 18(26)), Budapest and the EIO: a refusal on any ground of the refusal paragraph
+// follows consultation. e-Evidence: the addressee's Annex III grounds need none.
+TEST_F(EngineTest, EachShippedProfilesConsultationRule) {
+  struct Case {
+    const char* instrument;
+    v1::RequestType type;
+    const char* ground;
+    bool direct;
+  };
+  const Case cases[] = {
+      {"uncc", v1::GENERAL_ASSISTANCE, "NOT_CONFORMING", false},
+      {"uncc", v1::GENERAL_ASSISTANCE, "ESSENTIAL_INTERESTS", false},
+      {"budapest", v1::GENERAL_ASSISTANCE, "ESSENTIAL_INTERESTS", false},
+      {"eu-eio", v1::STORED_DATA_PRODUCTION, "NATIONAL_SECURITY", false},
+      {"eu-eevidence", v1::STORED_DATA_PRODUCTION, "FUNDAMENTAL_RIGHTS", false},
+      {"eu-eevidence", v1::STORED_DATA_PRODUCTION, "INCOMPLETE", true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(absl::StrCat(c.instrument, " ", c.ground));
+    const std::string name = Received(c.instrument, c.type);
+    v1::RefuseRequestRequest refuse;
+    refuse.set_name(name);
+    refuse.add_grounds(c.ground);
+    refuse.set_reasons("The request cannot be executed");
+    auto r = Do(comity::testing::kGreta, v1::REFUSE, refuse);
+    if (c.direct) {
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->state(), v1::REFUSED);
+      continue;
+    }
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+    EXPECT_NE(r.status().message().find("consult the requesting side first"),
+              absl::string_view::npos)
+        << r.status();
+    EXPECT_EQ(ActionsOf(name).back(), v1::ACKNOWLEDGE);
+  }
 }
 
 TEST_F(EngineTest, PreservationRefusalIsLimitedToItsGrounds) {
