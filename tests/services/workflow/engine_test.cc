@@ -454,6 +454,43 @@ TEST_F(EngineTest, NotesKeepTheStateAndComeFromTheRightSide) {
   EXPECT_EQ(trail.entries(4).entry().state_after(), v1::RECEIVED);
 }
 
+// A person meets the minimum: "60 days from now" computed a little before the node's clock, and
+// the earliest expiry the refusal names, are both accepted.
+TEST_F(EngineTest, SixtyDaysAreCountedInWholeDays) {
+  const std::string pres = Received("uncc", v1::PRESERVATION);
+  const absl::Time asked = clock_.Now();
+  clock_.Advance(absl::Seconds(3));  // the call reaches the node a moment later
+  v1::ConfirmPreservedRequest confirm;
+  confirm.set_name(pres);
+  *confirm.mutable_expire_time() = ToProto(asked + absl::Hours(24 * 59));
+  auto refused = Do(comity::testing::kGreta, v1::CONFIRM_PRESERVED, confirm);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(refused.status().message());
+  const std::string marker = "the earliest expiry is ";
+  const size_t at = message.find(marker);
+  ASSERT_NE(at, std::string::npos) << message;
+  absl::Time earliest;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime("%Y-%m-%dT%H:%M:%SZ", message.substr(at + marker.size(), 20),
+                              absl::UTCTimeZone(), &earliest, &error))
+      << error;
+  EXPECT_EQ(earliest, absl::FromCivil(absl::CivilDay(2027, 1, 17), absl::UTCTimeZone()));
+  *confirm.mutable_expire_time() = ToProto(earliest - absl::Seconds(1));
+  EXPECT_EQ(Do(comity::testing::kGreta, v1::CONFIRM_PRESERVED, confirm).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  *confirm.mutable_expire_time() = ToProto(earliest);
+  EXPECT_TRUE(Do(comity::testing::kGreta, v1::CONFIRM_PRESERVED, confirm).ok());
+  // The same with the client's own "60d".
+  const std::string other = Received("uncc", v1::PRESERVATION);
+  const absl::Time client_now = clock_.Now();
+  clock_.Advance(absl::Seconds(3));
+  confirm.set_name(other);
+  *confirm.mutable_expire_time() = ToProto(client_now + absl::Hours(24 * 60));
+  auto r = Do(comity::testing::kGreta, v1::CONFIRM_PRESERVED, confirm);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->state(), v1::PRESERVED);
+}
+
 TEST_F(EngineTest, PreservationLastsSixtyDaysAndIsHeldByItsFollowUp) {
   const std::string pres = Received("uncc", v1::PRESERVATION);
   v1::ConfirmPreservedRequest confirm;
