@@ -113,7 +113,10 @@ absl::Status CheckEncryptionKey(const std::string& dir, const std::string& key) 
     }
     std::filesystem::create_directories(dir, ec);
     std::string salt(16, '\0');
-    RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size()));
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size())) !=
+        1) {
+      return absl::UnavailableError("the system's random generator failed; no key check written");
+    }
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << salt << KeyCheck(key, salt);
     out.close();

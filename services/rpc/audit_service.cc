@@ -7,21 +7,25 @@ namespace comity::rpc {
 
 grpc::ServerUnaryReactor* AuditService::GetTrail(grpc::CallbackServerContext* ctx,
                                                  const v1::GetTrailRequest* req, v1::Trail* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetTrail", *req, reply,
-                    [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Trail> {
-                      absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
-                      if (!trail.ok()) return trail;
-                      if (req->request() != "directory") {
-                        RecordRead(engine_, caller, trail->request(), "GetTrail");
-                      }
-                      // With a signing key: each entry's proof against the latest checkpoint.
-                      absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
-                      if (!c.ok()) return trail;
-                      *trail->mutable_checkpoint() = *c;
-                      absl::Status s = reader_->AddInclusionProofs(c->size(), &*trail);
-                      if (!s.ok()) return s;
-                      return trail;
-                    });
+  return AnswerAuditedRead(
+      ctx, *identifier_, *log_, "/comity.v1.AuditService/GetTrail", *req, reply, engine_,
+      "GetTrail",
+      [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Trail> {
+        absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
+        if (!trail.ok()) return trail;
+        // With a signing key: each entry's proof against the latest checkpoint.
+        absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
+        if (!c.ok()) return trail;
+        *trail->mutable_checkpoint() = *c;
+        absl::Status s = reader_->AddInclusionProofs(c->size(), &*trail);
+        if (!s.ok()) return s;
+        return trail;
+      },
+      [](const v1::Trail& trail) {
+        // The directory's trail is not a request's: reading it is not recorded.
+        if (trail.request() == "directory") return std::vector<std::string>();
+        return std::vector<std::string>{trail.request()};
+      });
 }
 
 grpc::ServerUnaryReactor* AuditService::ExportTrail(grpc::CallbackServerContext* ctx,

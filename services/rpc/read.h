@@ -1,9 +1,13 @@
 #ifndef COMITY_SERVICES_RPC_READ_H_
 #define COMITY_SERVICES_RPC_READ_H_
 
+#include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/server_context.h"
 #include "services/rpc/identify.h"
 #include "services/rpc/security_log.h"
@@ -36,16 +40,69 @@ grpc::ServerUnaryReactor* AnswerRead(grpc::CallbackServerContext* ctx, const Ide
   return reactor;
 }
 
-// Records that `caller` read `name` (`what`: the RPC) on the request's trail, without waiting:
-// the entry joins the engine's next commit group, so the read is not slowed down.
-inline void RecordRead(workflow::Engine* engine, const workflow::Caller& caller,
-                       const std::string& name, const char* what) {
-  if (engine == nullptr) return;
-  v1::RecordAccessRequest access;
-  access.set_name(name);
-  access.set_what(what);
-  engine->Apply(workflow::MakeCommand(v1::ACCESS, caller, access),
-                [](absl::StatusOr<v1::Request>) {});
+// A read that joins the trail of each request it shows: like AnswerRead, then `names(reply)` (a
+// std::vector<std::string>) are recorded as ACCESS entries (`what`: the RPC) through `engine`,
+// and the reply goes out once every entry is durable. If one cannot be recorded the read fails
+// with that status: no read goes unaudited. With `engine` null nothing is recorded.
+template <typename Reply, typename Read, typename Names>
+grpc::ServerUnaryReactor* AnswerAuditedRead(grpc::CallbackServerContext* ctx,
+                                            const Identifier& identifier, SecurityLog& log,
+                                            const char* method,
+                                            const google::protobuf::Message& request,
+                                            Reply* reply, workflow::Engine* engine,
+                                            const char* what, Read&& read, Names&& names) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (absl::Status s = log.Start(); !s.ok()) {
+    log.Finish(reactor, *ctx, method, s);
+    return reactor;
+  }
+  absl::StatusOr<workflow::Caller> caller = identifier.Identify(*ctx);
+  if (caller.ok()) {
+    if (absl::Status s = CheckWellFormed(request); !s.ok()) caller = s;
+  }
+  absl::StatusOr<Reply> result =
+      caller.ok() ? std::forward<Read>(read)(*caller) : absl::StatusOr<Reply>(caller.status());
+  if (!result.ok()) {
+    log.Finish(reactor, *ctx, method, result.status());
+    return reactor;
+  }
+  std::vector<std::string> recorded;
+  if (engine != nullptr) recorded = std::forward<Names>(names)(*result);
+  if (recorded.empty()) {
+    *reply = *std::move(result);
+    log.Finish(reactor, *ctx, method, absl::OkStatus());
+    return reactor;
+  }
+  // Shared by the entries' callbacks; the last one to finish answers.
+  struct Pending {
+    absl::Mutex mu;
+    size_t left ABSL_GUARDED_BY(mu);
+    absl::Status failure ABSL_GUARDED_BY(mu);
+  };
+  auto pending = std::make_shared<Pending>();
+  {
+    absl::MutexLock lock(&pending->mu);
+    pending->left = recorded.size();
+  }
+  *reply = *std::move(result);
+  for (const std::string& name : recorded) {
+    v1::RecordAccessRequest access;
+    access.set_name(name);
+    access.set_what(what);
+    engine->Apply(workflow::MakeCommand(v1::ACCESS, *caller, access),
+                  [pending, reply, reactor, ctx, &log, method](absl::StatusOr<v1::Request> r) {
+                    absl::Status status;
+                    {
+                      absl::MutexLock lock(&pending->mu);
+                      if (!r.ok() && pending->failure.ok()) pending->failure = r.status();
+                      if (--pending->left > 0) return;
+                      status = pending->failure;
+                    }
+                    if (!status.ok()) reply->Clear();
+                    log.Finish(reactor, *ctx, method, status);
+                  });
+  }
+  return reactor;
 }
 
 }  // namespace comity::rpc

@@ -66,29 +66,25 @@ COMITY_VERB(AddNote, v1::AddNoteRequest, v1::ADD_NOTE)
 grpc::ServerUnaryReactor* RequestService::GetRequest(grpc::CallbackServerContext* ctx,
                                                      const v1::GetRequestRequest* req,
                                                      v1::Request* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.RequestService/GetRequest", *req, reply,
-                    [&](const workflow::Caller& caller) {
-                      absl::StatusOr<v1::Request> r = reader_->Get(caller, req->name());
-                      if (r.ok() && record_reads_) {
-                        RecordRead(engine_, caller, r->name(), "GetRequest");
-                      }
-                      return r;
-                    });
+  return AnswerAuditedRead(
+      ctx, *identifier_, *log_, "/comity.v1.RequestService/GetRequest", *req, reply,
+      record_reads_ ? engine_ : nullptr, "GetRequest",
+      [&](const workflow::Caller& caller) { return reader_->Get(caller, req->name()); },
+      [](const v1::Request& r) { return std::vector<std::string>{r.name()}; });
 }
 
 grpc::ServerUnaryReactor* RequestService::ListRequests(grpc::CallbackServerContext* ctx,
                                                        const v1::ListRequestsRequest* req,
                                                        v1::ListRequestsResponse* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.RequestService/ListRequests", *req, reply,
-                    [&](const workflow::Caller& caller) {
-                      absl::StatusOr<v1::ListRequestsResponse> r = reader_->List(caller, *req);
-                      if (r.ok() && record_reads_) {
-                        for (const v1::Request& each : r->requests()) {
-                          RecordRead(engine_, caller, each.name(), "ListRequests");
-                        }
-                      }
-                      return r;
-                    });
+  return AnswerAuditedRead(
+      ctx, *identifier_, *log_, "/comity.v1.RequestService/ListRequests", *req, reply,
+      record_reads_ ? engine_ : nullptr, "ListRequests",
+      [&](const workflow::Caller& caller) { return reader_->List(caller, *req); },
+      [](const v1::ListRequestsResponse& list) {
+        std::vector<std::string> names;
+        for (const v1::Request& each : list.requests()) names.push_back(each.name());
+        return names;
+      });
 }
 
 namespace {

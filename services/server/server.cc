@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/files.h"
+#include "common/text.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -191,6 +192,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   };
   options.on_durable_log = [cp = s->checkpoints_.get()](uint64_t size, const std::string& root) {
     cp->Update(size, root);
+  };
+  options.on_storage_failure = [out = server_options.security_log](const absl::Status& s) {
+    if (out == nullptr) return;
+    *out << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())
+         << " comityd level=error event=storage_failure cause=" << LogField(s.ToString(), 512)
+         << " action=\"the node takes no more changes; check the disk, then restart it\"\n"
+         << std::flush;
   };
   if (config.max_batch() > 0) options.max_batch = config.max_batch();
   absl::StatusOr<std::unique_ptr<workflow::Engine>> engine = workflow::Engine::Start(

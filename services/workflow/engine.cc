@@ -209,7 +209,12 @@ void Engine::CommitGroups() {
       to_commit_.pop_front();
     }
     // After a failed write nothing more is written: later groups were applied on top of it.
-    if (!failed && !f.writes.empty()) failed = !store_->Commit(f.writes).ok();
+    if (!failed && !f.writes.empty()) {
+      if (absl::Status s = store_->Commit(f.writes); !s.ok()) {
+        failed = true;
+        if (options_.on_storage_failure) options_.on_storage_failure(s);
+      }
+    }
     if (failed) {
       {
         absl::MutexLock lock(&mu_);

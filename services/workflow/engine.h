@@ -40,6 +40,9 @@ struct EngineOptions {
   // Told each group's events (every change but reads) once durable, in commit order. Runs on
   // the engine's completer thread; must not block.
   std::function<void(std::vector<FeedEvent>)> on_durable_events;
+  // Told, once, the status of the write that failed when the engine stops taking changes (its
+  // cause is for the operator's log, never for callers). Runs on the committer thread.
+  std::function<void(const absl::Status&)> on_storage_failure;
 };
 
 class Engine {

@@ -200,10 +200,18 @@ absl::StatusOr<v1::Request> Engine::FireTimer(const Command& cmd, Group& group, 
 }
 
 absl::Status Engine::ReleaseHold(const v1::Request& follow_up, Group& group, absl::Time now) {
+  // `follows` was checked, and its preservation found, when the follow-up was drafted; anything
+  // else now is a corrupt record.
   absl::StatusOr<std::string> id = ParseRequestName(follow_up.follows(), "follows");
-  if (!id.ok()) return absl::OkStatus();
+  if (!id.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(follow_up.name(), " names a preservation that is not a request name"));
+  }
   absl::StatusOr<v1::Request> preservation = group.LoadRequest(*id);
-  if (absl::IsNotFound(preservation.status())) return absl::OkStatus();
+  if (absl::IsNotFound(preservation.status())) {
+    return absl::DataLossError(
+        absl::StrCat(follow_up.name(), " follows a preservation this node does not hold"));
+  }
   if (!preservation.ok()) return preservation.status();
   for (const v1::Clock& c : preservation->clocks()) {
     if (c.state() == v1::HELD) {

@@ -745,7 +745,10 @@ class FaultyStore : public storage::Store {
 TEST_F(EngineTest, AFailedWriteStopsAllWritesAndLeavesNothingHalfDone) {
   engine_.reset();
   FaultyStore faulty(store_.get());
-  auto engine = Engine::Start(&faulty, &clock_, profiles_.get(), directory_.get());
+  std::vector<absl::Status> causes;  // written on the committer thread, read after it stops
+  workflow::EngineOptions options;
+  options.on_storage_failure = [&causes](const absl::Status& s) { causes.push_back(s); };
+  auto engine = Engine::Start(&faulty, &clock_, profiles_.get(), directory_.get(), options);
   ASSERT_TRUE(engine.ok());
   v1::CreateRequestRequest create;
   *create.mutable_request() = FullRequest("uncc", v1::GENERAL_ASSISTANCE);
@@ -765,6 +768,10 @@ TEST_F(EngineTest, AFailedWriteStopsAllWritesAndLeavesNothingHalfDone) {
       (*engine)->ApplyAndWait(MakeCommand(v1::CREATE, Who(comity::testing::kAlice), create));
   EXPECT_EQ(after.status().code(), absl::StatusCode::kUnavailable);
   engine->reset();
+  // The cause reached the operator once; callers were told only that the change is not durable.
+  ASSERT_EQ(causes.size(), 1u);
+  EXPECT_EQ(causes[0], absl::UnavailableError("commit: I/O error"));
+  EXPECT_EQ(failed.status().message().find("I/O"), absl::string_view::npos);
 
   Restart();
   auto r = reader_->Get(Who(comity::testing::kAlice), kept->name());
