@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -22,6 +23,21 @@ ABSL_FLAG(std::string, profiles_dir, "", "instrument profiles directory (overrid
 ABSL_FLAG(std::string, directory, "", "directory file (overrides the config)");
 ABSL_FLAG(bool, insecure_dev, false,
           "development mode: plaintext, principal from a header; loopback addresses only");
+ABSL_FLAG(std::string, metrics_address, "", "host:port serving /metrics (overrides the config)");
+ABSL_FLAG(std::string, tls_cert_file, "", "the node's certificate chain, PEM (overrides the config)");
+ABSL_FLAG(std::string, tls_key_file, "", "the node's private key, PEM (overrides the config)");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "CA bundle client certificates must chain to (overrides the config)");
+ABSL_FLAG(std::string, encryption_key_file, "",
+          "file with the 64-hex-digit data key (overrides the config)");
+ABSL_FLAG(std::string, log_key_file, "",
+          "file with the checkpoint signing seed, 64 hex digits (overrides the config)");
+ABSL_FLAG(std::string, log_origin, "", "the Merkle log's origin line (overrides the config)");
+ABSL_FLAG(int32_t, max_batch, 0, "commands per commit group (overrides the config)");
+ABSL_FLAG(int32_t, timer_period_ms, 0, "how often due timers are fired (overrides the config)");
+ABSL_FLAG(bool, check_config, false,
+          "check the configuration, profiles, directory and key files, open nothing for "
+          "writing, and exit: 0 if the node would start, 1 with the problem otherwise");
 
 namespace {
 
@@ -41,6 +57,13 @@ std::string EnvironmentKey() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Flags may be spelled with dashes (--check-config) or underscores (--check_config).
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--", 2) != 0) continue;
+    for (char* c = argv[i] + 2; *c != '\0' && *c != '='; ++c) {
+      if (*c == '-') *c = '_';
+    }
+  }
   absl::ParseCommandLine(argc, argv);
   // Debian builds Abseil without NDEBUG, which leaves Mutex deadlock detection on: a global
   // graph updated on every lock, by this node's own mutexes and gRPC's alike.
@@ -58,6 +81,30 @@ int main(int argc, char** argv) {
   if (auto v = absl::GetFlag(FLAGS_profiles_dir); !v.empty()) config.set_profiles_dir(v);
   if (auto v = absl::GetFlag(FLAGS_directory); !v.empty()) config.set_directory_file(v);
   if (absl::GetFlag(FLAGS_insecure_dev)) config.set_insecure_dev(true);
+  if (auto v = absl::GetFlag(FLAGS_metrics_address); !v.empty()) config.set_metrics_address(v);
+  if (auto v = absl::GetFlag(FLAGS_tls_cert_file); !v.empty()) config.mutable_tls()->set_cert_file(v);
+  if (auto v = absl::GetFlag(FLAGS_tls_key_file); !v.empty()) config.mutable_tls()->set_key_file(v);
+  if (auto v = absl::GetFlag(FLAGS_tls_client_ca_file); !v.empty()) {
+    config.mutable_tls()->set_client_ca_file(v);
+  }
+  if (auto v = absl::GetFlag(FLAGS_encryption_key_file); !v.empty()) {
+    config.set_encryption_key_file(v);
+  }
+  if (auto v = absl::GetFlag(FLAGS_log_key_file); !v.empty()) config.set_log_key_file(v);
+  if (auto v = absl::GetFlag(FLAGS_log_origin); !v.empty()) config.set_log_origin(v);
+  if (auto v = absl::GetFlag(FLAGS_max_batch); v > 0) config.set_max_batch(v);
+  if (auto v = absl::GetFlag(FLAGS_timer_period_ms); v > 0) config.set_timer_period_ms(v);
+  if (absl::GetFlag(FLAGS_check_config)) {
+    const char* env = std::getenv("COMITY_ENCRYPTION_KEY");
+    absl::Status s = comity::server::Server::CheckConfig(config, env != nullptr ? env : "");
+    if (!s.ok()) {
+      std::fprintf(stderr, "comityd: configuration problem: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+    std::printf("configuration OK: %s, %s, %s\n", config.listen_address().c_str(),
+                config.profiles_dir().c_str(), config.directory_file().c_str());
+    return 0;
+  }
 
   // Signals are taken synchronously by this thread only.
   sigset_t signals;

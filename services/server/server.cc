@@ -1,6 +1,7 @@
 #include "services/server/server.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -121,9 +122,8 @@ static absl::StatusOr<std::unique_ptr<audit::NoteSigner>> LoadLogSigner(
   return audit::NoteSigner::FromSeed(config.log_origin(), absl::HexStringToBytes(hex));
 }
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerConfig& config,
-                                                      const Clock* clock,
-                                                      const Options& server_options) {
+// What every start needs of the configuration itself, before any file is read.
+static absl::Status CheckSettings(const config::v1::ServerConfig& config) {
   if (config.listen_address().empty() || config.data_dir().empty() ||
       config.profiles_dir().empty() || config.directory_file().empty()) {
     return absl::FailedPreconditionError(
@@ -134,6 +134,37 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
         absl::StrCat("refusing to serve without TLS on ", config.listen_address(),
                      ": development mode is allowed only on a loopback address such as 127.0.0.1"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Server::CheckConfig(const config::v1::ServerConfig& config,
+                                 const std::string& key_from_environment) {
+  if (absl::Status s = CheckSettings(config); !s.ok()) return s;
+  if (absl::Status s = Credentials(config).status(); !s.ok()) return s;
+  if (absl::Status s = workflow::ProfileSet::LoadDir(config.profiles_dir()).status(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("profiles_dir: ", s.message()));
+  }
+  if (absl::Status s = workflow::Directory::LoadFile(config.directory_file()).status(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("directory_file: ", s.message()));
+  }
+  if (absl::Status s = LoadEncryptionKey(config, key_from_environment).status(); !s.ok()) return s;
+  if (absl::Status s = LoadLogSigner(config).status(); !s.ok()) return s;
+  // The data directory: absent (it will be made) or a directory this process may write.
+  std::error_code ec;
+  if (std::filesystem::exists(config.data_dir(), ec)) {
+    if (!std::filesystem::is_directory(config.data_dir(), ec) ||
+        access(config.data_dir().c_str(), W_OK | X_OK) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data_dir ", config.data_dir(), " is not a directory this process may write"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerConfig& config,
+                                                      const Clock* clock,
+                                                      const Options& server_options) {
+  if (absl::Status s = CheckSettings(config); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(config);
   if (!credentials.ok()) return credentials.status();
   std::unique_ptr<Server> s(new Server);

@@ -37,6 +37,12 @@ bool IsLoopbackAddress(const std::string& address);
 // A running node: store, directory, profiles, engine and gRPC services.
 class Server {
  public:
+  // Checks `config` as Start would, opening nothing for writing: its settings, the TLS files, the
+  // profiles, the directory file, the encryption and log key files, and that the data directory
+  // is absent or writable. OK, or the status Start would fail with, naming the problem.
+  static absl::Status CheckConfig(const config::v1::ServerConfig& config,
+                                  const std::string& key_from_environment);
+
   // Opens the store, loads profiles and directory, starts the engine and listens.
   // FAILED_PRECONDITION if the configuration is unsafe (plaintext off loopback) or incomplete.
   struct Options {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -87,6 +88,47 @@ TEST(CliTest, ClocksDueAndInbox) {
   ASSERT_EQ(inbox.code, 0) << inbox.out;
   EXPECT_THAT(inbox.out, HasSubstr(id));
   EXPECT_THAT(inbox.out, HasSubstr("NEXT DUE"));
+}
+
+// Runs `command` through the shell; its output (stdout and stderr) and exit code.
+Outcome Shell(const std::string& command) {
+  Outcome run;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return run;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) run.out.append(buf, n);
+  const int status = pclose(pipe);
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+TEST(ComitydTest, CheckConfigNamesTheProblemAndWritesNothing) {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  const std::string base =
+      absl::StrCat(COMITYD_PATH, " --check-config --insecure-dev --listen 127.0.0.1:0 --data_dir ",
+                   data, " --profiles_dir ", SourcePath("deploy/profiles"));
+  const Outcome good =
+      Shell(absl::StrCat(base, " --directory ", SourcePath("deploy/dev/directory.textproto")));
+  EXPECT_EQ(good.code, 0) << good.out;
+  EXPECT_THAT(good.out, HasSubstr("configuration OK"));
+  EXPECT_FALSE(std::filesystem::exists(data));  // nothing was opened for writing
+
+  const Outcome no_directory = Shell(absl::StrCat(base, " --directory ", dir.path(), "/none"));
+  EXPECT_EQ(no_directory.code, 1);
+  EXPECT_THAT(no_directory.out, HasSubstr("directory_file: "));
+
+  const Outcome off_loopback = Shell(absl::StrCat(
+      COMITYD_PATH, " --check-config --insecure-dev --listen 0.0.0.0:7700 --data_dir ", data));
+  EXPECT_EQ(off_loopback.code, 1);
+  const Outcome no_tls = Shell(absl::StrCat(
+      COMITYD_PATH, " --check-config --listen 127.0.0.1:0 --data_dir ", data, " --profiles_dir ",
+      SourcePath("deploy/profiles"), " --directory ",
+      SourcePath("deploy/dev/directory.textproto"), " --tls_cert_file ", dir.path(), "/none.pem"));
+  EXPECT_EQ(no_tls.code, 1);
+  EXPECT_THAT(no_tls.out, HasSubstr("tls.cert_file"));
+  EXPECT_FALSE(std::filesystem::exists(data));
 }
 
 }  // namespace
