@@ -74,9 +74,10 @@ void Scheduler::Start(absl::Duration period, std::function<void(const std::strin
 
 void Scheduler::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
+  wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -88,8 +89,10 @@ void Scheduler::Loop(absl::Duration period) {
     } else if (log_ && *fired > 0) {
       log_(absl::StrCat("scheduler: ", *fired, " timed change(s) recorded"));
     }
-    absl::MutexLock lock(&mu_);
-    if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), period)) return;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (wake_.wait_for(lock, absl::ToChronoNanoseconds(period), [this] { return stopping_; })) {
+      return;
+    }
   }
 }
 

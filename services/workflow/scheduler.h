@@ -5,7 +5,9 @@
 // warning, breach, hold and expiry is an audited change like any other. Timers are durable: one
 // that fell due while the node was down fires at the first RunDue after start-up.
 
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -41,8 +43,12 @@ class Scheduler {
   const storage::Store* const store_;
   Engine* const engine_;
   const Clock* const clock_;
-  absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The pause between rounds is measured on the monotonic clock (std::condition_variable's
+  // wait_for), so a step of the wall clock (NTP) neither stalls nor hurries the loop. Abseil's
+  // timed waits here take an absolute wall-clock deadline, which a backward step pushes away.
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mu_
   std::function<void(const std::string&)> log_;
   std::thread thread_;
 };

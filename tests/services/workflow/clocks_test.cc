@@ -680,5 +680,42 @@ TEST_F(ClockTest, ListsByNextDueTime) {
   EXPECT_EQ(reader_->List(Who(kAlice), q).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// An NTP step of a day either way while timers are pending: the running scheduler keeps its
+// pace (it waits on the monotonic clock) and fires each timer once its time has come by the
+// wall clock, and none before.
+TEST_F(ClockTest, TimersFireAcrossWallClockStepsEitherWay) {
+  const std::string name = Submitted("eu-eevidence", v1::STORED_DATA_PRODUCTION, v1::EMERGENCY);
+  const absl::Time due = FromProto(ClockOf(Get(name), "production").due_time());
+  ASSERT_EQ(due, kFriday + absl::Hours(8));
+  scheduler_->Start(absl::Milliseconds(5));
+  // Rounds of our own beside the loop's: what they find due is what the loop would fire.
+  auto wait_rounds = [&](int n) {
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(scheduler_->RunDue().ok());
+  };
+  auto wait_for = [&](size_t entries) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (SystemEntries(name).size() < entries && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return SystemEntries(name).size();
+  };
+  clock_.Set(kFriday - absl::Hours(24));  // a step back: nothing is due
+  wait_rounds(3);
+  EXPECT_TRUE(SystemEntries(name).empty());
+  clock_.Set(kFriday + absl::Hours(7));  // forward, past the warning (6 h), before the due time
+  EXPECT_EQ(wait_for(1), 1u);
+  clock_.Set(kFriday - absl::Hours(24));  // back a day
+  wait_rounds(3);
+  EXPECT_EQ(SystemEntries(name).size(), 1u);
+  clock_.Set(kFriday + absl::Hours(24));  // forward a day, past the due time
+  EXPECT_EQ(wait_for(2), 2u);
+  EXPECT_THAT(SystemEntries(name),
+              ElementsAre("CLOCK_WARNING production", "CLOCK_BREACH production"));
+  clock_.Set(kFriday);  // back again: what was recorded stays, nothing fires twice
+  wait_rounds(3);
+  EXPECT_EQ(SystemEntries(name).size(), 2u);
+  scheduler_->Stop();
+}
+
 }  // namespace
 }  // namespace comity::workflow
