@@ -17,6 +17,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "services/audit/bundle.h"
+#include "services/audit/bundle_json.h"
 #include "services/audit/chain.h"
 #include "services/audit/merkle.h"
 
@@ -142,10 +143,15 @@ int Verify(Context&, const Args& args) {
   }
   absl::StatusOr<std::string> json = ReadFile(args.positional()[0]);
   if (!json.ok()) return UsageError(std::string(json.status().message()));
-  v1::TrailBundle bundle;
-  if (!google::protobuf::util::JsonStringToMessage(*json, &bundle).ok()) {
-    return UsageError("the file is not a trail bundle");
+  absl::StatusOr<v1::TrailBundle> parsed = audit::ParseBundleJson(*json);
+  if (!parsed.ok() && !absl::IsDataLoss(parsed.status())) {
+    return UsageError(std::string(parsed.status().message()));
   }
+  if (!parsed.ok()) {
+    std::cout << "BROKEN " << args.positional()[0] << ": " << parsed.status().message() << "\n";
+    return static_cast<int>(absl::StatusCode::kDataLoss);
+  }
+  const v1::TrailBundle& bundle = *parsed;
   absl::StatusOr<audit::BundleVerdict> v = audit::VerifyBundle(bundle, args.Get("key"), old_note);
   if (!v.ok()) {
     std::cout << "BROKEN " << bundle.trail().request() << ": " << v.status().message() << "\n";

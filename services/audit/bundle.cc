@@ -5,6 +5,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
+#include "common/text.h"
 #include "services/audit/chain.h"
 #include "services/audit/merkle.h"
 
@@ -34,7 +35,15 @@ absl::StatusOr<Checkpoint> OpenCheckpoint(absl::string_view note, absl::string_v
     return absl::DataLossError(
         absl::StrCat("the checkpoint is not signed by this key: ", text.status().message()));
   }
-  return ParseCheckpoint(*text);
+  absl::StatusOr<Checkpoint> c = ParseCheckpoint(*text);
+  if (!c.ok()) return c;
+  // The key is named by the log it signs for: a checkpoint of another origin is not this log's.
+  const absl::string_view key_name = verifier_key.substr(0, verifier_key.find('+'));
+  if (c->origin != key_name) {
+    return absl::DataLossError(absl::StrCat("the checkpoint's origin ", Echo(c->origin),
+                                            " is not the key's name ", Echo(key_name)));
+  }
+  return c;
 }
 
 absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
@@ -53,6 +62,9 @@ absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
         "the trail does not match what the node signed: entries were removed or added, the "
         "head was changed, or the checkpoint was replaced");
   }
+  if (trail.size() == 0 && !trail.head().empty()) {
+    return absl::DataLossError("an empty trail has no head, but this one names one");
+  }
   std::vector<std::string> bytes;
   for (const v1::TrailEntry& e : trail.entries()) bytes.push_back(e.data());
   if (absl::Status chain = VerifyChain(trail.request(), bytes, trail.head(), trail.size());
@@ -61,7 +73,13 @@ absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
   }
   for (int i = 0; i < trail.entries_size(); ++i) {
     v1::AuditEntry entry;  // from the hashed bytes, never from the unhashed copy beside them
-    entry.ParseFromString(trail.entries(i).data());
+    // The node writes each entry in the one deterministic serialization: bytes that parse but
+    // are not that (a field twice, an unknown field, another order) were not written by it.
+    if (!entry.ParseFromString(trail.entries(i).data()) ||
+        DeterministicBytes(entry) != trail.entries(i).data()) {
+      return absl::DataLossError(absl::StrCat(
+          "entry ", i + 1, " is not in the node's serialization (a repeated or unknown field)"));
+    }
     const auto& p = trail.entries(i).inclusion_proof();
     absl::Status in =
         VerifyInclusion(entry.leaf_index(), checkpoint->size, LeafHash(trail.entries(i).data()),
@@ -75,18 +93,33 @@ absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
     absl::StatusOr<Checkpoint> old = OpenCheckpoint(old_checkpoint_note, verifier_key);
     if (!old.ok()) return old.status();
     const v1::ConsistencyProof& p = bundle.consistency();
-    if (p.from_size() != old->size || p.to_size() != checkpoint->size) {
+    if (old->size > checkpoint->size) {
+      return absl::DataLossError(absl::StrCat("the log shrank from the kept checkpoint's size ",
+                                              old->size, " to ", checkpoint->size,
+                                              ": a rollback"));
+    }
+    if (old->size == checkpoint->size) {
+      // The same size proves itself: the roots must be equal, no proof is needed.
+      if (old->root_hash != checkpoint->root_hash) {
+        return absl::DataLossError(
+            "the kept checkpoint and this one have the same size but different roots: a split "
+            "view");
+      }
+    } else if (p.from_size() != old->size || p.to_size() != checkpoint->size) {
       return absl::DataLossError(
           absl::StrCat("the bundle proves no consistency with the old checkpoint of size ",
                        old->size, "; export it with that checkpoint"));
     }
-    absl::Status c = VerifyConsistency(
-        old->size, checkpoint->size, std::vector<std::string>(p.hashes().begin(), p.hashes().end()),
-        old->root_hash, checkpoint->root_hash);
-    if (!c.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "the log does not extend the old checkpoint (rewritten history or a split view): ",
-          c.message()));
+    if (old->size < checkpoint->size) {
+      absl::Status c = VerifyConsistency(
+          old->size, checkpoint->size,
+          std::vector<std::string>(p.hashes().begin(), p.hashes().end()), old->root_hash,
+          checkpoint->root_hash);
+      if (!c.ok()) {
+        return absl::DataLossError(absl::StrCat(
+            "the log does not extend the old checkpoint (rewritten history or a split view): ",
+            c.message()));
+      }
     }
   }
   return BundleVerdict{trail.request(), static_cast<uint64_t>(trail.entries_size()),

@@ -133,6 +133,8 @@ absl::StatusOr<std::string> OpenNote(absl::string_view note, absl::string_view v
   }
   const absl::string_view text = note.substr(0, split + 1);
   const absl::string_view block = note.substr(split + 2);
+  // Every line by the pinned key must verify: one bad line by it is a forgery beside a good one.
+  bool verified = false;
   for (absl::string_view line : absl::StrSplit(block, '\n', absl::SkipEmpty())) {
     if (!absl::ConsumePrefix(&line, kDash)) {
       return absl::InvalidArgumentError("malformed note: a signature line must start with '— '");
@@ -143,10 +145,13 @@ absl::StatusOr<std::string> OpenNote(absl::string_view note, absl::string_view v
       return absl::InvalidArgumentError("malformed note: bad signature line");
     }
     if (f[0] != key[0] || sig.substr(0, 4) != HashBytes(hash)) continue;  // another key's
-    if (sig.size() == 68 && Ed25519Verify(public_key, text, sig.substr(4))) {
-      return std::string(text);
+    if (sig.size() != 68 || !Ed25519Verify(public_key, text, sig.substr(4))) {
+      return absl::DataLossError(absl::StrCat(
+          "a signature line by ", key[0], " does not verify: the note was altered or forged"));
     }
+    verified = true;
   }
+  if (verified) return std::string(text);
   return absl::DataLossError(absl::StrCat("no valid signature by ", key[0],
                                           ": the note was altered or signed by another key"));
 }

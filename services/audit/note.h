@@ -37,8 +37,9 @@ class NoteSigner {
   uint32_t key_hash_;
 };
 
-// Verifies `note` against the verifier key `verifier_key` and returns its text. DATA_LOSS if no
-// signature line of that key verifies (altered text, another key, no signature);
+// Verifies `note` against the verifier key `verifier_key` and returns its text. DATA_LOSS unless
+// at least one signature line is by that key and every line by that key verifies (altered text,
+// another key, no signature, a forged line beside a good one);
 // INVALID_ARGUMENT if the note or the key is malformed.
 absl::StatusOr<std::string> OpenNote(absl::string_view note, absl::string_view verifier_key);
 

@@ -642,6 +642,57 @@ TEST(BundleTest, ExportedTrailsVerifyOfflineAndEveryTamperingIsCaught) {
     b.set_trail_note(older.trail_note());
     expect_caught(b, "older trail note", "does not match what the node signed");
   }
+  // What a lenient verifier accepts. With the node's own key, so that only the rule tested trips.
+  auto node_key = audit::NoteSigner::FromSeed("comity.test/node-3", std::string(32, '\xcc'));
+  ASSERT_TRUE(node_key.ok());
+  ASSERT_EQ((*node_key)->VerifierKey(), key);
+  auto resign = [&](v1::TrailBundle& b) {
+    b.set_trail_note((*node_key)->Sign(audit::TrailNoteText(b.trail(), verdict->checkpoint.size)));
+  };
+  {  // A checkpoint of another origin, signed by a key of another name with the same seed.
+    auto renamed = audit::NoteSigner::FromSeed("comity.test/node-9", std::string(32, '\xcc'));
+    v1::TrailBundle b = bundle;
+    b.mutable_trail()->mutable_checkpoint()->set_note(
+        (*renamed)->Sign(audit::CheckpointText(verdict->checkpoint)));
+    b.set_trail_note((*renamed)->Sign(audit::TrailNoteText(b.trail(), verdict->checkpoint.size)));
+    auto v = audit::VerifyBundle(b, (*renamed)->VerifierKey());
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_NE(v.status().message().find("is not the key's name"), std::string::npos)
+        << v.status().message();
+  }
+  {  // A second, invalid signature line by the pinned key beside the good one.
+    v1::TrailBundle b = bundle;
+    std::string note = b.trail().checkpoint().note();
+    const size_t line = note.rfind("\n\xe2\x80\x94 ");
+    ASSERT_NE(line, std::string::npos);
+    std::string forged = note.substr(line + 1);  // "— name base64\n"
+    forged[forged.size() - 6] = forged[forged.size() - 6] == 'A' ? 'B' : 'A';
+    b.mutable_trail()->mutable_checkpoint()->set_note(note + forged);
+    expect_caught(b, "second signature", "does not verify");
+  }
+  {  // The last entry with its sequence field written twice, head and trail note made to match.
+    v1::TrailBundle b = bundle;
+    v1::TrailEntry* last = b.mutable_trail()->mutable_entries(3);
+    last->mutable_data()->append(std::string("\x10\x04", 2));  // sequence = 4, again
+    b.mutable_trail()->set_head(Sha256(last->data()));
+    resign(b);
+    expect_caught(b, "repeated field", "not in the node's serialization");
+  }
+  {  // An empty trail that names a head.
+    v1::TrailBundle b = bundle;
+    b.mutable_trail()->clear_entries();
+    b.mutable_trail()->set_size(0);
+    b.mutable_trail()->set_head(std::string(32, '\x07'));
+    resign(b);
+    expect_caught(b, "empty trail with a head", "an empty trail has no head");
+  }
+  // --since: the same checkpoint kept before passes without a proof; a larger one is a rollback.
+  EXPECT_TRUE(audit::VerifyBundle(bundle, key, bundle.trail().checkpoint().note()).ok());
+  {
+    auto v = audit::VerifyBundle(older, key, bundle.trail().checkpoint().note());
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_NE(v.status().message().find("a rollback"), std::string::npos) << v.status().message();
+  }
 }
 
 TEST(CheckpointTest, CheckpointsStayConsistentAcrossRestarts) {
