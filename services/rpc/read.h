@@ -18,29 +18,7 @@ namespace comity::rpc {
 
 // The whole of a read handler: identify the caller, check that `request` is well formed, run
 // `read(caller)` (returning absl::StatusOr<Reply>), fill `reply` and finish (refusals go to the
-// security log). Reads never go through the engine.
-template <typename Reply, typename Read>
-grpc::ServerUnaryReactor* AnswerRead(grpc::CallbackServerContext* ctx, const Identifier& identifier,
-                                     SecurityLog& log, const char* method,
-                                     const google::protobuf::Message& request, Reply* reply,
-                                     Read&& read) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (absl::Status s = log.Start(); !s.ok()) {
-    log.Finish(reactor, *ctx, method, s);
-    return reactor;
-  }
-  absl::StatusOr<workflow::Caller> caller = identifier.Identify(*ctx);
-  if (caller.ok()) {
-    if (absl::Status s = CheckWellFormed(request); !s.ok()) caller = s;
-  }
-  absl::StatusOr<Reply> result =
-      caller.ok() ? std::forward<Read>(read)(*caller) : absl::StatusOr<Reply>(caller.status());
-  if (result.ok()) *reply = *std::move(result);
-  log.Finish(reactor, *ctx, method, result.status());
-  return reactor;
-}
-
-// A read that joins the trail of each request it shows: like AnswerRead, then `names(reply)` (a
+// security log). Then, for a read that joins the trail of each request it shows, `names(reply)` (a
 // std::vector<std::string>) are recorded as ACCESS entries (`what`: the RPC) through `engine`,
 // and the reply goes out once every entry is durable. If one cannot be recorded the read fails
 // with that status: no read goes unaudited. With `engine` null nothing is recorded.
@@ -68,7 +46,7 @@ grpc::ServerUnaryReactor* AnswerAuditedRead(grpc::CallbackServerContext* ctx,
   }
   std::vector<std::string> recorded;
   if (engine != nullptr) recorded = std::forward<Names>(names)(*result);
-  if (recorded.empty()) {
+  if (engine == nullptr || recorded.empty()) {
     *reply = *std::move(result);
     log.Finish(reactor, *ctx, method, absl::OkStatus());
     return reactor;
@@ -103,6 +81,17 @@ grpc::ServerUnaryReactor* AnswerAuditedRead(grpc::CallbackServerContext* ctx,
                   });
   }
   return reactor;
+}
+
+// A read that is not recorded (statistics, checkpoints, the directory).
+template <typename Reply, typename Read>
+grpc::ServerUnaryReactor* AnswerRead(grpc::CallbackServerContext* ctx, const Identifier& identifier,
+                                     SecurityLog& log, const char* method,
+                                     const google::protobuf::Message& request, Reply* reply,
+                                     Read&& read) {
+  return AnswerAuditedRead(ctx, identifier, log, method, request, reply, nullptr, "",
+                           std::forward<Read>(read),
+                           [](const Reply&) { return std::vector<std::string>(); });
 }
 
 }  // namespace comity::rpc

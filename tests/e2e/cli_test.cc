@@ -28,14 +28,10 @@ struct Outcome {
   std::string out;
 };
 
-// Runs `comity --addr ... --insecure --as PRINCIPAL ARGS` (through `timeout` if given).
-Outcome Comity(int port, const std::string& principal, const std::string& args,
-               const std::string& timeout = "") {
-  const std::string command =
-      absl::StrCat(timeout.empty() ? "" : absl::StrCat("timeout ", timeout, " "), COMITY_CLI_PATH,
-                   " --addr 127.0.0.1:", port, " --insecure --as ", principal, " ", args, " 2>&1");
+// Runs `command` through the shell; its output (stdout and stderr) and exit code.
+Outcome Shell(const std::string& command) {
   Outcome run;
-  FILE* pipe = popen(command.c_str(), "r");
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) return run;
   char buf[4096];
   size_t n;
@@ -43,6 +39,14 @@ Outcome Comity(int port, const std::string& principal, const std::string& args,
   const int status = pclose(pipe);
   run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
+}
+
+// Runs `comity --addr ... --insecure --as PRINCIPAL ARGS` (through `timeout` if given).
+Outcome Comity(int port, const std::string& principal, const std::string& args,
+               const std::string& timeout = "") {
+  return Shell(absl::StrCat(timeout.empty() ? "" : absl::StrCat("timeout ", timeout, " "),
+                            COMITY_CLI_PATH, " --addr 127.0.0.1:", port, " --insecure --as ",
+                            principal, " ", args));
 }
 
 TEST(CliTest, ClocksDueAndInbox) {
@@ -88,19 +92,6 @@ TEST(CliTest, ClocksDueAndInbox) {
   ASSERT_EQ(inbox.code, 0) << inbox.out;
   EXPECT_THAT(inbox.out, HasSubstr(id));
   EXPECT_THAT(inbox.out, HasSubstr("NEXT DUE"));
-}
-
-// Runs `command` through the shell; its output (stdout and stderr) and exit code.
-Outcome Shell(const std::string& command) {
-  Outcome run;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) run.out.append(buf, n);
-  const int status = pclose(pipe);
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
 }
 
 TEST(ComitydTest, CheckConfigNamesTheProblemAndWritesNothing) {
