@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <vector>
@@ -151,9 +152,20 @@ int Main(int argc, char** argv) {
   }
   const std::string group = argv[i++];
   const std::string verb = i < argc ? argv[i] : "";
+  auto asks_help = [argc, argv](int from) {
+    for (int k = from; k < argc; ++k) {
+      if (std::strcmp(argv[k], "--help") == 0 || std::strcmp(argv[k], "-h") == 0) return true;
+    }
+    return false;
+  };
   for (const CommandSpec& c : commands) {
     if (c.group != group || (!c.verb.empty() && c.verb != verb)) continue;
     if (!c.verb.empty()) ++i;
+    if (asks_help(i)) {
+      std::cout << "usage: comity [global options] " << c.group << (c.verb.empty() ? "" : " ")
+                << c.verb << " " << c.usage << "\n(comity --help lists the global options)\n";
+      return 0;
+    }
     absl::StatusOr<Args> args =
         Args::Parse(std::vector<std::string>(argv + i, argv + argc), c.switches);
     if (!args.ok()) return UsageError(std::string(args.status().message()));
@@ -166,6 +178,16 @@ int Main(int argc, char** argv) {
     if (!cert.empty()) ctx.principal.clear();  // the certificate names the caller
     ctx.channel = grpc::CreateChannel(addr, *credentials);
     return c.run(ctx, *args);
+  }
+  // A group asked for help without a verb: its commands.
+  if (asks_help(i)) {
+    bool any = false;
+    for (const CommandSpec& c : commands) {
+      if (c.group != group) continue;
+      std::cout << "  comity " << c.group << " " << c.verb << " " << c.usage << "\n";
+      any = true;
+    }
+    if (any) return 0;
   }
   return UsageError(absl::StrCat("unknown command: ", group, " ", verb));
 }

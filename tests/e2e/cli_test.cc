@@ -6,8 +6,11 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -92,6 +95,30 @@ TEST(CliTest, ClocksDueAndInbox) {
   ASSERT_EQ(inbox.code, 0) << inbox.out;
   EXPECT_THAT(inbox.out, HasSubstr(id));
   EXPECT_THAT(inbox.out, HasSubstr("NEXT DUE"));
+}
+
+// Every command listed by `comity --help` answers --help with its usage and exit 0, without
+// reaching for a node.
+TEST(CliTest, EveryCommandAnswersHelp) {
+  const Outcome all = Shell(absl::StrCat(COMITY_CLI_PATH, " --help"));
+  ASSERT_EQ(all.code, 0) << all.out;
+  int checked = 0;
+  for (absl::string_view line : absl::StrSplit(all.out, '\n')) {
+    if (!absl::ConsumePrefix(&line, "  comity ")) continue;
+    std::vector<std::string> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    ASSERT_FALSE(words.empty());
+    std::string command = words[0];
+    if (words.size() > 1 && absl::ascii_islower(words[1][0])) {
+      command += " " + words[1];  // a verb; options and arguments start with '-', '[' or A-Z
+    }
+    const Outcome help =
+        Shell(absl::StrCat(COMITY_CLI_PATH, " --addr 127.0.0.1:1 ", command, " --help"));
+    EXPECT_EQ(help.code, 0) << command << ": " << help.out;
+    EXPECT_THAT(help.out, HasSubstr("usage: comity [global options] " + command)) << help.out;
+    ++checked;
+  }
+  EXPECT_GE(checked, 20);
+  EXPECT_EQ(Shell(absl::StrCat(COMITY_CLI_PATH, " request --help")).code, 0);
 }
 
 TEST(ComitydTest, CheckConfigNamesTheProblemAndWritesNothing) {
