@@ -9,6 +9,7 @@
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/write_batch.h"
 #include "storage/encryption.h"
+#include "storage/faulty_file_system.h"
 #include "storage/keys.h"
 #include "storage/rocksdb_status.h"
 #include "storage/store.h"
@@ -24,9 +25,12 @@ absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.d
 
 class RocksDbStore : public Store {
  public:
-  RocksDbStore(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db,
-               std::vector<rocksdb::ColumnFamilyHandle*> handles)
-      : env_(std::move(env)), db_(std::move(db)), handles_(std::move(handles)) {}
+  RocksDbStore(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::Env> faulty_env,
+               std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
+      : env_(std::move(env)),
+        faulty_env_(std::move(faulty_env)),
+        db_(std::move(db)),
+        handles_(std::move(handles)) {}
 
   ~RocksDbStore() override {
     // A clean close flushes the memtables, so a restart need not replay the log.
@@ -98,6 +102,7 @@ class RocksDbStore : public Store {
   rocksdb::ColumnFamilyHandle* Handle(Column c) const { return handles_[static_cast<int>(c)]; }
 
   std::unique_ptr<rocksdb::Env> env_;  // null: the default Env
+  std::unique_ptr<rocksdb::Env> faulty_env_;  // over env_, when faults are injected
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::atomic<bool> failed_{false};
@@ -129,6 +134,13 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& dir,
   if (!store_options.encryption_key.empty()) {
     env = NewAesEncryptedEnv(store_options.encryption_key);
     options.env = env.get();
+  }
+  std::unique_ptr<rocksdb::Env> faulty_env;
+  if (store_options.faults != nullptr) {
+    rocksdb::Env* base = env != nullptr ? env.get() : rocksdb::Env::Default();
+    faulty_env = rocksdb::NewCompositeEnv(
+        NewFaultyFileSystem(base->GetFileSystem(), store_options.faults));
+    options.env = faulty_env.get();
   }
   options.create_if_missing = store_options.create_if_missing;
   options.create_missing_column_families = store_options.create_if_missing;
@@ -162,7 +174,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& dir,
   // handles[0] is the default family, which we do not use.
   db->DestroyColumnFamilyHandle(handles[0]);
   handles.erase(handles.begin());
-  auto store = std::make_unique<RocksDbStore>(std::move(env), std::move(db), std::move(handles));
+  auto store = std::make_unique<RocksDbStore>(std::move(env), std::move(faulty_env), std::move(db),
+                                              std::move(handles));
   absl::Status schema = CheckSchema(*store);
   if (!schema.ok()) return schema;
   return std::unique_ptr<Store>(std::move(store));

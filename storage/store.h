@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/faults.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -77,6 +78,8 @@ struct RocksDbOptions {
   bool create_if_missing = true;
   // 32 bytes: every file is encrypted with AES-256 (CTR). Empty: files are not encrypted.
   std::string encryption_key;
+  // Tests only: every file goes through a file system that fails as `faults` says.
+  std::shared_ptr<FaultInjector> faults;
 };
 
 // Opens (creating if allowed) the RocksDB store in `dir`. FAILED_PRECONDITION if the directory

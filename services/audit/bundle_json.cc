@@ -13,7 +13,8 @@ namespace comity::audit {
 namespace {
 
 absl::Status Malformed(size_t at) {
-  return absl::InvalidArgumentError(absl::StrCat("the bundle is not valid JSON (at byte ", at, ")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the bundle is not valid JSON (at byte ", at, ")"));
 }
 
 // Reads the string starting at json[*i] == '"' into `out` (escapes decoded; \uXXXX kept as its
@@ -30,11 +31,21 @@ bool ReadString(absl::string_view json, size_t* i, std::string* out) {
     if (*i >= json.size()) return false;
     const char e = json[(*i)++];
     switch (e) {
-      case 'n': out->push_back('\n'); break;
-      case 't': out->push_back('\t'); break;
-      case 'r': out->push_back('\r'); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
       case 'u': {
         uint32_t cp = 0;
         if (*i + 4 > json.size() || !absl::SimpleHexAtoi(json.substr(*i, 4), &cp)) return false;
@@ -51,7 +62,9 @@ bool ReadString(absl::string_view json, size_t* i, std::string* out) {
         }
         break;
       }
-      default: out->push_back(e); break;  // \" \\ \/
+      default:
+        out->push_back(e);
+        break;  // \" \\ \/
     }
   }
   return false;

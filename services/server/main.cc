@@ -24,7 +24,8 @@ ABSL_FLAG(std::string, directory, "", "directory file (overrides the config)");
 ABSL_FLAG(bool, insecure_dev, false,
           "development mode: plaintext, principal from a header; loopback addresses only");
 ABSL_FLAG(std::string, metrics_address, "", "host:port serving /metrics (overrides the config)");
-ABSL_FLAG(std::string, tls_cert_file, "", "the node's certificate chain, PEM (overrides the config)");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "the node's certificate chain, PEM (overrides the config)");
 ABSL_FLAG(std::string, tls_key_file, "", "the node's private key, PEM (overrides the config)");
 ABSL_FLAG(std::string, tls_client_ca_file, "",
           "CA bundle client certificates must chain to (overrides the config)");
@@ -82,7 +83,8 @@ int main(int argc, char** argv) {
   if (auto v = absl::GetFlag(FLAGS_directory); !v.empty()) config.set_directory_file(v);
   if (absl::GetFlag(FLAGS_insecure_dev)) config.set_insecure_dev(true);
   if (auto v = absl::GetFlag(FLAGS_metrics_address); !v.empty()) config.set_metrics_address(v);
-  if (auto v = absl::GetFlag(FLAGS_tls_cert_file); !v.empty()) config.mutable_tls()->set_cert_file(v);
+  if (auto v = absl::GetFlag(FLAGS_tls_cert_file); !v.empty())
+    config.mutable_tls()->set_cert_file(v);
   if (auto v = absl::GetFlag(FLAGS_tls_key_file); !v.empty()) config.mutable_tls()->set_key_file(v);
   if (auto v = absl::GetFlag(FLAGS_tls_client_ca_file); !v.empty()) {
     config.mutable_tls()->set_client_ca_file(v);
@@ -98,7 +100,8 @@ int main(int argc, char** argv) {
     const char* env = std::getenv("COMITY_ENCRYPTION_KEY");
     absl::Status s = comity::server::Server::CheckConfig(config, env != nullptr ? env : "");
     if (!s.ok()) {
-      std::fprintf(stderr, "comityd: configuration problem: %s\n", std::string(s.message()).c_str());
+      std::fprintf(stderr, "comityd: configuration problem: %s\n",
+                   std::string(s.message()).c_str());
       return 1;
     }
     std::printf("configuration OK: %s, %s, %s\n", config.listen_address().c_str(),
@@ -113,8 +116,8 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  absl::StatusOr<std::unique_ptr<comity::server::Server>> server =
-      comity::server::Server::Start(config, comity::Clock::Real(), {EnvironmentKey(), &std::cerr});
+  absl::StatusOr<std::unique_ptr<comity::server::Server>> server = comity::server::Server::Start(
+      config, comity::Clock::Real(), {EnvironmentKey(), &std::cerr, nullptr});
   if (!server.ok()) {
     Log(absl::StrCat("level=error msg=\"", server.status().message(), "\""));
     return 1;

@@ -180,6 +180,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   if (!key.ok()) return key.status();
   storage::RocksDbOptions store_options;
   store_options.encryption_key = *std::move(key);
+  store_options.faults = server_options.faults;
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       storage::OpenRocksDbStore(config.data_dir(), store_options);
   if (!store.ok()) return store.status();

@@ -48,6 +48,8 @@ class Server {
   struct Options {
     std::string key_from_environment;  // COMITY_ENCRYPTION_KEY's value, if set
     std::ostream* security_log = &std::cerr;
+    // Tests only: I/O faults injected under the store (storage/faults.h).
+    std::shared_ptr<storage::FaultInjector> faults;
   };
   static absl::StatusOr<std::unique_ptr<Server>> Start(const config::v1::ServerConfig& config,
                                                        const Clock* clock, const Options& options);
