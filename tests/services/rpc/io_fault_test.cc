@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "comity/v1/audit.grpc.pb.h"
 #include "comity/v1/requests.grpc.pb.h"
@@ -137,6 +138,38 @@ TEST(IoFaultTest, AFailedSyncStopsTheNodeAndLosesNothingAcknowledged) {
   for (uint32_t seed : {4u, 5u, 6u}) {
     SCOPED_TRACE(seed);
     FailStopAndRecover(FaultInjector::Op::kSync, seed);
+  }
+}
+
+// A read that fails under the store is UNAVAILABLE, never a wrong or empty answer, and leaves
+// the data as it was.
+TEST(IoFaultTest, AFailedReadIsUnavailableAndChangesNothing) {
+  comity::testing::TempDir dir;
+  std::vector<std::string> names;
+  {
+    Node node(dir.path(), nullptr);
+    ASSERT_TRUE(node.up());
+    for (int i = 0; i < 5; ++i) {
+      v1::Request r;
+      ASSERT_TRUE(node.Create(&r).ok());
+      names.push_back(r.name());
+    }
+  }
+  auto faults = std::make_shared<FaultInjector>();
+  {
+    Node node(dir.path(), faults);  // the records are in table files now, not in memory
+    ASSERT_TRUE(node.up());
+    faults->FailAfter(FaultInjector::Op::kRead, 0);
+    v1::Request r;
+    const grpc::Status s = node.Get(names[2], &r);
+    EXPECT_EQ(s.error_code(), StatusCode::UNAVAILABLE) << s.error_message();
+    EXPECT_GE(faults->failures(), 1);
+  }
+  Node again(dir.path(), nullptr);
+  ASSERT_TRUE(again.up());
+  for (const std::string& name : names) {
+    v1::Request r;
+    EXPECT_TRUE(again.Get(name, &r).ok()) << name;
   }
 }
 
