@@ -43,33 +43,31 @@ class Node {
   }
   bool up() const { return server_ != nullptr; }
 
+  static std::unique_ptr<grpc::ClientContext> As(const char* principal) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("x-comity-principal", principal);
+    return ctx;
+  }
+
   grpc::Status Create(v1::Request* out) {
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("x-comity-principal", kAlice);
     v1::CreateRequestRequest create;
     *create.mutable_request() = comity::testing::FullRequest("uncc", v1::PRESERVATION);
-    return requests_->CreateRequest(&ctx, create, out);
+    return requests_->CreateRequest(As(kAlice).get(), create, out);
   }
   grpc::Status Submit(const std::string& name, v1::Request* out) {
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("x-comity-principal", kAlice);
     v1::SubmitRequestRequest submit;
     submit.set_name(name);
-    return requests_->SubmitRequest(&ctx, submit, out);
+    return requests_->SubmitRequest(As(kAlice).get(), submit, out);
   }
   grpc::Status Get(const std::string& name, v1::Request* out) {
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("x-comity-principal", kAlice);
     v1::GetRequestRequest get;
     get.set_name(name);
-    return requests_->GetRequest(&ctx, get, out);
+    return requests_->GetRequest(As(kAlice).get(), get, out);
   }
   grpc::Status Trail(const std::string& name, v1::Trail* out) {
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("x-comity-principal", kOdile);
     v1::GetTrailRequest req;
     req.set_request(name);
-    return audit_->GetTrail(&ctx, req, out);
+    return audit_->GetTrail(As(kOdile).get(), req, out);
   }
   std::string log() const { return log_.str(); }
 
