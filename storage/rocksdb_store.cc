@@ -138,8 +138,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& dir,
   std::unique_ptr<rocksdb::Env> faulty_env;
   if (store_options.faults != nullptr) {
     rocksdb::Env* base = env != nullptr ? env.get() : rocksdb::Env::Default();
-    faulty_env = rocksdb::NewCompositeEnv(
-        NewFaultyFileSystem(base->GetFileSystem(), store_options.faults));
+    faulty_env =
+        rocksdb::NewCompositeEnv(NewFaultyFileSystem(base->GetFileSystem(), store_options.faults));
     options.env = faulty_env.get();
   }
   options.create_if_missing = store_options.create_if_missing;

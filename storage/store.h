@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "storage/faults.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "storage/faults.h"
 
 namespace comity::storage {
 

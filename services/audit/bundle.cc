@@ -95,8 +95,7 @@ absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
     const v1::ConsistencyProof& p = bundle.consistency();
     if (old->size > checkpoint->size) {
       return absl::DataLossError(absl::StrCat("the log shrank from the kept checkpoint's size ",
-                                              old->size, " to ", checkpoint->size,
-                                              ": a rollback"));
+                                              old->size, " to ", checkpoint->size, ": a rollback"));
     }
     if (old->size == checkpoint->size) {
       // The same size proves itself: the roots must be equal, no proof is needed.
@@ -111,10 +110,10 @@ absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
                        old->size, "; export it with that checkpoint"));
     }
     if (old->size < checkpoint->size) {
-      absl::Status c = VerifyConsistency(
-          old->size, checkpoint->size,
-          std::vector<std::string>(p.hashes().begin(), p.hashes().end()), old->root_hash,
-          checkpoint->root_hash);
+      absl::Status c =
+          VerifyConsistency(old->size, checkpoint->size,
+                            std::vector<std::string>(p.hashes().begin(), p.hashes().end()),
+                            old->root_hash, checkpoint->root_hash);
       if (!c.ok()) {
         return absl::DataLossError(absl::StrCat(
             "the log does not extend the old checkpoint (rewritten history or a split view): ",

@@ -146,8 +146,8 @@ absl::StatusOr<std::string> OpenNote(absl::string_view note, absl::string_view v
     }
     if (f[0] != key[0] || sig.substr(0, 4) != HashBytes(hash)) continue;  // another key's
     if (sig.size() != 68 || !Ed25519Verify(public_key, text, sig.substr(4))) {
-      return absl::DataLossError(absl::StrCat(
-          "a signature line by ", key[0], " does not verify: the note was altered or forged"));
+      return absl::DataLossError(absl::StrCat("a signature line by ", key[0],
+                                              " does not verify: the note was altered or forged"));
     }
     verified = true;
   }

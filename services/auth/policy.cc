@@ -6,7 +6,8 @@
 namespace comity::auth {
 
 absl::Status RequestNotFound(absl::string_view name) {
-  return absl::NotFoundError(absl::StrCat(Echo(name), " not found (or not visible to your authority)"));
+  return absl::NotFoundError(
+      absl::StrCat(Echo(name), " not found (or not visible to your authority)"));
 }
 
 absl::StatusOr<v1::Side> SideOf(const Caller& caller, const v1::Request& request) {

@@ -40,8 +40,8 @@ absl::Status AuthorizeCreate(const Caller& caller);
 
 // Changing a request. In order: NOT_FOUND unless Visible; PERMISSION_DENIED if the caller holds
 // no acting role (submitter, responder) and is not the node, or if it takes no side (an oversight
-// auditor of a third authority); PERMISSION_DENIED if it lacks that side's role (submitter for the requesting side, responder for the receiving side).
-// Returns the side it acts for.
+// auditor of a third authority); PERMISSION_DENIED if it lacks that side's role (submitter for the
+// requesting side, responder for the receiving side). Returns the side it acts for.
 absl::StatusOr<v1::Side> AuthorizeAction(const Caller& caller, const v1::Request& request);
 
 // Changing the directory: PERMISSION_DENIED unless the caller is an admin, and, when `existing`

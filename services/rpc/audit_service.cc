@@ -2,6 +2,7 @@
 
 #include "services/audit/bundle.h"
 #include "services/rpc/read.h"
+#include "storage/keys.h"
 
 namespace comity::rpc {
 
@@ -23,7 +24,7 @@ grpc::ServerUnaryReactor* AuditService::GetTrail(grpc::CallbackServerContext* ct
       },
       [](const v1::Trail& trail) {
         // The directory's trail is not a request's: reading it is not recorded.
-        if (trail.request() == "directory") return std::vector<std::string>();
+        if (trail.request() == storage::kDirectoryTrail) return std::vector<std::string>();
         return std::vector<std::string>{trail.request()};
       });
 }
@@ -62,15 +63,16 @@ grpc::ServerUnaryReactor* AuditService::ExportTrail(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AuditService::GetStatistics(grpc::CallbackServerContext* ctx,
                                                       const v1::GetStatisticsRequest* req,
                                                       v1::Statistics* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetStatistics", *req, reply,
+  return AnswerRead(
+      ctx, *identifier_, *log_, "/comity.v1.AuditService/GetStatistics", *req, reply,
       [&](const workflow::Caller& caller) { return reader_->Statistics(caller, *req); });
 }
 
 grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(
     grpc::CallbackServerContext* ctx, const v1::GetConsistencyProofRequest* req,
     v1::ConsistencyProof* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetConsistencyProof", *req, reply,
-                    [&](const workflow::Caller&) -> absl::StatusOr<v1::ConsistencyProof> {
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetConsistencyProof", *req,
+                    reply, [&](const workflow::Caller&) -> absl::StatusOr<v1::ConsistencyProof> {
                       absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
                       if (!c.ok()) return c.status();
                       return reader_->Consistency(req->from_size(), req->to_size(), c->size());

@@ -1,9 +1,9 @@
 #include "services/rpc/directory_service.h"
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "services/rpc/read.h"
 #include "services/rpc/well_formed.h"
+#include "services/workflow/directory.h"
 #include "services/workflow/errors.h"
 
 namespace comity::rpc {
@@ -22,8 +22,8 @@ constexpr char kUpsert[] = "/comity.v1.DirectoryService/UpsertAuthority";
 grpc::ServerUnaryReactor* DirectoryService::GetAuthority(grpc::CallbackServerContext* ctx,
                                                          const v1::GetAuthorityRequest* req,
                                                          v1::Authority* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/GetAuthority", *req, reply,
-                    [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Authority> {
+  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/GetAuthority", *req,
+                    reply, [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Authority> {
                       if (!workflow::IsAuthorityName(req->name())) {
                         return workflow::InvalidField(
                             "name", "must be authorities/<ID>, ID of 2-32 characters A-Z, 0-9, -",
@@ -38,25 +38,21 @@ grpc::ServerUnaryReactor* DirectoryService::GetAuthority(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* DirectoryService::ListAuthorities(grpc::CallbackServerContext* ctx,
                                                             const v1::ListAuthoritiesRequest* req,
                                                             v1::ListAuthoritiesResponse* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/ListAuthorities", *req, reply,
-                    [&](const workflow::Caller& caller)
-                        -> absl::StatusOr<v1::ListAuthoritiesResponse> {
-                      const std::string& country = req->country();
-                      if (!country.empty() &&
-                          (country.size() != 2 || !absl::ascii_isupper(country[0]) ||
-                           !absl::ascii_isupper(country[1]))) {
-                        return workflow::InvalidField(
-                            "country", "must be an ISO 3166-1 alpha-2 code such as FR",
-                            "COUNTRY_FORMAT");
-                      }
-                      v1::ListAuthoritiesResponse out;
-                      for (const v1::Authority& a : directory_->Authorities()) {
-                        if (req->country().empty() || a.country() == req->country()) {
-                          *out.add_authorities() = Visible(a, caller);
-                        }
-                      }
-                      return out;
-                    });
+  return AnswerRead(
+      ctx, *identifier_, *log_, "/comity.v1.DirectoryService/ListAuthorities", *req, reply,
+      [&](const workflow::Caller& caller) -> absl::StatusOr<v1::ListAuthoritiesResponse> {
+        if (!req->country().empty() && !workflow::IsCountryCode(req->country())) {
+          return workflow::InvalidField("country", "must be an ISO 3166-1 alpha-2 code such as FR",
+                                        "COUNTRY_FORMAT");
+        }
+        v1::ListAuthoritiesResponse out;
+        for (const v1::Authority& a : directory_->Authorities()) {
+          if (req->country().empty() || a.country() == req->country()) {
+            *out.add_authorities() = Visible(a, caller);
+          }
+        }
+        return out;
+      });
 }
 
 grpc::ServerUnaryReactor* DirectoryService::UpsertAuthority(grpc::CallbackServerContext* ctx,

@@ -26,9 +26,9 @@ template <typename Reply, typename Read, typename Names>
 grpc::ServerUnaryReactor* AnswerAuditedRead(grpc::CallbackServerContext* ctx,
                                             const Identifier& identifier, SecurityLog& log,
                                             const char* method,
-                                            const google::protobuf::Message& request,
-                                            Reply* reply, workflow::Engine* engine,
-                                            const char* what, Read&& read, Names&& names) {
+                                            const google::protobuf::Message& request, Reply* reply,
+                                            workflow::Engine* engine, const char* what, Read&& read,
+                                            Names&& names) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (absl::Status s = log.Start(); !s.ok()) {
     log.Finish(reactor, *ctx, method, s);

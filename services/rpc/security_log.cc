@@ -73,11 +73,11 @@ void SecurityLog::Record(const std::string& principal, const std::string& method
       return;
   }
   // One event per line: every field that carries caller input is quoted, escaped and bounded.
-  const std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      " comityd level=warn event=denied principal=", LogField(principal),
-      " method=", LogField(method), " code=", code, " reason=", LogField(s.error_message(), 512),
-      "\n");
+  const std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+                   " comityd level=warn event=denied principal=", LogField(principal),
+                   " method=", LogField(method), " code=", code,
+                   " reason=", LogField(s.error_message(), 512), "\n");
   absl::MutexLock lock(&mu_);
   *out_ << line << std::flush;
 }

@@ -237,8 +237,8 @@ absl::Status ConfirmPreserved(const ActionInput& in, v1::Request& record, Effect
   // Counted in whole UTC days, as a person counts them: any time on the day N days after today
   // meets an N-day minimum, so "today + N days" from any clock of that day is accepted, and the
   // earliest expiry the message names (that day's 00:00:00Z) is too.
-  const absl::Time today = absl::FromCivil(
-      absl::ToCivilDay(in.now, absl::UTCTimeZone()), absl::UTCTimeZone());
+  const absl::Time today =
+      absl::FromCivil(absl::ToCivilDay(in.now, absl::UTCTimeZone()), absl::UTCTimeZone());
   const absl::Time earliest = today + absl::Hours(24) * in.profile.min_preservation_days();
   if (FromProto(m.expire_time()) < earliest) {
     return InvalidField(

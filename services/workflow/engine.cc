@@ -10,8 +10,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
-#include "common/text.h"
 #include "common/sha256.h"
+#include "common/text.h"
 #include "services/audit/chain.h"
 #include "services/auth/policy.h"
 #include "services/workflow/actions.h"
@@ -346,11 +346,11 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   }
 
   if (const size_t bytes = record.ByteSizeLong(); bytes > kMaxRecordBytes) {
-    return InvalidField(cmd.action == v1::CREATE ? "request" : "name",
-                        absl::StrCat("the request would take ", bytes,
-                                     " bytes stored, over the limit of ", kMaxRecordBytes,
-                                     "; shorten its texts"),
-                        "RECORD_TOO_LARGE");
+    return InvalidField(
+        cmd.action == v1::CREATE ? "request" : "name",
+        absl::StrCat("the request would take ", bytes, " bytes stored, over the limit of ",
+                     kMaxRecordBytes, "; shorten its texts"),
+        "RECORD_TOO_LARGE");
   }
 
   // The audit entry, chained to the previous one.

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
@@ -142,8 +142,8 @@ TEST(ComitydTest, CheckConfigNamesTheProblemAndWritesNothing) {
   EXPECT_EQ(off_loopback.code, 1);
   const Outcome no_tls = Shell(absl::StrCat(
       COMITYD_PATH, " --check-config --listen 127.0.0.1:0 --data_dir ", data, " --profiles_dir ",
-      SourcePath("deploy/profiles"), " --directory ",
-      SourcePath("deploy/dev/directory.textproto"), " --tls_cert_file ", dir.path(), "/none.pem"));
+      SourcePath("deploy/profiles"), " --directory ", SourcePath("deploy/dev/directory.textproto"),
+      " --tls_cert_file ", dir.path(), "/none.pem"));
   EXPECT_EQ(no_tls.code, 1);
   EXPECT_THAT(no_tls.out, HasSubstr("tls.cert_file"));
   EXPECT_FALSE(std::filesystem::exists(data));

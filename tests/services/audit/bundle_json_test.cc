@@ -6,7 +6,8 @@ namespace comity::audit {
 namespace {
 
 TEST(BundleJsonTest, ARepeatedKeyIsRefusedAtAnyDepth) {
-  EXPECT_TRUE(CheckUniqueKeys(R"({"trail": {"size": "1", "head": "AA=="}, "trailNote": "x"})").ok());
+  EXPECT_TRUE(
+      CheckUniqueKeys(R"({"trail": {"size": "1", "head": "AA=="}, "trailNote": "x"})").ok());
   EXPECT_TRUE(CheckUniqueKeys(R"([{"a": 1}, {"a": 2}])").ok());  // two objects, one key each
   const absl::Status top = CheckUniqueKeys(R"({"trailNote": "a", "trailNote": "b"})");
   EXPECT_EQ(top.code(), absl::StatusCode::kInvalidArgument);

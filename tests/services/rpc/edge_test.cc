@@ -185,8 +185,10 @@ TEST_F(EdgeTest, FiltersAreChecked) {
 
 TEST_F(EdgeTest, NamesAreCheckedAndTheSecurityLogCannotBeForged) {
   v1::GetAuthorityRequest get;
-  get.set_name(std::string("authorities/X\n2026-01-01T00:00:00.000Z comityd level=warn "
-                           "event=denied principal=x method=y code=OK\0", 90));
+  get.set_name(
+      std::string("authorities/X\n2026-01-01T00:00:00.000Z comityd level=warn "
+                  "event=denied principal=x method=y code=OK\0",
+                  90));
   v1::Authority out;
   grpc::Status s = directory_->GetAuthority(As(kAlice).get(), get, &out);
   EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
