@@ -97,8 +97,7 @@ int main(int argc, char** argv) {
   if (auto v = absl::GetFlag(FLAGS_max_batch); v > 0) config.set_max_batch(v);
   if (auto v = absl::GetFlag(FLAGS_timer_period_ms); v > 0) config.set_timer_period_ms(v);
   if (absl::GetFlag(FLAGS_check_config)) {
-    const char* env = std::getenv("COMITY_ENCRYPTION_KEY");
-    absl::Status s = comity::server::Server::CheckConfig(config, env != nullptr ? env : "");
+    absl::Status s = comity::server::Server::CheckConfig(config, EnvironmentKey());
     if (!s.ok()) {
       std::fprintf(stderr, "comityd: configuration problem: %s\n",
                    std::string(s.message()).c_str());
