@@ -6,10 +6,26 @@
 
 namespace comity::rpc {
 
-grpc::ServerUnaryReactor* AuditService::GetTrail(grpc::CallbackServerContext* ctx,
-                                                 const v1::GetTrailRequest* req, v1::Trail* reply) {
-  return AnswerAuditedRead(
-      ctx, *identifier_, *log_, "/comity.v1.AuditService/GetTrail", *req, reply, engine_,
+AuditService::AuditService(const Identifier* identifier, const workflow::Reader* reader,
+                           SecurityLog* log, audit::Checkpointer* checkpoints,
+                           workflow::Engine* engine)
+    : ParsedService("comity.v1.AuditService"),
+      identifier_(identifier),
+      reader_(reader),
+      log_(log),
+      checkpoints_(checkpoints),
+      engine_(engine) {
+  AddUnary("GetTrail", this, &AuditService::GetTrail);
+  AddUnary("GetStatistics", this, &AuditService::GetStatistics);
+  AddUnary("ExportTrail", this, &AuditService::ExportTrail);
+  AddUnary("GetConsistencyProof", this, &AuditService::GetConsistencyProof);
+  AddUnary("GetCheckpoint", this, &AuditService::GetCheckpoint);
+}
+
+void AuditService::GetTrail(grpc::CallbackServerContext* ctx, const v1::GetTrailRequest* req,
+                            v1::Trail* reply, UnaryCall* call) {
+  AnswerAuditedRead(
+      ctx, *identifier_, *log_, "/comity.v1.AuditService/GetTrail", *req, reply, call, engine_,
       "GetTrail",
       [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Trail> {
         absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
@@ -29,61 +45,59 @@ grpc::ServerUnaryReactor* AuditService::GetTrail(grpc::CallbackServerContext* ct
       });
 }
 
-grpc::ServerUnaryReactor* AuditService::ExportTrail(grpc::CallbackServerContext* ctx,
-                                                    const v1::GetTrailRequest* req,
-                                                    v1::TrailBundle* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/ExportTrail", *req, reply,
-                    [&](const workflow::Caller& caller) -> absl::StatusOr<v1::TrailBundle> {
-                      // The caller first: a node without a log key says so only to those
-                      // who may read the trail.
-                      absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
-                      if (!trail.ok()) return trail.status();
-                      absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
-                      if (!c.ok()) return c.status();
-                      v1::TrailBundle bundle;
-                      *trail->mutable_checkpoint() = *c;
-                      if (absl::Status s = reader_->AddInclusionProofs(c->size(), &*trail); !s.ok())
-                        return s;
-                      audit::TrimToCheckpoint(c->size(), &*trail);
-                      absl::StatusOr<std::string> note =
-                          checkpoints_->Sign(audit::TrailNoteText(*trail, c->size()));
-                      if (!note.ok()) return note.status();
-                      *bundle.mutable_trail() = *std::move(trail);
-                      bundle.set_trail_note(*std::move(note));
-                      if (req->consistency_from() > 0) {
-                        absl::StatusOr<v1::ConsistencyProof> p =
-                            reader_->Consistency(req->consistency_from(), c->size(), c->size());
-                        if (!p.ok()) return p.status();
-                        *bundle.mutable_consistency() = *std::move(p);
-                      }
-                      return bundle;
-                    });
+void AuditService::ExportTrail(grpc::CallbackServerContext* ctx, const v1::GetTrailRequest* req,
+                               v1::TrailBundle* reply, UnaryCall* call) {
+  AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/ExportTrail", *req, reply, call,
+             [&](const workflow::Caller& caller) -> absl::StatusOr<v1::TrailBundle> {
+               // The caller first: a node without a log key says so only to those
+               // who may read the trail.
+               absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
+               if (!trail.ok()) return trail.status();
+               absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
+               if (!c.ok()) return c.status();
+               v1::TrailBundle bundle;
+               *trail->mutable_checkpoint() = *c;
+               if (absl::Status s = reader_->AddInclusionProofs(c->size(), &*trail); !s.ok())
+                 return s;
+               audit::TrimToCheckpoint(c->size(), &*trail);
+               absl::StatusOr<std::string> note =
+                   checkpoints_->Sign(audit::TrailNoteText(*trail, c->size()));
+               if (!note.ok()) return note.status();
+               *bundle.mutable_trail() = *std::move(trail);
+               bundle.set_trail_note(*std::move(note));
+               if (req->consistency_from() > 0) {
+                 absl::StatusOr<v1::ConsistencyProof> p =
+                     reader_->Consistency(req->consistency_from(), c->size(), c->size());
+                 if (!p.ok()) return p.status();
+                 *bundle.mutable_consistency() = *std::move(p);
+               }
+               return bundle;
+             });
 }
 
-grpc::ServerUnaryReactor* AuditService::GetStatistics(grpc::CallbackServerContext* ctx,
-                                                      const v1::GetStatisticsRequest* req,
-                                                      v1::Statistics* reply) {
-  return AnswerRead(
-      ctx, *identifier_, *log_, "/comity.v1.AuditService/GetStatistics", *req, reply,
-      [&](const workflow::Caller& caller) { return reader_->Statistics(caller, *req); });
+void AuditService::GetStatistics(grpc::CallbackServerContext* ctx,
+                                 const v1::GetStatisticsRequest* req, v1::Statistics* reply,
+                                 UnaryCall* call) {
+  AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetStatistics", *req, reply, call,
+             [&](const workflow::Caller& caller) { return reader_->Statistics(caller, *req); });
 }
 
-grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(
-    grpc::CallbackServerContext* ctx, const v1::GetConsistencyProofRequest* req,
-    v1::ConsistencyProof* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetConsistencyProof", *req,
-                    reply, [&](const workflow::Caller&) -> absl::StatusOr<v1::ConsistencyProof> {
-                      absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
-                      if (!c.ok()) return c.status();
-                      return reader_->Consistency(req->from_size(), req->to_size(), c->size());
-                    });
+void AuditService::GetConsistencyProof(grpc::CallbackServerContext* ctx,
+                                       const v1::GetConsistencyProofRequest* req,
+                                       v1::ConsistencyProof* reply, UnaryCall* call) {
+  AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetConsistencyProof", *req, reply,
+             call, [&](const workflow::Caller&) -> absl::StatusOr<v1::ConsistencyProof> {
+               absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
+               if (!c.ok()) return c.status();
+               return reader_->Consistency(req->from_size(), req->to_size(), c->size());
+             });
 }
 
-grpc::ServerUnaryReactor* AuditService::GetCheckpoint(grpc::CallbackServerContext* ctx,
-                                                      const v1::GetCheckpointRequest* req,
-                                                      v1::Checkpoint* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetCheckpoint", *req, reply,
-                    [this](const workflow::Caller&) { return checkpoints_->Latest(); });
+void AuditService::GetCheckpoint(grpc::CallbackServerContext* ctx,
+                                 const v1::GetCheckpointRequest* req, v1::Checkpoint* reply,
+                                 UnaryCall* call) {
+  AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/GetCheckpoint", *req, reply, call,
+             [this](const workflow::Caller&) { return checkpoints_->Latest(); });
 }
 
 }  // namespace comity::rpc

@@ -1,9 +1,10 @@
 #ifndef COMITY_SERVICES_RPC_AUDIT_SERVICE_H_
 #define COMITY_SERVICES_RPC_AUDIT_SERVICE_H_
 
-#include "comity/v1/audit.grpc.pb.h"
+#include "comity/v1/audit.pb.h"
 #include "services/audit/checkpointer.h"
 #include "services/rpc/identify.h"
+#include "services/rpc/parsed_service.h"
 #include "services/rpc/security_log.h"
 #include "services/workflow/engine.h"
 #include "services/workflow/reader.h"
@@ -11,32 +12,24 @@
 namespace comity::rpc {
 
 // AuditService: a request's trail, for the parties and their auditors.
-class AuditService final : public v1::AuditService::CallbackService {
+class AuditService final : public ParsedService {
  public:
   // `engine`: where reads are recorded (null: they are not).
   AuditService(const Identifier* identifier, const workflow::Reader* reader, SecurityLog* log,
-               audit::Checkpointer* checkpoints, workflow::Engine* engine)
-      : identifier_(identifier),
-        reader_(reader),
-        log_(log),
-        checkpoints_(checkpoints),
-        engine_(engine) {}
+               audit::Checkpointer* checkpoints, workflow::Engine* engine);
 
-  grpc::ServerUnaryReactor* GetTrail(grpc::CallbackServerContext* ctx,
-                                     const v1::GetTrailRequest* req, v1::Trail* reply) override;
+  void GetTrail(grpc::CallbackServerContext* ctx, const v1::GetTrailRequest* req, v1::Trail* reply,
+                UnaryCall* call);
   // Any authenticated member: a checkpoint holds no case data.
-  grpc::ServerUnaryReactor* GetStatistics(grpc::CallbackServerContext* ctx,
-                                          const v1::GetStatisticsRequest* req,
-                                          v1::Statistics* reply) override;
-  grpc::ServerUnaryReactor* ExportTrail(grpc::CallbackServerContext* ctx,
-                                        const v1::GetTrailRequest* req,
-                                        v1::TrailBundle* reply) override;
-  grpc::ServerUnaryReactor* GetConsistencyProof(grpc::CallbackServerContext* ctx,
-                                                const v1::GetConsistencyProofRequest* req,
-                                                v1::ConsistencyProof* reply) override;
-  grpc::ServerUnaryReactor* GetCheckpoint(grpc::CallbackServerContext* ctx,
-                                          const v1::GetCheckpointRequest* req,
-                                          v1::Checkpoint* reply) override;
+  void GetStatistics(grpc::CallbackServerContext* ctx, const v1::GetStatisticsRequest* req,
+                     v1::Statistics* reply, UnaryCall* call);
+  void ExportTrail(grpc::CallbackServerContext* ctx, const v1::GetTrailRequest* req,
+                   v1::TrailBundle* reply, UnaryCall* call);
+  void GetConsistencyProof(grpc::CallbackServerContext* ctx,
+                           const v1::GetConsistencyProofRequest* req, v1::ConsistencyProof* reply,
+                           UnaryCall* call);
+  void GetCheckpoint(grpc::CallbackServerContext* ctx, const v1::GetCheckpointRequest* req,
+                     v1::Checkpoint* reply, UnaryCall* call);
 
  private:
   const Identifier* identifier_;

@@ -19,27 +19,41 @@ constexpr char kUpsert[] = "/comity.v1.DirectoryService/UpsertAuthority";
 
 }  // namespace
 
-grpc::ServerUnaryReactor* DirectoryService::GetAuthority(grpc::CallbackServerContext* ctx,
-                                                         const v1::GetAuthorityRequest* req,
-                                                         v1::Authority* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/GetAuthority", *req,
-                    reply, [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Authority> {
-                      if (!workflow::IsAuthorityName(req->name())) {
-                        return workflow::InvalidField(
-                            "name", "must be authorities/<ID>, ID of 2-32 characters A-Z, 0-9, -",
-                            "NAME_FORMAT");
-                      }
-                      std::optional<v1::Authority> a = directory_->FindAuthority(req->name());
-                      if (!a) return absl::NotFoundError(absl::StrCat(req->name(), " not found"));
-                      return Visible(*a, caller);
-                    });
+DirectoryService::DirectoryService(const Identifier* identifier,
+                                   const workflow::Directory* directory, workflow::Engine* engine,
+                                   SecurityLog* log)
+    : ParsedService("comity.v1.DirectoryService"),
+      identifier_(identifier),
+      directory_(directory),
+      engine_(engine),
+      log_(log) {
+  AddUnary("GetAuthority", this, &DirectoryService::GetAuthority);
+  AddUnary("ListAuthorities", this, &DirectoryService::ListAuthorities);
+  AddUnary("WhoAmI", this, &DirectoryService::WhoAmI);
+  AddUnary("UpsertAuthority", this, &DirectoryService::UpsertAuthority);
 }
 
-grpc::ServerUnaryReactor* DirectoryService::ListAuthorities(grpc::CallbackServerContext* ctx,
-                                                            const v1::ListAuthoritiesRequest* req,
-                                                            v1::ListAuthoritiesResponse* reply) {
-  return AnswerRead(
-      ctx, *identifier_, *log_, "/comity.v1.DirectoryService/ListAuthorities", *req, reply,
+void DirectoryService::GetAuthority(grpc::CallbackServerContext* ctx,
+                                    const v1::GetAuthorityRequest* req, v1::Authority* reply,
+                                    UnaryCall* call) {
+  AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/GetAuthority", *req, reply,
+             call, [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Authority> {
+               if (!workflow::IsAuthorityName(req->name())) {
+                 return workflow::InvalidField(
+                     "name", "must be authorities/<ID>, ID of 2-32 characters A-Z, 0-9, -",
+                     "NAME_FORMAT");
+               }
+               std::optional<v1::Authority> a = directory_->FindAuthority(req->name());
+               if (!a) return absl::NotFoundError(absl::StrCat(req->name(), " not found"));
+               return Visible(*a, caller);
+             });
+}
+
+void DirectoryService::ListAuthorities(grpc::CallbackServerContext* ctx,
+                                       const v1::ListAuthoritiesRequest* req,
+                                       v1::ListAuthoritiesResponse* reply, UnaryCall* call) {
+  AnswerRead(
+      ctx, *identifier_, *log_, "/comity.v1.DirectoryService/ListAuthorities", *req, reply, call,
       [&](const workflow::Caller& caller) -> absl::StatusOr<v1::ListAuthoritiesResponse> {
         if (!req->country().empty() && !workflow::IsCountryCode(req->country())) {
           return workflow::InvalidField("country", "must be an ISO 3166-1 alpha-2 code such as FR",
@@ -55,45 +69,42 @@ grpc::ServerUnaryReactor* DirectoryService::ListAuthorities(grpc::CallbackServer
       });
 }
 
-grpc::ServerUnaryReactor* DirectoryService::UpsertAuthority(grpc::CallbackServerContext* ctx,
-                                                            const v1::UpsertAuthorityRequest* req,
-                                                            v1::Authority* reply) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+void DirectoryService::UpsertAuthority(grpc::CallbackServerContext* ctx,
+                                       const v1::UpsertAuthorityRequest* req, v1::Authority* reply,
+                                       UnaryCall* call) {
   if (absl::Status s = log_->Start(); !s.ok()) {
-    log_->Finish(reactor, *ctx, kUpsert, s);
-    return reactor;
+    log_->Finish(call, *ctx, kUpsert, s);
+    return;
   }
   absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
   if (!caller.ok()) {
-    log_->Finish(reactor, *ctx, kUpsert, caller.status());
-    return reactor;
+    log_->Finish(call, *ctx, kUpsert, caller.status());
+    return;
   }
   if (absl::Status s = CheckWellFormed(*req); !s.ok()) {
-    log_->Finish(reactor, *ctx, kUpsert, s);
-    return reactor;
+    log_->Finish(call, *ctx, kUpsert, s);
+    return;
   }
-  engine_->Apply(workflow::MakeCommand(v1::UPSERT_AUTHORITY, *caller, *req),
-                 [this, ctx, reply, reactor,
-                  name = req->authority().name()](absl::StatusOr<v1::Request> done) {
-                   // The directory holds the change before the engine reports it.
-                   std::optional<v1::Authority> a = directory_->FindAuthority(name);
-                   if (done.ok() && a) *reply = *std::move(a);
-                   log_->Finish(reactor, *ctx, kUpsert, done.status());
-                 });
-  return reactor;
+  engine_->Apply(
+      workflow::MakeCommand(v1::UPSERT_AUTHORITY, *caller, *req),
+      [this, ctx, reply, call, name = req->authority().name()](absl::StatusOr<v1::Request> done) {
+        // The directory holds the change before the engine reports it.
+        std::optional<v1::Authority> a = directory_->FindAuthority(name);
+        if (done.ok() && a) *reply = *std::move(a);
+        log_->Finish(call, *ctx, kUpsert, done.status());
+      });
 }
 
-grpc::ServerUnaryReactor* DirectoryService::WhoAmI(grpc::CallbackServerContext* ctx,
-                                                   const v1::WhoAmIRequest* req,
-                                                   v1::WhoAmIResponse* reply) {
-  return AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/WhoAmI", *req, reply,
-                    [](const workflow::Caller& caller) {
-                      v1::WhoAmIResponse out;
-                      out.set_principal(caller.principal);
-                      out.set_authority(caller.authority);
-                      for (v1::Role r : caller.roles) out.add_roles(r);
-                      return absl::StatusOr<v1::WhoAmIResponse>(std::move(out));
-                    });
+void DirectoryService::WhoAmI(grpc::CallbackServerContext* ctx, const v1::WhoAmIRequest* req,
+                              v1::WhoAmIResponse* reply, UnaryCall* call) {
+  AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/WhoAmI", *req, reply, call,
+             [](const workflow::Caller& caller) {
+               v1::WhoAmIResponse out;
+               out.set_principal(caller.principal);
+               out.set_authority(caller.authority);
+               for (v1::Role r : caller.roles) out.add_roles(r);
+               return absl::StatusOr<v1::WhoAmIResponse>(std::move(out));
+             });
 }
 
 }  // namespace comity::rpc

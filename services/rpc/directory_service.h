@@ -1,8 +1,9 @@
 #ifndef COMITY_SERVICES_RPC_DIRECTORY_SERVICE_H_
 #define COMITY_SERVICES_RPC_DIRECTORY_SERVICE_H_
 
-#include "comity/v1/directory.grpc.pb.h"
+#include "comity/v1/directory.pb.h"
 #include "services/rpc/identify.h"
+#include "services/rpc/parsed_service.h"
 #include "services/rpc/security_log.h"
 #include "services/workflow/directory.h"
 #include "services/workflow/engine.h"
@@ -11,23 +12,19 @@ namespace comity::rpc {
 
 // DirectoryService: any authenticated member may read the directory (authorities, countries,
 // languages); member lists are shown only for the caller's own authority.
-class DirectoryService final : public v1::DirectoryService::CallbackService {
+class DirectoryService final : public ParsedService {
  public:
   DirectoryService(const Identifier* identifier, const workflow::Directory* directory,
-                   workflow::Engine* engine, SecurityLog* log)
-      : identifier_(identifier), directory_(directory), engine_(engine), log_(log) {}
+                   workflow::Engine* engine, SecurityLog* log);
 
-  grpc::ServerUnaryReactor* GetAuthority(grpc::CallbackServerContext* ctx,
-                                         const v1::GetAuthorityRequest* req,
-                                         v1::Authority* reply) override;
-  grpc::ServerUnaryReactor* ListAuthorities(grpc::CallbackServerContext* ctx,
-                                            const v1::ListAuthoritiesRequest* req,
-                                            v1::ListAuthoritiesResponse* reply) override;
-  grpc::ServerUnaryReactor* UpsertAuthority(grpc::CallbackServerContext* ctx,
-                                            const v1::UpsertAuthorityRequest* req,
-                                            v1::Authority* reply) override;
-  grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* ctx, const v1::WhoAmIRequest* req,
-                                   v1::WhoAmIResponse* reply) override;
+  void GetAuthority(grpc::CallbackServerContext* ctx, const v1::GetAuthorityRequest* req,
+                    v1::Authority* reply, UnaryCall* call);
+  void ListAuthorities(grpc::CallbackServerContext* ctx, const v1::ListAuthoritiesRequest* req,
+                       v1::ListAuthoritiesResponse* reply, UnaryCall* call);
+  void UpsertAuthority(grpc::CallbackServerContext* ctx, const v1::UpsertAuthorityRequest* req,
+                       v1::Authority* reply, UnaryCall* call);
+  void WhoAmI(grpc::CallbackServerContext* ctx, const v1::WhoAmIRequest* req,
+              v1::WhoAmIResponse* reply, UnaryCall* call);
 
  private:
   const Identifier* identifier_;

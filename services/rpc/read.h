@@ -23,16 +23,13 @@ namespace comity::rpc {
 // and the reply goes out once every entry is durable. If one cannot be recorded the read fails
 // with that status: no read goes unaudited. With `engine` null nothing is recorded.
 template <typename Reply, typename Read, typename Names>
-grpc::ServerUnaryReactor* AnswerAuditedRead(grpc::CallbackServerContext* ctx,
-                                            const Identifier& identifier, SecurityLog& log,
-                                            const char* method,
-                                            const google::protobuf::Message& request, Reply* reply,
-                                            workflow::Engine* engine, const char* what, Read&& read,
-                                            Names&& names) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+void AnswerAuditedRead(grpc::CallbackServerContext* ctx, const Identifier& identifier,
+                       SecurityLog& log, const char* method,
+                       const google::protobuf::Message& request, Reply* reply, UnaryCall* call,
+                       workflow::Engine* engine, const char* what, Read&& read, Names&& names) {
   if (absl::Status s = log.Start(); !s.ok()) {
-    log.Finish(reactor, *ctx, method, s);
-    return reactor;
+    log.Finish(call, *ctx, method, s);
+    return;
   }
   absl::StatusOr<workflow::Caller> caller = identifier.Identify(*ctx);
   if (caller.ok()) {
@@ -41,15 +38,15 @@ grpc::ServerUnaryReactor* AnswerAuditedRead(grpc::CallbackServerContext* ctx,
   absl::StatusOr<Reply> result =
       caller.ok() ? std::forward<Read>(read)(*caller) : absl::StatusOr<Reply>(caller.status());
   if (!result.ok()) {
-    log.Finish(reactor, *ctx, method, result.status());
-    return reactor;
+    log.Finish(call, *ctx, method, result.status());
+    return;
   }
   std::vector<std::string> recorded;
   if (engine != nullptr) recorded = std::forward<Names>(names)(*result);
   if (engine == nullptr || recorded.empty()) {
     *reply = *std::move(result);
-    log.Finish(reactor, *ctx, method, absl::OkStatus());
-    return reactor;
+    log.Finish(call, *ctx, method, absl::OkStatus());
+    return;
   }
   // Shared by the entries' callbacks; the last one to finish answers.
   struct Pending {
@@ -68,7 +65,7 @@ grpc::ServerUnaryReactor* AnswerAuditedRead(grpc::CallbackServerContext* ctx,
     access.set_name(name);
     access.set_what(what);
     engine->Apply(workflow::MakeCommand(v1::ACCESS, *caller, access),
-                  [pending, reply, reactor, ctx, &log, method](absl::StatusOr<v1::Request> r) {
+                  [pending, reply, call, ctx, &log, method](absl::StatusOr<v1::Request> r) {
                     absl::Status status;
                     {
                       absl::MutexLock lock(&pending->mu);
@@ -77,21 +74,19 @@ grpc::ServerUnaryReactor* AnswerAuditedRead(grpc::CallbackServerContext* ctx,
                       status = pending->failure;
                     }
                     if (!status.ok()) reply->Clear();
-                    log.Finish(reactor, *ctx, method, status);
+                    log.Finish(call, *ctx, method, status);
                   });
   }
-  return reactor;
 }
 
 // A read that is not recorded (statistics, checkpoints, the directory).
 template <typename Reply, typename Read>
-grpc::ServerUnaryReactor* AnswerRead(grpc::CallbackServerContext* ctx, const Identifier& identifier,
-                                     SecurityLog& log, const char* method,
-                                     const google::protobuf::Message& request, Reply* reply,
-                                     Read&& read) {
-  return AnswerAuditedRead(ctx, identifier, log, method, request, reply, nullptr, "",
-                           std::forward<Read>(read),
-                           [](const Reply&) { return std::vector<std::string>(); });
+void AnswerRead(grpc::CallbackServerContext* ctx, const Identifier& identifier, SecurityLog& log,
+                const char* method, const google::protobuf::Message& request, Reply* reply,
+                UnaryCall* call, Read&& read) {
+  AnswerAuditedRead(ctx, identifier, log, method, request, reply, call, nullptr, "",
+                    std::forward<Read>(read),
+                    [](const Reply&) { return std::vector<std::string>(); });
 }
 
 }  // namespace comity::rpc

@@ -9,75 +9,94 @@
 
 namespace comity::rpc {
 
+// The methods in the order of requests.proto.
+#define COMITY_VERBS(X)                                                            \
+  X(CreateRequest, v1::CreateRequestRequest, v1::CREATE)                           \
+  X(UpdateDraft, v1::UpdateDraftRequest, v1::UPDATE_DRAFT)                         \
+  X(SubmitRequest, v1::SubmitRequestRequest, v1::SUBMIT)                           \
+  X(SupplementRequest, v1::SupplementRequestRequest, v1::SUPPLEMENT)               \
+  X(AcceptConditions, v1::AcceptConditionsRequest, v1::ACCEPT_CONDITIONS)          \
+  X(DeclineConditions, v1::DeclineConditionsRequest, v1::DECLINE_CONDITIONS)       \
+  X(ConfirmReceipt, v1::ConfirmReceiptRequest, v1::CONFIRM_RECEIPT)                \
+  X(ReleasePreservation, v1::ReleasePreservationRequest, v1::RELEASE_PRESERVATION) \
+  X(WithdrawRequest, v1::WithdrawRequestRequest, v1::WITHDRAW)                     \
+  X(AcknowledgeRequest, v1::AcknowledgeRequestRequest, v1::ACKNOWLEDGE)            \
+  X(RequestInformation, v1::RequestInformationRequest, v1::REQUEST_INFORMATION)    \
+  X(ConsultRequest, v1::ConsultRequestRequest, v1::CONSULT)                        \
+  X(ProposeConditions, v1::ProposeConditionsRequest, v1::PROPOSE_CONDITIONS)       \
+  X(AcceptRequest, v1::AcceptRequestRequest, v1::ACCEPT)                           \
+  X(PostponeRequest, v1::PostponeRequestRequest, v1::POSTPONE)                     \
+  X(ResumeRequest, v1::ResumeRequestRequest, v1::RESUME)                           \
+  X(RefuseRequest, v1::RefuseRequestRequest, v1::REFUSE)                           \
+  X(DeliverEvidence, v1::DeliverEvidenceRequest, v1::DELIVER)                      \
+  X(ConfirmPreserved, v1::ConfirmPreservedRequest, v1::CONFIRM_PRESERVED)          \
+  X(ExtendPreservation, v1::ExtendPreservationRequest, v1::EXTEND_PRESERVATION)    \
+  X(AddNote, v1::AddNoteRequest, v1::ADD_NOTE)
+
+RequestService::RequestService(const Identifier* identifier, workflow::Engine* engine,
+                               const workflow::Reader* reader, SecurityLog* log, bool record_reads,
+                               workflow::EventHub* events)
+    : ParsedService("comity.v1.RequestService"),
+      identifier_(identifier),
+      engine_(engine),
+      reader_(reader),
+      log_(log),
+      record_reads_(record_reads),
+      events_(events) {
+#define COMITY_ADD(Method, Message, Action) AddUnary(#Method, this, &RequestService::Method);
+  COMITY_VERBS(COMITY_ADD)
+#undef COMITY_ADD
+  AddUnary("GetRequest", this, &RequestService::GetRequest);
+  AddUnary("ListRequests", this, &RequestService::ListRequests);
+  AddServerStream("WatchEvents", this, &RequestService::WatchEvents);
+}
+
 template <typename Message>
-grpc::ServerUnaryReactor* RequestService::Change(grpc::CallbackServerContext* ctx,
-                                                 const char* method, v1::Action action,
-                                                 const Message* req, v1::Request* reply) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+void RequestService::Change(grpc::CallbackServerContext* ctx, const char* method, v1::Action action,
+                            const Message* req, v1::Request* reply, UnaryCall* call) {
   if (absl::Status s = log_->Start(); !s.ok()) {
-    log_->Finish(reactor, *ctx, method, s);
-    return reactor;
+    log_->Finish(call, *ctx, method, s);
+    return;
   }
   absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
   if (!caller.ok()) {
-    log_->Finish(reactor, *ctx, method, caller.status());
-    return reactor;
+    log_->Finish(call, *ctx, method, caller.status());
+    return;
   }
   if (absl::Status s = CheckWellFormed(*req); !s.ok()) {
-    log_->Finish(reactor, *ctx, method, s);
-    return reactor;
+    log_->Finish(call, *ctx, method, s);
+    return;
   }
   engine_->Apply(workflow::MakeCommand(action, *std::move(caller), *req),
-                 [this, ctx, method, reply, reactor](absl::StatusOr<v1::Request> r) {
+                 [this, ctx, method, reply, call](absl::StatusOr<v1::Request> r) {
                    if (r.ok()) *reply = *std::move(r);
-                   log_->Finish(reactor, *ctx, method, r.status());
+                   log_->Finish(call, *ctx, method, r.status());
                  });
-  return reactor;
 }
 
-#define COMITY_VERB(Method, Message, Action)                                                 \
-  grpc::ServerUnaryReactor* RequestService::Method(grpc::CallbackServerContext* ctx,         \
-                                                   const Message* req, v1::Request* reply) { \
-    return Change(ctx, "/comity.v1.RequestService/" #Method, Action, req, reply);            \
+#define COMITY_VERB(Method, Message, Action)                                        \
+  void RequestService::Method(grpc::CallbackServerContext* ctx, const Message* req, \
+                              v1::Request* reply, UnaryCall* call) {                \
+    Change(ctx, "/comity.v1.RequestService/" #Method, Action, req, reply, call);    \
   }
-COMITY_VERB(CreateRequest, v1::CreateRequestRequest, v1::CREATE)
-COMITY_VERB(UpdateDraft, v1::UpdateDraftRequest, v1::UPDATE_DRAFT)
-COMITY_VERB(SubmitRequest, v1::SubmitRequestRequest, v1::SUBMIT)
-COMITY_VERB(SupplementRequest, v1::SupplementRequestRequest, v1::SUPPLEMENT)
-COMITY_VERB(AcceptConditions, v1::AcceptConditionsRequest, v1::ACCEPT_CONDITIONS)
-COMITY_VERB(DeclineConditions, v1::DeclineConditionsRequest, v1::DECLINE_CONDITIONS)
-COMITY_VERB(ConfirmReceipt, v1::ConfirmReceiptRequest, v1::CONFIRM_RECEIPT)
-COMITY_VERB(ReleasePreservation, v1::ReleasePreservationRequest, v1::RELEASE_PRESERVATION)
-COMITY_VERB(WithdrawRequest, v1::WithdrawRequestRequest, v1::WITHDRAW)
-COMITY_VERB(AcknowledgeRequest, v1::AcknowledgeRequestRequest, v1::ACKNOWLEDGE)
-COMITY_VERB(RequestInformation, v1::RequestInformationRequest, v1::REQUEST_INFORMATION)
-COMITY_VERB(ConsultRequest, v1::ConsultRequestRequest, v1::CONSULT)
-COMITY_VERB(ProposeConditions, v1::ProposeConditionsRequest, v1::PROPOSE_CONDITIONS)
-COMITY_VERB(AcceptRequest, v1::AcceptRequestRequest, v1::ACCEPT)
-COMITY_VERB(PostponeRequest, v1::PostponeRequestRequest, v1::POSTPONE)
-COMITY_VERB(ResumeRequest, v1::ResumeRequestRequest, v1::RESUME)
-COMITY_VERB(RefuseRequest, v1::RefuseRequestRequest, v1::REFUSE)
-COMITY_VERB(DeliverEvidence, v1::DeliverEvidenceRequest, v1::DELIVER)
-COMITY_VERB(ConfirmPreserved, v1::ConfirmPreservedRequest, v1::CONFIRM_PRESERVED)
-COMITY_VERB(ExtendPreservation, v1::ExtendPreservationRequest, v1::EXTEND_PRESERVATION)
-COMITY_VERB(AddNote, v1::AddNoteRequest, v1::ADD_NOTE)
+COMITY_VERBS(COMITY_VERB)
 #undef COMITY_VERB
+#undef COMITY_VERBS
 
-grpc::ServerUnaryReactor* RequestService::GetRequest(grpc::CallbackServerContext* ctx,
-                                                     const v1::GetRequestRequest* req,
-                                                     v1::Request* reply) {
-  return AnswerAuditedRead(
-      ctx, *identifier_, *log_, "/comity.v1.RequestService/GetRequest", *req, reply,
+void RequestService::GetRequest(grpc::CallbackServerContext* ctx, const v1::GetRequestRequest* req,
+                                v1::Request* reply, UnaryCall* call) {
+  AnswerAuditedRead(
+      ctx, *identifier_, *log_, "/comity.v1.RequestService/GetRequest", *req, reply, call,
       record_reads_ ? engine_ : nullptr, "GetRequest",
       [&](const workflow::Caller& caller) { return reader_->Get(caller, req->name()); },
       [](const v1::Request& r) { return std::vector<std::string>{r.name()}; });
 }
 
-grpc::ServerUnaryReactor* RequestService::ListRequests(grpc::CallbackServerContext* ctx,
-                                                       const v1::ListRequestsRequest* req,
-                                                       v1::ListRequestsResponse* reply) {
-  return AnswerAuditedRead(
-      ctx, *identifier_, *log_, "/comity.v1.RequestService/ListRequests", *req, reply,
+void RequestService::ListRequests(grpc::CallbackServerContext* ctx,
+                                  const v1::ListRequestsRequest* req,
+                                  v1::ListRequestsResponse* reply, UnaryCall* call) {
+  AnswerAuditedRead(
+      ctx, *identifier_, *log_, "/comity.v1.RequestService/ListRequests", *req, reply, call,
       record_reads_ ? engine_ : nullptr, "ListRequests",
       [&](const workflow::Caller& caller) { return reader_->List(caller, *req); },
       [](const v1::ListRequestsResponse& list) {
@@ -94,7 +113,7 @@ constexpr int kEventsPerMessage = 64;
 // One WatchEvents stream. It sends one message at a time: after each write (and whenever the
 // hub publishes while it is idle) it takes the next batch, from the store while catching up and
 // from the hub's ring once live. It never makes the engine wait.
-class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEventsResponse> {
+class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   WatchReactor(workflow::EventHub* hub, workflow::Caller caller, uint64_t after)
       : hub_(hub), caller_(std::move(caller)), after_(after) {}
@@ -167,8 +186,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEventsRespon
     response_.Clear();
     for (v1::Event& e : batch.events) *response_.add_events() = std::move(e);
     response_.set_head_cursor(hub_->Head());
+    if (!Serialize(response_, &bytes_)) {
+      FinishOnce(grpc::Status(grpc::StatusCode::INTERNAL, "an event could not be serialized"));
+      return;
+    }
     writing_ = true;
-    StartWrite(&response_);
+    StartWrite(&bytes_);
   }
 
   void FinishOnce(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -186,18 +209,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEventsRespon
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   v1::WatchEventsResponse response_ ABSL_GUARDED_BY(mu_);
-};
-
-// A stream refused before it starts.
-class RefusedStream final : public grpc::ServerWriteReactor<v1::WatchEventsResponse> {
- public:
-  explicit RefusedStream(const grpc::Status& status) { Finish(status); }
-  void OnDone() override { delete this; }
+  grpc::ByteBuffer bytes_ ABSL_GUARDED_BY(mu_);  // response_ as sent, until the write is done
 };
 
 }  // namespace
 
-grpc::ServerWriteReactor<v1::WatchEventsResponse>* RequestService::WatchEvents(
+grpc::ServerWriteReactor<grpc::ByteBuffer>* RequestService::WatchEvents(
     grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* req) {
   constexpr char kMethod[] = "/comity.v1.RequestService/WatchEvents";
   absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
@@ -210,7 +227,7 @@ grpc::ServerWriteReactor<v1::WatchEventsResponse>* RequestService::WatchEvents(
   if (!refused.ok()) {
     const grpc::Status status = ToGrpcStatus(refused);
     log_->Record(caller.ok() ? caller->principal : "", kMethod, status);
-    return new RefusedStream(status);
+    return new internal::RefusedStream(status);
   }
   auto* reactor = new WatchReactor(events_, *std::move(caller),
                                    req->start_at_head() ? events_->Head() : req->after_cursor());

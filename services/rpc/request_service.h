@@ -1,8 +1,9 @@
 #ifndef COMITY_SERVICES_RPC_REQUEST_SERVICE_H_
 #define COMITY_SERVICES_RPC_REQUEST_SERVICE_H_
 
-#include "comity/v1/requests.grpc.pb.h"
+#include "comity/v1/requests.pb.h"
 #include "services/rpc/identify.h"
+#include "services/rpc/parsed_service.h"
 #include "services/rpc/security_log.h"
 #include "services/workflow/engine.h"
 #include "services/workflow/events.h"
@@ -11,35 +12,27 @@
 namespace comity::rpc {
 
 // RequestService on gRPC's callback API: each handler identifies the caller, hands the command to
-// the engine and finishes the reactor when the engine reports the durable outcome. No handler
-// blocks a gRPC thread on a commit.
-class RequestService final : public v1::RequestService::CallbackService {
+// the engine and answers the call when the engine reports the durable outcome. No handler blocks
+// a gRPC thread on a commit.
+class RequestService final : public ParsedService {
  public:
   // `record_reads`: reads are recorded on the request's trail (action ACCESS).
   // `events` feeds WatchEvents.
   RequestService(const Identifier* identifier, workflow::Engine* engine,
                  const workflow::Reader* reader, SecurityLog* log, bool record_reads,
-                 workflow::EventHub* events)
-      : identifier_(identifier),
-        engine_(engine),
-        reader_(reader),
-        log_(log),
-        record_reads_(record_reads),
-        events_(events) {}
+                 workflow::EventHub* events);
 
-  grpc::ServerWriteReactor<v1::WatchEventsResponse>* WatchEvents(
-      grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* req) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(grpc::CallbackServerContext* ctx,
+                                                          const v1::WatchEventsRequest* req);
 
-  grpc::ServerUnaryReactor* GetRequest(grpc::CallbackServerContext* ctx,
-                                       const v1::GetRequestRequest* req,
-                                       v1::Request* reply) override;
-  grpc::ServerUnaryReactor* ListRequests(grpc::CallbackServerContext* ctx,
-                                         const v1::ListRequestsRequest* req,
-                                         v1::ListRequestsResponse* reply) override;
+  void GetRequest(grpc::CallbackServerContext* ctx, const v1::GetRequestRequest* req,
+                  v1::Request* reply, UnaryCall* call);
+  void ListRequests(grpc::CallbackServerContext* ctx, const v1::ListRequestsRequest* req,
+                    v1::ListRequestsResponse* reply, UnaryCall* call);
 
-#define COMITY_VERB(Method, Message)                                                     \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, const Message* req, \
-                                   v1::Request* reply) override;
+#define COMITY_VERB(Method, Message)                                                    \
+  void Method(grpc::CallbackServerContext* ctx, const Message* req, v1::Request* reply, \
+              UnaryCall* call);
   COMITY_VERB(CreateRequest, v1::CreateRequestRequest)
   COMITY_VERB(UpdateDraft, v1::UpdateDraftRequest)
   COMITY_VERB(SubmitRequest, v1::SubmitRequestRequest)
@@ -65,8 +58,8 @@ class RequestService final : public v1::RequestService::CallbackService {
 
  private:
   template <typename Message>
-  grpc::ServerUnaryReactor* Change(grpc::CallbackServerContext* ctx, const char* method,
-                                   v1::Action action, const Message* req, v1::Request* reply);
+  void Change(grpc::CallbackServerContext* ctx, const char* method, v1::Action action,
+              const Message* req, v1::Request* reply, UnaryCall* call);
 
   const Identifier* identifier_;
   workflow::Engine* engine_;

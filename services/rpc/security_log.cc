@@ -38,15 +38,15 @@ SecurityLog::SecurityLog(std::ostream* out, prometheus::Registry* metrics) : out
   not_found_metric_ = &family.Add({{"code", "NOT_FOUND"}});
 }
 
-void SecurityLog::Finish(grpc::ServerUnaryReactor* reactor, const grpc::ServerContextBase& ctx,
-                         const char* method, const absl::Status& status) {
+void SecurityLog::Finish(UnaryCall* call, const grpc::ServerContextBase& ctx, const char* method,
+                         const absl::Status& status) {
   grpc::Status s = ToGrpcStatus(status);
   const grpc::StatusCode code = s.error_code();
   if (code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::PERMISSION_DENIED ||
       code == grpc::StatusCode::NOT_FOUND) {
     Record(PresentedPrincipal(ctx), method, s);
   }
-  reactor->Finish(std::move(s));
+  call->Answer(std::move(s));
   --in_flight_;
 }
 

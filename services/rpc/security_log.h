@@ -10,6 +10,7 @@
 #include "grpcpp/server_context.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
+#include "services/rpc/parsed_service.h"
 
 namespace comity::rpc {
 
@@ -37,8 +38,8 @@ class SecurityLog {
 
   // Finishes a call with `status`, first recording it if it is a refusal. Every handler ends
   // here; successful calls cost nothing extra.
-  void Finish(grpc::ServerUnaryReactor* reactor, const grpc::ServerContextBase& ctx,
-              const char* method, const absl::Status& status);
+  void Finish(UnaryCall* call, const grpc::ServerContextBase& ctx, const char* method,
+              const absl::Status& status);
 
   void Record(const std::string& principal, const std::string& method, const grpc::Status& s);
 

@@ -14,8 +14,9 @@ absl::Status InvalidFields(const std::vector<FieldViolation>& violations) {
     out->set_description(v.description);
     out->set_reason(v.reason);
   }
-  std::string message = violations.empty()
-                            ? std::string("invalid request")
+  std::string message = violations.empty() ? std::string("invalid request")
+                        : violations[0].field.empty()
+                            ? violations[0].description
                             : absl::StrCat(violations[0].field, ": ", violations[0].description);
   if (violations.size() > 1) {
     absl::StrAppend(&message, " (and ", violations.size() - 1, " more problem",

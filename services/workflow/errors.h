@@ -17,7 +17,7 @@ inline constexpr char kPreconditionFailureUrl[] =
     "type.googleapis.com/google.rpc.PreconditionFailure";
 
 struct FieldViolation {
-  std::string field;        // e.g. "request.case_info.summary_of_facts"
+  std::string field;        // e.g. "request.case_info.summary_of_facts"; "" for the whole body
   std::string description;  // for a person
   std::string reason;       // the rule, e.g. "REQUIRED_BY_PROFILE"
 };

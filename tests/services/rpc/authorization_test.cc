@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "comity/v1/audit.grpc.pb.h"
+#include "comity/v1/directory.grpc.pb.h"
 #include "comity/v1/requests.grpc.pb.h"
 #include "common/sha256.h"
 #include "grpcpp/create_channel.h"

@@ -12,10 +12,12 @@
 #include "comity/v1/audit.grpc.pb.h"
 #include "comity/v1/directory.grpc.pb.h"
 #include "comity/v1/requests.grpc.pb.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "services/server/server.h"
 #include "tests/testing/fixtures.h"
@@ -56,6 +58,34 @@ class EdgeTest : public ::testing::Test {
     requests_ = v1::RequestService::NewStub(channel);
     audit_ = v1::AuditService::NewStub(channel);
     directory_ = v1::DirectoryService::NewStub(channel);
+    channel_ = channel;
+  }
+
+  // Sends `body` as it is to `method` ("/comity.v1.X/Y"), unary or streaming, and returns the
+  // call's status.
+  grpc::Status CallRaw(const std::string& method, const std::string& body) {
+    grpc::CompletionQueue cq;
+    grpc::GenericStub stub(channel_);
+    std::unique_ptr<grpc::ClientContext> ctx = As(kAlice);
+    void* tag = nullptr;
+    bool ok = false;
+    auto call = stub.PrepareCall(ctx.get(), method, &cq);
+    call->StartCall(reinterpret_cast<void*>(1));
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    grpc::Slice slice(body);
+    grpc::ByteBuffer request(&slice, 1);
+    call->WriteLast(request, grpc::WriteOptions(), reinterpret_cast<void*>(2));
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    grpc::ByteBuffer reply;
+    call->Read(&reply, reinterpret_cast<void*>(3));
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    grpc::Status status;
+    call->Finish(&status, reinterpret_cast<void*>(4));
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    cq.Shutdown();
+    while (cq.Next(&tag, &ok)) {
+    }
+    return status;
   }
 
   std::unique_ptr<grpc::ClientContext> As(const std::string& principal) {
@@ -83,6 +113,7 @@ class EdgeTest : public ::testing::Test {
   std::unique_ptr<v1::RequestService::Stub> requests_;
   std::unique_ptr<v1::AuditService::Stub> audit_;
   std::unique_ptr<v1::DirectoryService::Stub> directory_;
+  std::shared_ptr<grpc::Channel> channel_;
 };
 
 TEST_F(EdgeTest, UnknownFieldsAreRefusedNamingTheirNumber) {
@@ -253,6 +284,55 @@ TEST_F(EdgeTest, ExportTrailChecksTheCallerBeforeTheNodesKey) {
   EXPECT_EQ(s.error_code(), StatusCode::NOT_FOUND) << s.error_message();
   s = audit_->ExportTrail(As(kOdile).get(), req, &bundle);
   EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION) << s.error_message();
+}
+
+// A body that is not the wire format of the method's request, or that carries invalid UTF-8 in a
+// string field, is INVALID_ARGUMENT saying it could not be parsed, on every method of every
+// service (gRPC would answer UNIMPLEMENTED with no message).
+TEST_F(EdgeTest, AnUnparsableBodyIsInvalidArgumentOnEveryMethod) {
+  const google::protobuf::DescriptorPool* pool = google::protobuf::DescriptorPool::generated_pool();
+  int methods = 0;
+  for (const char* service :
+       {"comity.v1.RequestService", "comity.v1.AuditService", "comity.v1.DirectoryService"}) {
+    const google::protobuf::ServiceDescriptor* sd = pool->FindServiceByName(service);
+    ASSERT_NE(sd, nullptr) << service;
+    for (int i = 0; i < sd->method_count(); ++i) {
+      const google::protobuf::MethodDescriptor* m = sd->method(i);
+      const std::string path = absl::StrCat("/", service, "/", m->name());
+      std::vector<std::string> bodies = {
+          std::string("\xff\xff\xff\xff\xff", 5),  // field 0x1fffffff.. of wire type 7
+          std::string("\x0a\x7f"
+                      "ab",
+                      4),  // a length past the end
+      };
+      // Invalid UTF-8 in the request's first string field.
+      for (int f = 0; f < m->input_type()->field_count(); ++f) {
+        const google::protobuf::FieldDescriptor* field = m->input_type()->field(f);
+        if (field->type() != google::protobuf::FieldDescriptor::TYPE_STRING) continue;
+        ASSERT_LT(field->number(), 16);
+        bodies.push_back(
+            std::string({static_cast<char>(field->number() << 3 | 2), 2, '\xc3', '\x28'}));
+        break;
+      }
+      for (const std::string& body : bodies) {
+        const grpc::Status s = CallRaw(path, body);
+        EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT)
+            << path << ": " << s.error_message();
+        EXPECT_EQ(
+            s.error_message(),
+            absl::StrCat("the request body could not be parsed as ", m->input_type()->full_name(),
+                         ": it is not the protobuf wire format of that message, or a string "
+                         "field is not valid UTF-8"))
+            << path;
+      }
+      ++methods;
+    }
+  }
+  EXPECT_EQ(methods, 33);
+  // Nothing was stored, and a well-formed body is served as before.
+  v1::ListRequestsResponse list;
+  ASSERT_TRUE(requests_->ListRequests(As(kAlice).get(), {}, &list).ok());
+  EXPECT_EQ(list.requests_size(), 0);
 }
 
 }  // namespace
