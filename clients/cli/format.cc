@@ -232,4 +232,9 @@ int PrintError(const grpc::Status& status) {
   return static_cast<int>(status.error_code());
 }
 
+int PrintError(const absl::Status& status) {
+  return PrintError(
+      grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message())));
+}
+
 }  // namespace comity::cli

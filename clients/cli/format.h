@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "comity/v1/audit.pb.h"
 #include "comity/v1/directory.pb.h"
@@ -25,6 +26,8 @@ void PrintAuthorities(const v1::ListAuthoritiesResponse& list);
 
 // Prints the error and its field violations to stderr; returns the exit code (the gRPC code).
 int PrintError(const grpc::Status& status);
+// The same for a local failure.
+int PrintError(const absl::Status& status);
 
 }  // namespace comity::cli
 

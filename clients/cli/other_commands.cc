@@ -24,12 +24,32 @@
 namespace comity::cli {
 namespace {
 
+// The whole trail, page by page: every page shows the trail as the first one did.
 grpc::Status FetchTrail(Context& ctx, const std::string& id, v1::Trail* trail) {
   v1::GetTrailRequest req;
   req.set_request(RequestName(id));
   auto stub = v1::AuditService::NewStub(ctx.channel);
-  auto call = ctx.NewCall();
-  return stub->GetTrail(call.get(), req, trail);
+  trail->Clear();
+  for (bool first = true;; first = false) {
+    auto call = ctx.NewCall();
+    v1::Trail page;
+    grpc::Status status = stub->GetTrail(call.get(), req, &page);
+    if (!status.ok()) return status;
+    if (first) {
+      *trail = std::move(page);
+    } else {
+      if (page.size() != trail->size() || page.head() != trail->head()) {
+        return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                            "a later page of the trail shows another trail than the first");
+      }
+      for (v1::TrailEntry& e : *page.mutable_entries()) {
+        *trail->add_entries() = std::move(e);
+      }
+      trail->set_next_page_token(page.next_page_token());
+    }
+    if (trail->next_page_token().empty()) return grpc::Status::OK;
+    req.set_page_token(trail->next_page_token());
+  }
 }
 
 int Trail(Context& ctx, const Args& args) {
@@ -109,15 +129,26 @@ int Export(Context& ctx, const Args& args) {
     if (req.consistency_from() == 0) return UsageError("--since takes a saved checkpoint note");
   }
   auto stub = v1::AuditService::NewStub(ctx.channel);
-  auto call = ctx.NewCall();
-  v1::TrailBundle bundle;
-  grpc::Status status = stub->ExportTrail(call.get(), req, &bundle);
-  if (!status.ok()) return PrintError(status);
+  // Part by part; the parts join into one bundle, verified as one.
+  std::vector<v1::TrailBundle> parts;
+  do {
+    auto call = ctx.NewCall();
+    v1::TrailBundle part;
+    grpc::Status status = stub->ExportTrail(call.get(), req, &part);
+    if (!status.ok()) return PrintError(status);
+    req.set_page_token(part.trail().next_page_token());
+    parts.push_back(std::move(part));
+  } while (!req.page_token().empty());
+  absl::StatusOr<v1::TrailBundle> joined = audit::JoinBundleParts(std::move(parts));
+  if (!joined.ok()) return PrintError(joined.status());
+  const v1::TrailBundle& bundle = *joined;
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
   options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(bundle, &json, options);
+  if (auto s = google::protobuf::util::MessageToJsonString(bundle, &json, options); !s.ok()) {
+    return PrintError(absl::InternalError(std::string(s.message())));
+  }
   std::ofstream out(args.Get("out"), std::ios::trunc);
   out << json;
   if (!out) return UsageError(absl::StrCat("cannot write ", args.Get("out")));

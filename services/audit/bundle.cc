@@ -16,16 +16,24 @@ std::string TrailNoteText(const v1::Trail& trail, uint64_t checkpoint_size) {
                       absl::Base64Escape(trail.head()), "\n", checkpoint_size, "\n");
 }
 
-void TrimToCheckpoint(uint64_t checkpoint_size, v1::Trail* trail) {
-  int keep = 0;
-  while (keep < trail->entries_size() &&
-         trail->entries(keep).entry().leaf_index() < checkpoint_size) {
-    ++keep;
+absl::StatusOr<v1::TrailBundle> JoinBundleParts(std::vector<v1::TrailBundle> parts) {
+  if (parts.empty()) return absl::InvalidArgumentError("an export has at least one part");
+  v1::TrailBundle joined = std::move(parts[0]);
+  for (size_t i = 1; i < parts.size(); ++i) {
+    v1::TrailBundle& part = parts[i];
+    const v1::Trail& t = part.trail();
+    if (t.request() != joined.trail().request() || t.size() != joined.trail().size() ||
+        t.head() != joined.trail().head() || !part.trail_note().empty() || t.has_checkpoint() ||
+        part.has_consistency()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("part ", i + 1, " of the export is not a later part of the same trail"));
+    }
+    for (v1::TrailEntry& e : *part.mutable_trail()->mutable_entries()) {
+      *joined.mutable_trail()->add_entries() = std::move(e);
+    }
   }
-  if (keep == trail->entries_size()) return;
-  trail->mutable_entries()->DeleteSubrange(keep, trail->entries_size() - keep);
-  trail->set_size(keep);
-  trail->set_head(keep == 0 ? std::string() : Sha256(trail->entries(keep - 1).data()));
+  joined.mutable_trail()->clear_next_page_token();
+  return joined;
 }
 
 absl::StatusOr<Checkpoint> OpenCheckpoint(absl::string_view note, absl::string_view verifier_key) {

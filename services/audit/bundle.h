@@ -5,6 +5,7 @@
 // verifier key.
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "comity/v1/audit.pb.h"
@@ -15,9 +16,12 @@ namespace comity::audit {
 // The text of the trail note: what the node signs about `trail` against `checkpoint_size`.
 std::string TrailNoteText(const v1::Trail& trail, uint64_t checkpoint_size);
 
-// Drops the entries the checkpoint of `checkpoint_size` does not cover yet (written after it), so
-// the trail and its head are exactly those the proofs reach.
-void TrimToCheckpoint(uint64_t checkpoint_size, v1::Trail* trail);
+// Joins the parts of one export (ExportTrail pages, in order) into the one bundle they make. The
+// first part carries the note, the checkpoint and any consistency proof, the later ones only
+// entries; every part names the same request, size and head. INVALID_ARGUMENT if the parts do not
+// fit together. The joined bundle is then verified as any other: VerifyBundle is what catches a
+// tampered part.
+absl::StatusOr<v1::TrailBundle> JoinBundleParts(std::vector<v1::TrailBundle> parts);
 
 struct BundleVerdict {
   std::string request;

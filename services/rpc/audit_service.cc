@@ -28,14 +28,16 @@ void AuditService::GetTrail(grpc::CallbackServerContext* ctx, const v1::GetTrail
       ctx, *identifier_, *log_, "/comity.v1.AuditService/GetTrail", *req, reply, call, engine_,
       "GetTrail",
       [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Trail> {
-        absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
-        if (!trail.ok()) return trail;
-        // With a signing key: each entry's proof against the latest checkpoint.
+        // With a signing key: each entry's proof against the latest checkpoint, given with the
+        // first page.
         absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
-        if (!c.ok()) return trail;
-        *trail->mutable_checkpoint() = *c;
-        absl::Status s = reader_->AddInclusionProofs(c->size(), &*trail);
-        if (!s.ok()) return s;
+        absl::StatusOr<v1::Trail> trail = reader_->TrailPage(
+            caller, *req, workflow::Reader::TrailKind::kGet,
+            [&]() -> absl::StatusOr<uint64_t> { return c.ok() ? c->size() : 0; },
+            /*covered_only=*/false);
+        if (trail.ok() && c.ok() && req->page_token().empty()) {
+          *trail->mutable_checkpoint() = *std::move(c);
+        }
         return trail;
       },
       [](const v1::Trail& trail) {
@@ -49,28 +51,36 @@ void AuditService::ExportTrail(grpc::CallbackServerContext* ctx, const v1::GetTr
                                v1::TrailBundle* reply, UnaryCall* call) {
   AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/ExportTrail", *req, reply, call,
              [&](const workflow::Caller& caller) -> absl::StatusOr<v1::TrailBundle> {
-               // The caller first: a node without a log key says so only to those
-               // who may read the trail.
-               absl::StatusOr<v1::Trail> trail = reader_->Trail(caller, req->request());
+               // The caller first: a node without a log key says so only to those who may read the
+               // trail (the checkpoint is asked for once the caller is authorized).
+               absl::StatusOr<v1::Checkpoint> c;
+               absl::StatusOr<v1::Trail> trail = reader_->TrailPage(
+                   caller, *req, workflow::Reader::TrailKind::kExport,
+                   [&]() -> absl::StatusOr<uint64_t> {
+                     c = checkpoints_->Latest();
+                     if (!c.ok()) return c.status();
+                     return c->size();
+                   },
+                   /*covered_only=*/true);
                if (!trail.ok()) return trail.status();
-               absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
-               if (!c.ok()) return c.status();
                v1::TrailBundle bundle;
-               *trail->mutable_checkpoint() = *c;
-               if (absl::Status s = reader_->AddInclusionProofs(c->size(), &*trail); !s.ok())
-                 return s;
-               audit::TrimToCheckpoint(c->size(), &*trail);
+               if (!req->page_token().empty()) {
+                 // A later part: its entries, with proofs against the first part's checkpoint.
+                 *bundle.mutable_trail() = *std::move(trail);
+                 return bundle;
+               }
                absl::StatusOr<std::string> note =
                    checkpoints_->Sign(audit::TrailNoteText(*trail, c->size()));
                if (!note.ok()) return note.status();
-               *bundle.mutable_trail() = *std::move(trail);
-               bundle.set_trail_note(*std::move(note));
                if (req->consistency_from() > 0) {
                  absl::StatusOr<v1::ConsistencyProof> p =
                      reader_->Consistency(req->consistency_from(), c->size(), c->size());
                  if (!p.ok()) return p.status();
                  *bundle.mutable_consistency() = *std::move(p);
                }
+               *trail->mutable_checkpoint() = *std::move(c);
+               *bundle.mutable_trail() = *std::move(trail);
+               bundle.set_trail_note(*std::move(note));
                return bundle;
              });
 }

@@ -4,9 +4,12 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "comity/storage/v1/records.pb.h"
 #include "common/ids.h"
+#include "common/sha256.h"
 #include "services/audit/merkle.h"
 #include "services/auth/policy.h"
 #include "services/workflow/directory.h"
@@ -207,27 +210,51 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::ListByDue(const Caller& caller,
   return out;
 }
 
-absl::StatusOr<v1::Trail> Reader::Trail(const Caller& caller, absl::string_view name) const {
-  std::string id;
-  v1::Trail trail;
+absl::Status Reader::TrailHead(const Caller& caller, absl::string_view name, std::string* id,
+                               v1::Trail* trail) const {
   if (name == storage::kDirectoryTrail) {
     if (absl::Status s = auth::AuthorizeDirectoryRead(caller); !s.ok()) return s;
     absl::StatusOr<std::string> bytes = store_->Get(Column::kMeta, storage::kDirectoryKey);
     if (!bytes.ok()) return bytes.status();
     storage::v1::DirectoryRecord record;
     if (!record.ParseFromString(*bytes)) return absl::DataLossError("corrupt directory record");
-    id = storage::kDirectoryTrail;
-    trail.set_request(id);
-    trail.set_head(record.audit_head());
-    trail.set_size(record.audit_size());
-  } else {
-    absl::StatusOr<v1::Request> r = Load(caller, name);
-    if (!r.ok()) return r.status();
-    id = r->name().substr(strlen("requests/"));
-    trail.set_request(r->name());
-    trail.set_head(r->audit_head());
-    trail.set_size(r->audit_size());
+    *id = storage::kDirectoryTrail;
+    trail->set_request(*id);
+    trail->set_head(record.audit_head());
+    trail->set_size(record.audit_size());
+    return absl::OkStatus();
   }
+  absl::StatusOr<v1::Request> r = Load(caller, name);
+  if (!r.ok()) return r.status();
+  *id = r->name().substr(strlen("requests/"));
+  trail->set_request(r->name());
+  trail->set_head(r->audit_head());
+  trail->set_size(r->audit_size());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::TrailEntry> Reader::TrailEntryAt(absl::string_view id, uint64_t index) const {
+  absl::StatusOr<std::string> bytes = store_->Get(Column::kAudit, storage::AuditKey(id, index + 1));
+  if (!bytes.ok()) {
+    if (absl::IsNotFound(bytes.status())) {
+      return absl::DataLossError(
+          absl::StrCat("audit entry ", index + 1, " of ", id, " is missing"));
+    }
+    return bytes.status();
+  }
+  v1::TrailEntry e;
+  e.set_data(*std::move(bytes));
+  if (!e.mutable_entry()->ParseFromString(e.data())) {
+    return absl::DataLossError(
+        absl::StrCat("audit entry ", index + 1, " of ", id, " does not parse"));
+  }
+  return e;
+}
+
+absl::StatusOr<v1::Trail> Reader::Trail(const Caller& caller, absl::string_view name) const {
+  std::string id;
+  v1::Trail trail;
+  if (absl::Status s = TrailHead(caller, name, &id, &trail); !s.ok()) return s;
   // Entries are append-only: those up to the size read with the record are a consistent view.
   const uint64_t size = trail.size();
   absl::Status parse;
@@ -245,6 +272,109 @@ absl::StatusOr<v1::Trail> Reader::Trail(const Caller& caller, absl::string_view 
       });
   if (!s.ok()) return s;
   if (!parse.ok()) return parse;
+  return trail;
+}
+
+namespace {
+
+// What a trail's page token holds: the trail as fixed by its first page, and where to go on.
+struct TrailCursor {
+  std::string request;
+  uint64_t next = 0;        // the index of the page's first entry
+  uint64_t size = 0;        // the trail's size at the first page
+  uint64_t proof_size = 0;  // the checkpoint size the proofs lead to (0: none)
+};
+
+constexpr int kMaxTrailPage = 1000;
+
+std::string TrailToken(Reader::TrailKind kind, const TrailCursor& c) {
+  return absl::WebSafeBase64Escape(absl::StrCat(kind == Reader::TrailKind::kGet ? "get" : "export",
+                                                "\n", c.request, "\n", c.next, "\n", c.size, "\n",
+                                                c.proof_size));
+}
+
+bool ParseTrailToken(absl::string_view token, Reader::TrailKind kind, TrailCursor* c) {
+  std::string text;
+  if (!absl::WebSafeBase64Unescape(token, &text)) return false;
+  std::vector<std::string> parts = absl::StrSplit(text, '\n');
+  return parts.size() == 5 && parts[0] == (kind == Reader::TrailKind::kGet ? "get" : "export") &&
+         absl::SimpleAtoi(parts[2], &c->next) && absl::SimpleAtoi(parts[3], &c->size) &&
+         absl::SimpleAtoi(parts[4], &c->proof_size) && (c->request = parts[1], true);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Trail> Reader::TrailPage(
+    const Caller& caller, const v1::GetTrailRequest& q, TrailKind kind,
+    const std::function<absl::StatusOr<uint64_t>()>& proof_size, bool covered_only) const {
+  std::string id;
+  v1::Trail trail;
+  if (absl::Status s = TrailHead(caller, q.request(), &id, &trail); !s.ok()) return s;
+  if (q.page_size() < 0 || q.page_size() > kMaxTrailPage) {
+    return InvalidField("page_size", absl::StrCat("must be 0-", kMaxTrailPage), "OUT_OF_RANGE");
+  }
+  const int page_size = q.page_size() == 0 ? kMaxTrailPage : q.page_size();
+  TrailCursor at{trail.request(), 0, trail.size(), 0};
+  if (!q.page_token().empty()) {
+    TrailCursor token;
+    if (!ParseTrailToken(q.page_token(), kind, &token) || token.request != trail.request() ||
+        token.next >= token.size || token.size > trail.size()) {
+      return InvalidField("page_token", "is not a token this server returned for this trail",
+                          "PAGE_TOKEN");
+    }
+    at = token;
+  } else {
+    absl::StatusOr<uint64_t> proofs = proof_size();
+    if (!proofs.ok()) return proofs.status();
+    at.proof_size = *proofs;
+    // Entries after the checkpoint are not in the log it signs: the trail ends before them.
+    while (covered_only && at.size > 0) {
+      absl::StatusOr<v1::TrailEntry> last = TrailEntryAt(id, at.size - 1);
+      if (!last.ok()) return last.status();
+      if (last->entry().leaf_index() < at.proof_size) break;
+      --at.size;
+    }
+  }
+  if (at.size != trail.size()) {
+    trail.set_size(at.size);
+    if (at.size == 0) {
+      trail.clear_head();
+    } else {
+      absl::StatusOr<v1::TrailEntry> last = TrailEntryAt(id, at.size - 1);
+      if (!last.ok()) return last.status();
+      trail.set_head(Sha256(last->data()));
+    }
+  }
+  size_t page_bytes = 0;
+  absl::Status parse;
+  absl::Status s = store_->Scan(
+      Column::kAudit, storage::AuditPrefix(id), at.next == 0 ? "" : storage::AuditKey(id, at.next),
+      [&](absl::string_view, absl::string_view v) {
+        if (at.next + trail.entries_size() == at.size || trail.entries_size() == page_size ||
+            page_bytes > kMaxPageBytes) {
+          return false;
+        }
+        v1::TrailEntry* e = trail.add_entries();
+        e->set_data(std::string(v));
+        if (!e->mutable_entry()->ParseFromString(e->data())) {
+          parse = absl::DataLossError(absl::StrCat("audit entry ", at.next + trail.entries_size(),
+                                                   " of ", trail.request(), " does not parse"));
+          return false;
+        }
+        // The bytes, their parsed copy, and a proof of at most 64 hashes.
+        page_bytes += 2 * v.size() + 64 * 32;
+        return true;
+      });
+  if (!s.ok()) return s;
+  if (!parse.ok()) return parse;
+  if (at.proof_size > 0) {
+    if (absl::Status p = AddInclusionProofs(at.proof_size, &trail); !p.ok()) return p;
+  }
+  const uint64_t next = at.next + trail.entries_size();
+  if (next < at.size) {
+    at.next = next;
+    trail.set_next_page_token(TrailToken(kind, at));
+  }
   return trail;
 }
 

@@ -43,8 +43,27 @@ class Reader {
   // "directory" gives the directory's trail (admins and auditors).
   absl::StatusOr<v1::Trail> Trail(const Caller& caller, absl::string_view name) const;
 
+  // One page of the trail `query.request` (GetTrail, ExportTrail: see audit.proto). The first
+  // page (no page_token) fixes the trail's size and head as read now, and the proof size, which
+  // `proof_size` gives once the caller is authorized: each entry below it gets its inclusion
+  // proof in the Merkle log of that many leaves (0: none). With `covered_only` the trail ends at
+  // its last entry below the proof size. Later pages take all of this from the token and show the
+  // same trail, however it has grown. A token that is not one of this trail's, or a page_size
+  // outside 0-1000, is INVALID_ARGUMENT.
+  enum class TrailKind { kGet, kExport };
+  absl::StatusOr<v1::Trail> TrailPage(const Caller& caller, const v1::GetTrailRequest& query,
+                                      TrailKind kind,
+                                      const std::function<absl::StatusOr<uint64_t>()>& proof_size,
+                                      bool covered_only) const;
+
  private:
   absl::StatusOr<v1::Request> Load(const Caller& caller, absl::string_view name) const;
+  // Authorizes the caller for the trail `name` and sets its request, head and size as now; `id`:
+  // the key prefix of its entries.
+  absl::Status TrailHead(const Caller& caller, absl::string_view name, std::string* id,
+                         v1::Trail* trail) const;
+  // The entry of the trail `id` at `index` (from 0), parsed.
+  absl::StatusOr<v1::TrailEntry> TrailEntryAt(absl::string_view id, uint64_t index) const;
   absl::StatusOr<v1::ListRequestsResponse> ListByDue(const Caller& caller,
                                                      const v1::ListRequestsRequest& q,
                                                      int page_size) const;

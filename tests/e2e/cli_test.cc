@@ -2,17 +2,25 @@
 // and `inbox --watch`, run as a user would run them.
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "comity/v1/requests.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "tests/testing/daemon.h"
 #include "tests/testing/fixtures.h"
@@ -147,6 +155,109 @@ TEST(ComitydTest, CheckConfigNamesTheProblemAndWritesNothing) {
   EXPECT_EQ(no_tls.code, 1);
   EXPECT_THAT(no_tls.out, HasSubstr("tls.cert_file"));
   EXPECT_FALSE(std::filesystem::exists(data));
+}
+
+// Past 4 MiB a trail is read, exported and verified in pages: a trail of 20,000 notes through
+// the CLI, as an auditor would take it.
+TEST(CliTest, ATrailOfTwentyThousandEntriesIsReadExportedAndVerified) {
+  TempDir dir;
+  const std::string key_file = dir.path() + "/log.key";
+  { std::ofstream(key_file) << std::string(64, 'a'); }
+  ASSERT_EQ(chmod(key_file.c_str(), 0600), 0);
+  Daemon daemon(dir.path() + "/data",
+                {"--log_key_file=" + key_file, "--log_origin=comity.test/cli"});
+  ASSERT_GT(daemon.port(), 0);
+  const int port = daemon.port();
+  const Outcome submit =
+      Comity(port, comity::testing::kAlice,
+             "--id request submit -f " + SourcePath("deploy/dev/requests/preservation.textproto"));
+  ASSERT_EQ(submit.code, 0) << submit.out;
+  const std::string id(absl::StripAsciiWhitespace(submit.out));
+
+  // 20,000 notes, 64 in flight.
+  constexpr int kNotes = 20000;
+  auto stub = v1::RequestService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  struct NoteCall {
+    grpc::ClientContext ctx;
+    v1::AddNoteRequest req;
+    v1::Request out;
+  };
+  absl::Mutex mu;
+  int in_flight = 0, failed = 0;
+  for (int i = 0; i < kNotes; ++i) {
+    {
+      absl::MutexLock lock(&mu);
+      mu.Await(absl::Condition(
+          +[](int* n) { return *n < 64; }, &in_flight));
+      ++in_flight;
+    }
+    auto* call = new NoteCall;
+    call->ctx.AddMetadata("x-comity-principal", comity::testing::kAlice);
+    call->req.set_name("requests/" + id);
+    call->req.set_kind(v1::COMMENT);
+    call->req.set_text(
+        absl::StrCat("note ", i, " of the case, as the investigating team wrote it"));
+    stub->async()->AddNote(&call->ctx, &call->req, &call->out, [&, call](grpc::Status s) {
+      absl::MutexLock lock(&mu);
+      if (!s.ok()) ++failed;
+      --in_flight;
+      delete call;
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](int* n) { return *n == 0; }, &in_flight));
+    ASSERT_EQ(failed, 0);
+  }
+
+  const Outcome chain = Comity(port, comity::testing::kOdile, "audit verify-chain " + id);
+  ASSERT_EQ(chain.code, 0) << chain.out.substr(0, 500);
+  std::vector<std::string> words = absl::StrSplit(chain.out, ' ');
+  ASSERT_GE(words.size(), 3u) << chain.out;
+  int entries = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(words[2], &entries)) << chain.out;
+  EXPECT_GT(entries, kNotes);
+
+  const Outcome trail = Comity(port, comity::testing::kOdile, "audit trail " + id);
+  ASSERT_EQ(trail.code, 0) << trail.out.substr(0, 500);
+  // Every entry, then the head line (not EXPECT_THAT: a failure would print 3 MB).
+  EXPECT_TRUE(absl::StrContains(trail.out, absl::StrCat("\n", entries, "  ")));
+  EXPECT_TRUE(absl::StrContains(trail.out, absl::StrCat(" entries)\n")));
+
+  const std::string bundle = dir.path() + "/bundle.json";
+  const Outcome exported =
+      Comity(port, comity::testing::kOdile, "audit export " + id + " --out " + bundle);
+  ASSERT_EQ(exported.code, 0) << exported.out;
+  EXPECT_GT(std::filesystem::file_size(bundle), 4u << 20);
+  const Outcome checkpoint = Comity(port, comity::testing::kOdile, "audit checkpoint");
+  ASSERT_EQ(checkpoint.code, 0) << checkpoint.out;
+  const size_t at = checkpoint.out.find("verifier key: ");
+  ASSERT_NE(at, std::string::npos) << checkpoint.out;
+  const std::string key(
+      absl::StripAsciiWhitespace(checkpoint.out.substr(at + strlen("verifier key: "))));
+  const Outcome verified =
+      Shell(absl::StrCat(COMITY_CLI_PATH, " audit verify ", bundle, " --key ", key));
+  EXPECT_EQ(verified.code, 0) << verified.out;
+  EXPECT_THAT(verified.out, HasSubstr("OK requests/" + id));
+
+  // One character changed in an entry of the middle, far past the first 4 MiB: caught.
+  std::string json;
+  {
+    std::ifstream in(bundle);
+    json.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  size_t pos = 0;
+  for (int i = 0; i < 15000; ++i) pos = json.find("\"data\": \"", pos + 1);
+  ASSERT_NE(pos, std::string::npos);
+  char& c = json[pos + strlen("\"data\": \"") + 20];
+  c = c == 'A' ? 'B' : 'A';
+  { std::ofstream(bundle, std::ios::trunc) << json; }
+  const Outcome tampered =
+      Shell(absl::StrCat(COMITY_CLI_PATH, " audit verify ", bundle, " --key ", key));
+  EXPECT_EQ(tampered.code, 15) << tampered.out;
+  EXPECT_THAT(tampered.out, HasSubstr("BROKEN"));
 }
 
 }  // namespace

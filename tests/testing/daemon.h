@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "tests/testing/fixtures.h"
@@ -19,7 +20,8 @@ namespace comity::testing {
 // a header). The test target defines COMITYD_PATH.
 class Daemon {
  public:
-  explicit Daemon(const std::string& data_dir) {
+  // `flags`: more flags for comityd, e.g. "--log_key_file=...".
+  explicit Daemon(const std::string& data_dir, const std::vector<std::string>& flags = {}) {
     int out[2];
     if (pipe(out) != 0) std::abort();
     pid_ = fork();
@@ -29,8 +31,13 @@ class Daemon {
       const std::string data = "--data_dir=" + data_dir;
       const std::string profiles = "--profiles_dir=" + SourcePath("deploy/profiles");
       const std::string directory = "--directory=" + SourcePath("deploy/dev/directory.textproto");
-      execl(COMITYD_PATH, COMITYD_PATH, "--listen=127.0.0.1:0", "--insecure_dev", data.c_str(),
-            profiles.c_str(), directory.c_str(), static_cast<char*>(nullptr));
+      std::vector<std::string> args = {
+          COMITYD_PATH, "--listen=127.0.0.1:0", "--insecure_dev", data, profiles, directory};
+      args.insert(args.end(), flags.begin(), flags.end());
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(COMITYD_PATH, argv.data());
       _exit(127);
     }
     close(out[1]);

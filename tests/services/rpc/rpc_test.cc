@@ -695,6 +695,195 @@ TEST(BundleTest, ExportedTrailsVerifyOfflineAndEveryTamperingIsCaught) {
   }
 }
 
+// A signed node with one request of `notes` + 1 entries, for the paging tests.
+class PagedTrailTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server =
+        server::Server::Start(SignedLogConfig(dir_, "comity.test/node-7", '7'), Clock::Real());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                       grpc::InsecureChannelCredentials());
+    requests_ = v1::RequestService::NewStub(channel);
+    audit_ = v1::AuditService::NewStub(channel);
+    v1::CreateRequestRequest create;
+    *create.mutable_request() = comity::testing::FullRequest("uncc", v1::PRESERVATION);
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kAlice);
+    v1::Request r;
+    ASSERT_TRUE(requests_->CreateRequest(&ctx, create, &r).ok());
+    name_ = r.name();
+    for (int i = 0; i < 9; ++i) Note(absl::StrCat("note ", i));
+  }
+
+  void Note(const std::string& text) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kAlice);
+    v1::AddNoteRequest req;
+    req.set_name(name_);
+    req.set_kind(v1::COMMENT);
+    req.set_text(text);
+    v1::Request out;
+    ASSERT_TRUE(requests_->AddNote(&ctx, req, &out).ok());
+  }
+
+  grpc::Status Page(const std::string& who, const v1::GetTrailRequest& req, v1::Trail* out) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", who);
+    return audit_->GetTrail(&ctx, req, out);
+  }
+
+  grpc::Status Part(const v1::GetTrailRequest& req, v1::TrailBundle* out) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kOdile);
+    return audit_->ExportTrail(&ctx, req, out);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<server::Server> server_;
+  std::unique_ptr<v1::RequestService::Stub> requests_;
+  std::unique_ptr<v1::AuditService::Stub> audit_;
+  std::string name_;
+};
+
+// GetTrail in pages: every page shows the trail as the first page found it (its size, head and
+// checkpoint), although each page read adds an ACCESS entry; the joined pages chain and prove.
+TEST_F(PagedTrailTest, EveryPageShowsTheTrailOfTheFirstPage) {
+  v1::GetTrailRequest req;
+  req.set_request(name_);
+  req.set_page_size(3);
+  v1::Trail first;
+  ASSERT_TRUE(Page(comity::testing::kOdile, req, &first).ok());
+  ASSERT_EQ(first.size(), 10u);
+  ASSERT_EQ(first.entries_size(), 3);
+  ASSERT_TRUE(first.has_checkpoint());
+  ASSERT_FALSE(first.next_page_token().empty());
+  std::vector<std::string> bytes;
+  std::vector<v1::TrailEntry> entries(first.entries().begin(), first.entries().end());
+  int pages = 1;
+  for (std::string token = first.next_page_token(); !token.empty(); ++pages) {
+    req.set_page_token(token);
+    v1::Trail page;
+    ASSERT_TRUE(Page(comity::testing::kOdile, req, &page).ok());
+    EXPECT_EQ(page.size(), 10u);
+    EXPECT_EQ(page.head(), first.head());
+    EXPECT_FALSE(page.has_checkpoint());
+    entries.insert(entries.end(), page.entries().begin(), page.entries().end());
+    token = page.next_page_token();
+  }
+  EXPECT_EQ(pages, 4);  // 3 + 3 + 3 + 1
+  ASSERT_EQ(entries.size(), 10u);
+  for (const v1::TrailEntry& e : entries) {
+    bytes.push_back(e.data());
+    std::vector<std::string> proof(e.inclusion_proof().begin(), e.inclusion_proof().end());
+    EXPECT_TRUE(audit::VerifyInclusion(e.entry().leaf_index(), first.checkpoint().size(),
+                                       audit::LeafHash(e.data()), proof,
+                                       first.checkpoint().root_hash())
+                    .ok());
+  }
+  EXPECT_TRUE(audit::VerifyChain(name_, bytes, first.head(), 10).ok());
+  // Each page read was recorded: the trail now has 4 more entries, the last an ACCESS.
+  v1::GetTrailRequest all;
+  all.set_request(name_);
+  v1::Trail now;
+  ASSERT_TRUE(Page(comity::testing::kOdile, all, &now).ok());
+  EXPECT_EQ(now.size(), 14u);
+  EXPECT_EQ(now.entries(13).entry().action(), v1::ACCESS);
+  EXPECT_TRUE(now.next_page_token().empty());
+
+  // Bad page requests name their field; a hidden trail is NOT_FOUND whatever the token.
+  auto refused = [&](const v1::GetTrailRequest& bad, const std::string& who) {
+    v1::Trail out;
+    return Page(who, bad, &out);
+  };
+  v1::GetTrailRequest bad = all;
+  bad.set_page_size(1001);
+  grpc::Status s = refused(bad, comity::testing::kOdile);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "page_size: must be 0-1000");
+  bad = all;
+  bad.set_page_token("not-a-token");
+  s = refused(bad, comity::testing::kOdile);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "page_token: is not a token this server returned for this trail");
+  bad = all;
+  bad.set_request("directory");
+  bad.set_page_token(first.next_page_token());  // another trail's
+  EXPECT_EQ(refused(bad, comity::testing::kOdile).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  bad = all;
+  bad.set_page_token(first.next_page_token());
+  EXPECT_EQ(refused(bad, comity::testing::kBinh).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// ExportTrail in parts: the first carries the note and checkpoint, the later ones entries with
+// proofs against it; joined they verify, although the trail grew between the parts. A part
+// dropped, altered or out of another export is caught.
+TEST_F(PagedTrailTest, AnExportInPartsJoinsIntoOneVerifiedBundle) {
+  v1::GetTrailRequest req;
+  req.set_request(name_);
+  req.set_page_size(4);
+  std::vector<v1::TrailBundle> parts;
+  do {
+    v1::TrailBundle part;
+    ASSERT_TRUE(Part(req, &part).ok());
+    if (parts.empty()) {
+      EXPECT_FALSE(part.trail_note().empty());
+      EXPECT_TRUE(part.trail().has_checkpoint());
+    } else {
+      EXPECT_TRUE(part.trail_note().empty());
+      EXPECT_FALSE(part.trail().has_checkpoint());
+    }
+    req.set_page_token(part.trail().next_page_token());
+    parts.push_back(std::move(part));
+    Note("written between the parts");
+  } while (!req.page_token().empty());
+  ASSERT_EQ(parts.size(), 3u);  // 4 + 4 + 2
+  absl::StatusOr<v1::TrailBundle> joined = audit::JoinBundleParts(parts);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  const std::string key = joined->trail().checkpoint().verifier_key();
+  auto verdict = audit::VerifyBundle(*joined, key);
+  ASSERT_TRUE(verdict.ok()) << verdict.status();
+  EXPECT_EQ(verdict->entries, 10u);
+
+  {  // The middle part dropped.
+    auto j = audit::JoinBundleParts({parts[0], parts[2]});
+    ASSERT_TRUE(j.ok());
+    auto v = audit::VerifyBundle(*j, key);
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(v.status().message()), ::testing::StartsWith("entry 5 is numbered 9"));
+  }
+  {  // A byte flipped in the last part.
+    std::vector<v1::TrailBundle> altered = parts;
+    std::string* data = altered[2].mutable_trail()->mutable_entries(0)->mutable_data();
+    const size_t at = data->find("note 7");
+    ASSERT_NE(at, std::string::npos);
+    (*data)[at] ^= 0x01;
+    auto j = audit::JoinBundleParts(altered);
+    ASSERT_TRUE(j.ok());
+    EXPECT_EQ(audit::VerifyBundle(*j, key).status().code(), absl::StatusCode::kDataLoss);
+  }
+  {  // A later part that names another head, or carries a note of its own.
+    std::vector<v1::TrailBundle> altered = parts;
+    altered[1].mutable_trail()->set_head(std::string(32, '\x01'));
+    auto j = audit::JoinBundleParts(altered);
+    EXPECT_EQ(j.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(j.status().message(), "part 2 of the export is not a later part of the same trail");
+    altered = parts;
+    altered[2].set_trail_note(parts[0].trail_note());
+    EXPECT_EQ(audit::JoinBundleParts(altered).status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  {  // The first part of a later export, whose trail is longer, with this export's later parts.
+    v1::GetTrailRequest again;
+    again.set_request(name_);
+    again.set_page_size(4);
+    v1::TrailBundle later;
+    ASSERT_TRUE(Part(again, &later).ok());
+    EXPECT_EQ(audit::JoinBundleParts({later, parts[1], parts[2]}).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
 TEST(CheckpointTest, CheckpointsStayConsistentAcrossRestarts) {
   TempDir dir;
   config::v1::ServerConfig config = SignedLogConfig(dir, "comity.test/node-4", 'd');
