@@ -324,6 +324,64 @@ int Upsert(Context& ctx, const Args& args) {
   return 0;
 }
 
+// The Parties' reservations and declarations the directory records.
+int Reservations(Context& ctx, const Args& args) {
+  if (absl::Status s = args.Allow({"country", "instrument"}); !s.ok()) {
+    return UsageError(std::string(s.message()));
+  }
+  v1::ListReservationsRequest req;
+  req.set_country(args.Get("country"));
+  req.set_instrument(args.Get("instrument"));
+  v1::ListReservationsResponse resp;
+  auto stub = v1::DirectoryService::NewStub(ctx.channel);
+  auto call = ctx.NewCall();
+  grpc::Status status = stub->ListReservations(call.get(), req, &resp);
+  if (!status.ok()) return PrintError(status);
+  if (ctx.json) {
+    PrintJson(resp);
+    return 0;
+  }
+  if (resp.reservations().empty()) std::cout << "no reservations or declarations recorded\n";
+  for (const v1::Reservation& r : resp.reservations()) {
+    std::cout << r.country() << "  " << r.instrument() << "  " << r.code() << "  "
+              << v1::ReservationKind_Name(r.kind()) << (r.text().empty() ? "" : "  ") << r.text()
+              << "\n";
+  }
+  return 0;
+}
+
+// Records (or with --withdraw removes) a reservation or declaration of the caller's Party.
+int Reserve(Context& ctx, const Args& args) {
+  if (absl::Status s = args.Allow({"kind", "text", "request-id", "withdraw"}); !s.ok()) {
+    return UsageError(std::string(s.message()));
+  }
+  if (args.positional().size() != 3) return UsageError("expected COUNTRY INSTRUMENT CODE");
+  v1::SetReservationRequest req;
+  v1::Reservation* r = req.mutable_reservation();
+  r->set_country(args.positional()[0]);
+  r->set_instrument(args.positional()[1]);
+  r->set_code(args.positional()[2]);
+  const std::string kind = args.Has("kind") ? args.Get("kind") : "reservation";
+  if (kind == "reservation") {
+    r->set_kind(v1::RESERVATION);
+  } else if (kind == "declaration") {
+    r->set_kind(v1::DECLARATION);
+  } else {
+    return UsageError("--kind is reservation or declaration");
+  }
+  r->set_text(args.Get("text"));
+  req.set_withdraw(args.Has("withdraw"));
+  req.set_request_id(args.Get("request-id"));
+  v1::Reservation resp;
+  auto stub = v1::DirectoryService::NewStub(ctx.channel);
+  auto call = ctx.NewCall();
+  grpc::Status status = stub->SetReservation(call.get(), req, &resp);
+  if (!status.ok()) return PrintError(status);
+  std::cout << (req.withdraw() ? "withdrawn: " : "recorded: ") << r->country() << "/"
+            << r->instrument() << "/" << r->code() << "\n";
+  return 0;
+}
+
 int WhoAmI(Context& ctx, const Args&) {
   v1::WhoAmIResponse resp;
   auto stub = v1::DirectoryService::NewStub(ctx.channel);
@@ -386,6 +444,13 @@ std::vector<CommandSpec> OtherCommands() {
        "-f AUTHORITY.textproto   (admin: add or replace an authority)",
        {},
        Upsert},
+      {"directory", "reservations", "[--country CC] [--instrument ID]", {}, Reservations},
+      {"directory",
+       "reserve",
+       "COUNTRY INSTRUMENT CODE [--kind reservation|declaration] [--text T] [--withdraw]   (admin "
+       "of that Party)",
+       {"withdraw"},
+       Reserve},
       {"whoami", "", "", {}, WhoAmI},
       {"health", "", "", {}, Health},
   };

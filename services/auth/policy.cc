@@ -97,6 +97,19 @@ absl::Status AuthorizeDirectoryChange(const Caller& caller, const v1::Authority*
   return absl::OkStatus();
 }
 
+absl::Status AuthorizeReservationChange(const Caller& caller, absl::string_view caller_country,
+                                        absl::string_view country) {
+  if (caller.system) return absl::OkStatus();
+  if (!caller.Has(v1::ADMIN)) {
+    return absl::PermissionDeniedError("changing the directory needs the admin role");
+  }
+  if (caller_country != country) {
+    return absl::PermissionDeniedError(
+        "a Party's reservations are recorded by an admin of one of that Party's authorities");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status AuthorizeDirectoryRead(const Caller& caller) {
   if (caller.system || caller.Has(v1::ADMIN) || caller.Has(v1::AUDITOR) ||
       caller.Has(v1::OVERSIGHT_AUDITOR)) {

@@ -47,6 +47,10 @@ absl::StatusOr<v1::Side> AuthorizeAction(const Caller& caller, const v1::Request
 // Changing the directory: PERMISSION_DENIED unless the caller is an admin, and, when `existing`
 // (the authority as it is now) is given, an admin of that authority. The node itself may seed it.
 absl::Status AuthorizeDirectoryChange(const Caller& caller, const v1::Authority* existing);
+// A Party's reservations are changed by an admin of one of its authorities: `caller_country` is
+// the country of the caller's authority, `country` the reservation's.
+absl::Status AuthorizeReservationChange(const Caller& caller, absl::string_view caller_country,
+                                        absl::string_view country);
 
 // Reading the directory's trail: admins, auditors and oversight auditors.
 absl::Status AuthorizeDirectoryRead(const Caller& caller);

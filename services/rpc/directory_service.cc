@@ -16,6 +16,7 @@ v1::Authority Visible(const v1::Authority& a, const workflow::Caller& caller) {
 }
 
 constexpr char kUpsert[] = "/comity.v1.DirectoryService/UpsertAuthority";
+constexpr char kSetReservation[] = "/comity.v1.DirectoryService/SetReservation";
 
 }  // namespace
 
@@ -31,6 +32,8 @@ DirectoryService::DirectoryService(const Identifier* identifier,
   AddUnary("ListAuthorities", this, &DirectoryService::ListAuthorities);
   AddUnary("WhoAmI", this, &DirectoryService::WhoAmI);
   AddUnary("UpsertAuthority", this, &DirectoryService::UpsertAuthority);
+  AddUnary("ListReservations", this, &DirectoryService::ListReservations);
+  AddUnary("SetReservation", this, &DirectoryService::SetReservation);
 }
 
 void DirectoryService::GetAuthority(grpc::CallbackServerContext* ctx,
@@ -105,6 +108,54 @@ void DirectoryService::WhoAmI(grpc::CallbackServerContext* ctx, const v1::WhoAmI
                for (v1::Role r : caller.roles) out.add_roles(r);
                return absl::StatusOr<v1::WhoAmIResponse>(std::move(out));
              });
+}
+
+void DirectoryService::ListReservations(grpc::CallbackServerContext* ctx,
+                                        const v1::ListReservationsRequest* req,
+                                        v1::ListReservationsResponse* reply, UnaryCall* call) {
+  AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/ListReservations", *req, reply,
+             call, [&](const workflow::Caller&) -> absl::StatusOr<v1::ListReservationsResponse> {
+               if (!req->country().empty() && !workflow::IsCountryCode(req->country())) {
+                 return workflow::InvalidField(
+                     "country", "must be an ISO 3166-1 alpha-2 code such as DE", "COUNTRY_FORMAT");
+               }
+               if (!req->instrument().empty() && !workflow::IsProfileId(req->instrument())) {
+                 return workflow::InvalidField(
+                     "instrument", "must be a profile id such as budapest", "FILTER_VALUE");
+               }
+               v1::ListReservationsResponse out;
+               for (const v1::Reservation& r : directory_->Reservations()) {
+                 if ((req->country().empty() || r.country() == req->country()) &&
+                     (req->instrument().empty() || r.instrument() == req->instrument())) {
+                   *out.add_reservations() = r;
+                 }
+               }
+               return out;
+             });
+}
+
+void DirectoryService::SetReservation(grpc::CallbackServerContext* ctx,
+                                      const v1::SetReservationRequest* req, v1::Reservation* reply,
+                                      UnaryCall* call) {
+  if (absl::Status s = log_->Start(); !s.ok()) {
+    log_->Finish(call, *ctx, kSetReservation, s);
+    return;
+  }
+  absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
+  if (!caller.ok()) {
+    log_->Finish(call, *ctx, kSetReservation, caller.status());
+    return;
+  }
+  if (absl::Status s = CheckWellFormed(*req); !s.ok()) {
+    log_->Finish(call, *ctx, kSetReservation, s);
+    return;
+  }
+  engine_->Apply(
+      workflow::MakeCommand(v1::SET_RESERVATION, *caller, *req),
+      [this, ctx, reply, call, r = req->reservation()](absl::StatusOr<v1::Request> done) {
+        if (done.ok()) *reply = r;
+        log_->Finish(call, *ctx, kSetReservation, done.status());
+      });
 }
 
 }  // namespace comity::rpc

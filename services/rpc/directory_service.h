@@ -23,6 +23,10 @@ class DirectoryService final : public ParsedService {
                        v1::ListAuthoritiesResponse* reply, UnaryCall* call);
   void UpsertAuthority(grpc::CallbackServerContext* ctx, const v1::UpsertAuthorityRequest* req,
                        v1::Authority* reply, UnaryCall* call);
+  void ListReservations(grpc::CallbackServerContext* ctx, const v1::ListReservationsRequest* req,
+                        v1::ListReservationsResponse* reply, UnaryCall* call);
+  void SetReservation(grpc::CallbackServerContext* ctx, const v1::SetReservationRequest* req,
+                      v1::Reservation* reply, UnaryCall* call);
   void WhoAmI(grpc::CallbackServerContext* ctx, const v1::WhoAmIRequest* req,
               v1::WhoAmIResponse* reply, UnaryCall* call);
 

@@ -63,6 +63,28 @@ absl::Status CheckGrounds(const ActionInput& in, const v1::Request& record,
     }
   }
   if (!bad.empty()) return InvalidFields(bad);
+  // A reserved ground: only a requested Party that made the reservation may invoke it.
+  for (const config::v1::ReservedGround& r : rule.reserved_grounds()) {
+    if (std::find(grounds.begin(), grounds.end(), r.ground()) == grounds.end()) continue;
+    std::optional<v1::Authority> requested =
+        in.directory == nullptr ? std::nullopt
+                                : in.directory->FindAuthority(record.requested_authority());
+    const std::string country = requested ? requested->country() : "";
+    if (!country.empty() &&
+        in.directory->HasReservation(country, in.profile.id(), r.reservation())) {
+      continue;
+    }
+    const config::v1::ReservationRule* reservation =
+        FindReservationRule(in.profile, r.reservation());
+    return Precondition(
+        "RESERVATION", ReservationKey(country, in.profile.id(), r.reservation()),
+        absl::StrCat(r.ground(), " may be invoked for ", v1::RequestType_Name(record.type()),
+                     " requests under ", in.profile.id(), " only by a Party that made reservation ",
+                     r.reservation(),
+                     reservation != nullptr ? absl::StrCat(" (", reservation->article(), ")") : "",
+                     "; the directory records none for ",
+                     country.empty() ? "the requested Party" : country));
+  }
   return absl::OkStatus();
 }
 
@@ -464,6 +486,7 @@ absl::Status ApplyAction(const ActionInput& in, v1::Request& record, Effect& eff
     case v1::CREATE:
     case v1::SEED_DIRECTORY:
     case v1::UPSERT_AUTHORITY:
+    case v1::SET_RESERVATION:
     case v1::ACCESS:
     case v1::CLOCK_WARNING:
     case v1::CLOCK_BREACH:

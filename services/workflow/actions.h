@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "comity/v1/resources.pb.h"
 #include "services/workflow/command.h"
+#include "services/workflow/directory.h"
 #include "services/workflow/profiles.h"
 
 namespace comity::workflow {
@@ -39,6 +40,8 @@ struct ActionInput {
   absl::Time now;
   const InstrumentProfile& profile;
   const View& view;
+  // The Parties' reservations (for grounds a profile reserves); null for the node's own actions.
+  const Directory* directory = nullptr;
 };
 
 // Applies `input.command` to `record`, whose visibility, the caller's role and the etag have

@@ -41,6 +41,16 @@ Command MakeCommand(v1::Action action, Caller caller, const Msg& body) {
 }
 
 inline Command MakeCommand(v1::Action action, Caller caller,
+                           const v1::SetReservationRequest& body) {
+  Command c;
+  c.action = action;
+  c.caller = std::move(caller);
+  c.request_id = body.request_id();
+  c.body = std::make_shared<v1::SetReservationRequest>(body);
+  return c;
+}
+
+inline Command MakeCommand(v1::Action action, Caller caller,
                            const v1::UpsertAuthorityRequest& body) {
   Command c;
   c.action = action;
@@ -61,7 +71,8 @@ inline Command MakeSeedDirectoryCommand(const config::v1::DirectoryConfig& confi
 
 // True for the actions that change the directory rather than a request.
 inline bool IsDirectoryAction(v1::Action action) {
-  return action == v1::SEED_DIRECTORY || action == v1::UPSERT_AUTHORITY;
+  return action == v1::SEED_DIRECTORY || action == v1::UPSERT_AUTHORITY ||
+         action == v1::SET_RESERVATION;
 }
 
 // True for the node's timed actions on a request's clock (body: comity.v1.ClockTimerRequest):

@@ -25,6 +25,27 @@ bool IsCountryCode(absl::string_view code) {
   return code.size() == 2 && code[0] >= 'A' && code[0] <= 'Z' && code[1] >= 'A' && code[1] <= 'Z';
 }
 
+bool IsProfileId(absl::string_view id) {
+  if (id.empty() || id.size() > 32) return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+bool IsReservationCode(absl::string_view code) {
+  if (code.empty() || code.size() > 64) return false;
+  for (char c : code) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+std::string ReservationKey(absl::string_view country, absl::string_view instrument,
+                           absl::string_view code) {
+  return absl::StrCat(country, "/", instrument, "/", code);
+}
+
 absl::StatusOr<std::unique_ptr<Directory>> Directory::LoadFile(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
@@ -66,6 +87,24 @@ absl::Status Directory::Check(const config::v1::DirectoryConfig& config) {
       }
     }
   }
+  std::set<std::string> reservations;
+  for (const v1::Reservation& r : config.reservations()) {
+    auto bad = [&r](absl::string_view what) {
+      return absl::InvalidArgumentError(absl::StrCat("directory: reservation ", Echo(r.country()),
+                                                     " ", Echo(r.instrument()), " ", Echo(r.code()),
+                                                     ": ", what));
+    };
+    if (!IsCountryCode(r.country())) return bad("country must be ISO 3166-1 alpha-2, e.g. FR");
+    if (!IsProfileId(r.instrument())) return bad("instrument must be a profile id, e.g. budapest");
+    if (!IsReservationCode(r.code())) return bad("code must be 1-64 characters A-Z, 0-9, _");
+    if (r.kind() != v1::RESERVATION && r.kind() != v1::DECLARATION) {
+      return bad("kind must be RESERVATION or DECLARATION");
+    }
+    if (r.text().size() > 4096) return bad("text is longer than 4096 bytes");
+    if (!reservations.insert(ReservationKey(r.country(), r.instrument(), r.code())).second) {
+      return bad("listed twice");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -79,6 +118,9 @@ std::shared_ptr<const Directory::Snapshot> Directory::MakeSnapshot(
     config::v1::DirectoryConfig config) {
   auto s = std::make_shared<Snapshot>();
   s->config = std::move(config);
+  for (const v1::Reservation& r : s->config.reservations()) {
+    s->reservations.insert(ReservationKey(r.country(), r.instrument(), r.code()));
+  }
   for (const v1::Authority& a : s->config.authorities()) {
     s->by_name.emplace(a.name(), &a);
     for (const v1::Member& m : a.members()) {
@@ -113,6 +155,16 @@ std::vector<v1::Authority> Directory::Authorities() const {
   std::vector<v1::Authority> out;
   for (const auto& [name, a] : s->by_name) out.push_back(*a);
   return out;
+}
+
+bool Directory::HasReservation(absl::string_view country, absl::string_view instrument,
+                               absl::string_view code) const {
+  return Current()->reservations.count(ReservationKey(country, instrument, code)) > 0;
+}
+
+std::vector<v1::Reservation> Directory::Reservations() const {
+  std::shared_ptr<const Snapshot> s = Current();
+  return {s->config.reservations().begin(), s->config.reservations().end()};
 }
 
 std::string Directory::trust_domain() const { return Current()->config.trust_domain(); }

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,11 @@ class Directory {
   std::optional<v1::Authority> FindAuthority(absl::string_view name) const;
   std::vector<v1::Authority> Authorities() const;
 
+  // Whether the Party `country` made the reservation or declaration `code` under `instrument`.
+  bool HasReservation(absl::string_view country, absl::string_view instrument,
+                      absl::string_view code) const;
+  std::vector<v1::Reservation> Reservations() const;
+
   // The caller a principal is, or PERMISSION_DENIED if no authority lists it.
   absl::StatusOr<Caller> CallerFor(absl::string_view principal) const;
 
@@ -49,6 +55,7 @@ class Directory {
     config::v1::DirectoryConfig config;
     std::map<std::string, const v1::Authority*, std::less<>> by_name;
     std::map<std::string, Caller, std::less<>> by_principal;
+    std::set<std::string, std::less<>> reservations;  // ReservationKey
   };
   static std::shared_ptr<const Snapshot> MakeSnapshot(config::v1::DirectoryConfig config);
   explicit Directory(std::shared_ptr<const Snapshot> snapshot) : snapshot_(std::move(snapshot)) {}
@@ -63,6 +70,16 @@ bool IsAuthorityName(absl::string_view name);
 
 // True for an ISO 3166-1 alpha-2 shaped code (two upper-case letters).
 bool IsCountryCode(absl::string_view code);
+
+// True for an instrument profile id: 1-32 characters a-z, 0-9, -.
+bool IsProfileId(absl::string_view id);
+
+// True for a reservation code: 1-64 characters A-Z, 0-9, _.
+bool IsReservationCode(absl::string_view code);
+
+// "<country>/<instrument>/<code>": a reservation's identity.
+std::string ReservationKey(absl::string_view country, absl::string_view instrument,
+                           absl::string_view code);
 
 }  // namespace comity::workflow
 

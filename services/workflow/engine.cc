@@ -332,7 +332,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
       return Precondition("PROFILE", record.instrument(),
                           "the request's instrument profile is not loaded on this node");
     }
-    ActionInput input{cmd, side, now, *profile, group};
+    ActionInput input{cmd, side, now, *profile, group, directory_};
     if (absl::Status a = ApplyAction(input, record, effect); !a.ok()) return a;
     const v1::NoteKind note = cmd.action == v1::ADD_NOTE
                                   ? static_cast<const v1::AddNoteRequest&>(*cmd.body).kind()

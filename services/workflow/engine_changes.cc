@@ -36,6 +36,40 @@ absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& 
     if (!cmd.caller.system) return absl::PermissionDeniedError("only the node seeds its directory");
     if (current.ok()) return Precondition("DIRECTORY", "directory", "the directory exists already");
     *record.mutable_config() = static_cast<const config::v1::DirectoryConfig&>(*cmd.body);
+  } else if (cmd.action == v1::SET_RESERVATION) {
+    if (!current.ok()) {
+      return Precondition("DIRECTORY", "directory", "the node has no directory yet");
+    }
+    const auto& m = static_cast<const v1::SetReservationRequest&>(*cmd.body);
+    const v1::Reservation& r = m.reservation();
+    std::string caller_country;
+    for (const v1::Authority& a : record.config().authorities()) {
+      if (a.name() == cmd.caller.authority) caller_country = a.country();
+    }
+    if (absl::Status s = auth::AuthorizeReservationChange(cmd.caller, caller_country, r.country());
+        !s.ok()) {
+      return s;
+    }
+    auto* reservations = record.mutable_config()->mutable_reservations();
+    const std::string key = ReservationKey(r.country(), r.instrument(), r.code());
+    auto it =
+        std::find_if(reservations->begin(), reservations->end(), [&](const v1::Reservation& x) {
+          return ReservationKey(x.country(), x.instrument(), x.code()) == key;
+        });
+    if (m.withdraw()) {
+      if (it == reservations->end()) {
+        return Precondition("RESERVATION", key, "the directory records no such reservation");
+      }
+      reservations->erase(it);
+    } else if (it != reservations->end()) {
+      *it = r;
+    } else {
+      *reservations->Add() = r;
+    }
+    if (absl::Status s = Directory::Check(record.config()); !s.ok()) {
+      return InvalidField("reservation", std::string(s.message()), "DIRECTORY_RULE");
+    }
+    entry.set_reasons(absl::StrCat(m.withdraw() ? "withdrawn: " : "recorded: ", key));
   } else {
     if (!current.ok()) {
       return Precondition("DIRECTORY", "directory", "the node has no directory yet");

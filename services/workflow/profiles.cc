@@ -6,8 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/files.h"
+#include "common/text.h"
 #include "google/protobuf/text_format.h"
 #include "services/workflow/clocks.h"
+#include "services/workflow/directory.h"
 
 namespace comity::workflow {
 namespace {
@@ -88,14 +90,32 @@ absl::Status Check(const InstrumentProfile& p) {
         check_paths(p.required_fields()), check_paths(p.emergency_required_fields())}) {
     if (!s.ok()) return s;
   }
+  std::set<std::string> reservations;
+  for (const config::v1::ReservationRule& r : p.reservations()) {
+    if (!IsReservationCode(r.code()) || !reservations.insert(r.code()).second) {
+      return bad(absl::StrCat("reservation ", Echo(r.code()),
+                              " must be 1-64 characters A-Z, 0-9, _, and defined once"));
+    }
+  }
   std::set<int> types;
   for (const TypeRule& t : p.types()) {
+    const std::string type = v1::RequestType_Name(t.type());
     if (t.type() == v1::REQUEST_TYPE_UNSPECIFIED || !types.insert(t.type()).second) {
-      return bad(absl::StrCat("type ", v1::RequestType_Name(t.type()), " unspecified or twice"));
+      return bad(absl::StrCat("type ", type, " unspecified or twice"));
     }
-    for (absl::Status s : {check_grounds(t.allowed_grounds(), v1::RequestType_Name(t.type())),
-                           check_paths(t.required_fields())}) {
+    for (absl::Status s :
+         {check_grounds(t.allowed_grounds(), type), check_paths(t.required_fields())}) {
       if (!s.ok()) return s;
+    }
+    for (const config::v1::ReservedGround& r : t.reserved_grounds()) {
+      if (std::find(t.allowed_grounds().begin(), t.allowed_grounds().end(), r.ground()) ==
+          t.allowed_grounds().end()) {
+        return bad(absl::StrCat(type, " reserves ground ", Echo(r.ground()),
+                                ", which is not among its allowed_grounds"));
+      }
+      if (reservations.count(r.reservation()) == 0) {
+        return bad(absl::StrCat(type, " names undefined reservation ", Echo(r.reservation())));
+      }
     }
   }
   if (absl::Status s = CheckClockRules(p); !s.ok()) return bad(s.message());
@@ -201,6 +221,14 @@ std::vector<std::string> RequiredFields(const InstrumentProfile& profile, const 
     if (seen.insert(f).second) unique.push_back(std::move(f));
   }
   return unique;
+}
+
+const config::v1::ReservationRule* FindReservationRule(const InstrumentProfile& profile,
+                                                       absl::string_view code) {
+  for (const config::v1::ReservationRule& r : profile.reservations()) {
+    if (r.code() == code) return &r;
+  }
+  return nullptr;
 }
 
 }  // namespace comity::workflow

@@ -37,6 +37,10 @@ class ProfileSet {
   std::map<std::string, InstrumentProfile, std::less<>> profiles_;
 };
 
+// The reservation `code` the profile defines, or nullptr.
+const config::v1::ReservationRule* FindReservationRule(const InstrumentProfile& profile,
+                                                       absl::string_view code);
+
 // The rule for `type` in `profile`, or nullptr if the instrument does not cover that type.
 const TypeRule* FindTypeRule(const InstrumentProfile& profile, v1::RequestType type);
 

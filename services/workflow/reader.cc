@@ -34,21 +34,13 @@ constexpr int kMaxPageSize = 1000;
 // it stays under gRPC's 4 MiB message limit.
 constexpr size_t kMaxPageBytes = 2 << 20;
 
-bool IsInstrumentName(absl::string_view s) {
-  if (s.empty() || s.size() > 32) return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
-}
-
 // The filters shared by listings and statistics. Enum values the proto does not define were
 // refused at the edge (rpc::CheckWellFormed); here only what is defined but meaningless.
 void CheckFilters(v1::Side side, const std::string& instrument, std::vector<FieldViolation>& c) {
   if (side == v1::SYSTEM) {
     c.push_back({"side", "must be REQUESTING, RECEIVING or unset", "FILTER_VALUE"});
   }
-  if (!instrument.empty() && !IsInstrumentName(instrument)) {
+  if (!instrument.empty() && !IsProfileId(instrument)) {
     c.push_back({"instrument", "must be a profile name such as uncc (a-z, 0-9, -; at most 32)",
                  "FILTER_VALUE"});
   }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/ids.h"
 #include "common/sha256.h"
 #include "services/auth/policy.h"
@@ -294,6 +295,28 @@ absl::Status ValidateCommand(const Command& cmd, const Directory& directory,
     if (cmd.action == v1::UPSERT_AUTHORITY &&
         !static_cast<const v1::UpsertAuthorityRequest&>(*cmd.body).has_authority()) {
       c.Add("authority", "is required", "REQUIRED");
+    }
+    if (cmd.action == v1::SET_RESERVATION) {
+      const auto& m = static_cast<const v1::SetReservationRequest&>(*cmd.body);
+      const v1::Reservation& r = m.reservation();
+      if (!IsCountryCode(r.country())) {
+        c.Add("reservation.country", "must be an ISO 3166-1 alpha-2 code such as DE",
+              "COUNTRY_FORMAT");
+      }
+      if (profiles.Find(r.instrument()) == nullptr) {
+        c.Add("reservation.instrument",
+              absl::StrCat("must be a loaded profile: ", absl::StrJoin(profiles.Ids(), ", ")),
+              "UNKNOWN_INSTRUMENT");
+      } else if (FindReservationRule(*profiles.Find(r.instrument()), r.code()) == nullptr) {
+        c.Add("reservation.code",
+              absl::StrCat("is not a reservation or declaration the ", r.instrument(),
+                           " profile defines"),
+              "UNKNOWN_RESERVATION");
+      }
+      if (!m.withdraw() && r.kind() != v1::RESERVATION && r.kind() != v1::DECLARATION) {
+        c.Add("reservation.kind", "must be RESERVATION or DECLARATION", "REQUIRED");
+      }
+      c.Text("reservation.text", r.text(), 4096, false);
     }
     return c.Status();
   }

@@ -157,6 +157,34 @@ TEST(ComitydTest, CheckConfigNamesTheProblemAndWritesNothing) {
   EXPECT_FALSE(std::filesystem::exists(data));
 }
 
+// A Party's reservations through the CLI: none by default, recorded by an admin of that Party
+// (and no one else), listed for everyone, on the directory's trail.
+TEST(CliTest, ReservationsAreRecordedByThePartysAdmin) {
+  TempDir dir;
+  Daemon daemon(dir.path());
+  ASSERT_GT(daemon.port(), 0);
+  const int port = daemon.port();
+  const Outcome none = Comity(port, comity::testing::kGreta, "directory reservations");
+  EXPECT_EQ(none.code, 0) << none.out;
+  EXPECT_THAT(none.out, HasSubstr("no reservations or declarations recorded"));
+  const std::string reserve =
+      "directory reserve DE budapest BUDAPEST_29_4 --text 'Declared on ratification'";
+  const Outcome denied = Comity(port, comity::testing::kGreta, reserve);
+  EXPECT_EQ(denied.code, 7) << denied.out;  // PERMISSION_DENIED
+  const Outcome recorded = Comity(port, comity::testing::kDora, reserve);
+  ASSERT_EQ(recorded.code, 0) << recorded.out;
+  EXPECT_EQ(recorded.out, "recorded: DE/budapest/BUDAPEST_29_4\n");
+  const Outcome listed =
+      Comity(port, comity::testing::kAlice, "directory reservations --country DE");
+  EXPECT_EQ(listed.out, "DE  budapest  BUDAPEST_29_4  RESERVATION  Declared on ratification\n");
+  const Outcome trail = Comity(port, comity::testing::kOdile, "audit trail directory");
+  EXPECT_THAT(trail.out, HasSubstr("SET_RESERVATION"));
+  const Outcome unknown =
+      Comity(port, comity::testing::kDora, "directory reserve DE budapest NONE");
+  EXPECT_EQ(unknown.code, 3) << unknown.out;  // INVALID_ARGUMENT
+  EXPECT_THAT(unknown.out, HasSubstr("reservation.code: is not a reservation or declaration"));
+}
+
 // Past 4 MiB a trail is read, exported and verified in pages: a trail of 20,000 notes through
 // the CLI, as an auditor would take it.
 TEST(CliTest, ATrailOfTwentyThousandEntriesIsReadExportedAndVerified) {

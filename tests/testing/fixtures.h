@@ -40,6 +40,7 @@ inline constexpr char kFelix[] = "spiffe://comity.dev/FR-CA/felix";     // FR re
 inline constexpr char kOdile[] = "spiffe://comity.dev/FR-CA/odile";     // FR auditor
 inline constexpr char kDieter[] = "spiffe://comity.dev/DE-BFJ/dieter";  // DE submitter
 inline constexpr char kGreta[] = "spiffe://comity.dev/DE-BFJ/greta";    // DE responder
+inline constexpr char kDora[] = "spiffe://comity.dev/DE-BFJ/dora";      // DE admin
 inline constexpr char kBinh[] = "spiffe://comity.dev/VN-247/binh";      // VN submitter+responder
 
 // GET http://127.0.0.1:<port>/metrics over a plain socket: the response, headers included.

@@ -288,6 +288,76 @@ TEST_F(EngineTest, RefusalRulesComeFromTheProfile) {
   EXPECT_EQ(last.actor().role(), v1::RESPONDER);
 }
 
+// Budapest art. 29(4): dual criminality is a ground for refusing preservation only to a Party that
+// reserved it. Without the reservation in the directory, consulting or refusing on it is
+// FAILED_PRECONDITION; an admin of that Party records it (on the directory's trail), and then it
+// may be invoked. Only an admin of the Party's own authorities may record or withdraw it.
+TEST_F(EngineTest, DualCriminalityForPreservationNeedsTheRequestedPartysReservation) {
+  ASSERT_TRUE(engine_->ApplyAndWait(MakeSeedDirectoryCommand(directory_->Config())).ok());
+  const std::string name = Received("budapest", v1::PRESERVATION);
+  v1::ConsultRequestRequest consult;
+  consult.set_name(name);
+  consult.add_intended_grounds("NO_DUAL_CRIMINALITY");
+  consult.set_reasons("Not an offence here");
+  auto without = Do(comity::testing::kGreta, v1::CONSULT, consult);
+  ASSERT_EQ(without.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(without.status().message(),
+            "NO_DUAL_CRIMINALITY may be invoked for PRESERVATION requests under budapest only by a "
+            "Party that made reservation BUDAPEST_29_4 (ETS 185 art. 29(4)); the directory "
+            "records none for DE");
+  EXPECT_EQ(TrailOf(name).entries().rbegin()->entry().action(), v1::ACKNOWLEDGE);
+
+  v1::SetReservationRequest reserve;
+  reserve.mutable_reservation()->set_country("DE");
+  reserve.mutable_reservation()->set_instrument("budapest");
+  reserve.mutable_reservation()->set_code("BUDAPEST_29_4");
+  reserve.mutable_reservation()->set_kind(v1::RESERVATION);
+  reserve.mutable_reservation()->set_text("Reservation under art. 29(4), deposited 2009");
+  // Not by France's admin, nor by Germany's responder.
+  EXPECT_EQ(Do("spiffe://comity.dev/FR-CA/admin", v1::SET_RESERVATION, reserve).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Do(comity::testing::kGreta, v1::SET_RESERVATION, reserve).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::SetReservationRequest unknown = reserve;
+  unknown.mutable_reservation()->set_code("BUDAPEST_99");
+  auto bad = Do(comity::testing::kDora, v1::SET_RESERVATION, unknown);
+  ASSERT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldViolationsOf(bad.status())[0].reason, "UNKNOWN_RESERVATION");
+  ASSERT_TRUE(Do(comity::testing::kDora, v1::SET_RESERVATION, reserve).ok());
+  EXPECT_TRUE(directory_->HasReservation("DE", "budapest", "BUDAPEST_29_4"));
+  auto directory_trail = reader_->Trail(Who(comity::testing::kOdile), "directory");
+  ASSERT_TRUE(directory_trail.ok()) << directory_trail.status();
+  const v1::AuditEntry& recorded = directory_trail->entries().rbegin()->entry();
+  EXPECT_EQ(recorded.action(), v1::SET_RESERVATION);
+  EXPECT_EQ(recorded.actor().principal(), comity::testing::kDora);
+  EXPECT_EQ(recorded.reasons(), "recorded: DE/budapest/BUDAPEST_29_4");
+
+  ASSERT_TRUE(Do(comity::testing::kGreta, v1::CONSULT, consult).ok());
+  v1::RefuseRequestRequest refuse;
+  refuse.set_name(name);
+  refuse.add_grounds("NO_DUAL_CRIMINALITY");
+  refuse.set_reasons("Not an offence here, as reserved under art. 29(4)");
+  auto refused = Do(comity::testing::kGreta, v1::REFUSE, refuse);
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->state(), v1::REFUSED);
+
+  // Withdrawn, the ground is closed again for the next request; withdrawing twice is refused.
+  v1::SetReservationRequest withdraw = reserve;
+  withdraw.set_withdraw(true);
+  ASSERT_TRUE(Do(comity::testing::kDora, v1::SET_RESERVATION, withdraw).ok());
+  EXPECT_FALSE(directory_->HasReservation("DE", "budapest", "BUDAPEST_29_4"));
+  EXPECT_EQ(Do(comity::testing::kDora, v1::SET_RESERVATION, withdraw).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  const std::string next = Received("budapest", v1::PRESERVATION);
+  consult.set_name(next);
+  EXPECT_EQ(Do(comity::testing::kGreta, v1::CONSULT, consult).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Dual criminality under art. 25(5), for production, needs no reservation.
+  const std::string production = Received("budapest", v1::STORED_DATA_PRODUCTION);
+  consult.set_name(production);
+  EXPECT_TRUE(Do(comity::testing::kGreta, v1::CONSULT, consult).ok());
+}
+
 // UNCC (as UNTOC 18(26)), Budapest and the EIO: a refusal on any ground of the refusal paragraph
 // follows consultation. e-Evidence: the addressee's Annex III grounds need none.
 TEST_F(EngineTest, EachShippedProfilesConsultationRule) {
