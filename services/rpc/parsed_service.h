@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
+#include "common/tsan.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
@@ -85,9 +86,13 @@ class ParsedUnaryCall final : public grpc::ServerUnaryReactor, public UnaryCall 
     if (status.ok() && !Serialize(reply, out_)) {
       status = grpc::Status(grpc::StatusCode::INTERNAL, "the reply could not be serialized");
     }
+    COMITY_TSAN_RELEASE(this);
     Finish(std::move(status));
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    COMITY_TSAN_ACQUIRE(this);
+    delete this;
+  }
 
   Request request;
   Reply reply;
@@ -99,8 +104,14 @@ class ParsedUnaryCall final : public grpc::ServerUnaryReactor, public UnaryCall 
 // A stream refused before it starts.
 class RefusedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  explicit RefusedStream(const grpc::Status& status) { Finish(status); }
-  void OnDone() override { delete this; }
+  explicit RefusedStream(const grpc::Status& status) {
+    COMITY_TSAN_RELEASE(this);
+    Finish(status);
+  }
+  void OnDone() override {
+    COMITY_TSAN_ACQUIRE(this);
+    delete this;
+  }
 };
 
 }  // namespace internal

@@ -1,6 +1,7 @@
 #include "services/rpc/request_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/tsan.h"
 #include "google/rpc/error_details.pb.h"
 #include "services/auth/policy.h"
 #include "services/rpc/read.h"
@@ -125,6 +126,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   }
 
   void OnWriteDone(bool ok) override {
+    COMITY_TSAN_ACQUIRE(this);
     absl::MutexLock lock(&mu_);
     writing_ = false;
     if (!ok) {
@@ -140,6 +142,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   }
 
   void OnDone() override {
+    COMITY_TSAN_ACQUIRE(this);
     hub_->Unsubscribe(subscription_);
     delete this;
   }
@@ -191,12 +194,14 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
       return;
     }
     writing_ = true;
+    COMITY_TSAN_RELEASE(this);
     StartWrite(&bytes_);
   }
 
   void FinishOnce(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
+    COMITY_TSAN_RELEASE(this);
     Finish(status);
   }
 
