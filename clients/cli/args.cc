@@ -10,7 +10,21 @@
 namespace comity::cli {
 
 absl::StatusOr<Args> Args::Parse(const std::vector<std::string>& argv,
-                                 const std::set<std::string>& switches) {
+                                 const std::vector<Option>& options) {
+  auto find = [&options](absl::string_view name) -> const Option* {
+    for (const Option& o : options) {
+      if (o.name == name) return &o;
+    }
+    return nullptr;
+  };
+  auto unknown = [&options](absl::string_view name) {
+    std::vector<std::string> names;
+    for (const Option& o : options) names.push_back("--" + o.name);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown option --", name,
+        names.empty() ? "; this command takes no options"
+                      : absl::StrCat("; this command takes ", absl::StrJoin(names, ", "))));
+  };
   Args a;
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& arg = argv[i];
@@ -19,17 +33,25 @@ absl::StatusOr<Args> Args::Parse(const std::vector<std::string>& argv,
       continue;
     }
     std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
-    if (name == "f") name = "file";
     std::string value;
-    if (size_t eq = name.find('='); eq != std::string::npos) {
+    const size_t eq = name.find('=');
+    if (eq != std::string::npos) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
-    } else if (switches.count(name) > 0) {
+    }
+    if (name == "f") name = "file";
+    const Option* option = find(name);
+    if (option == nullptr) return unknown(name);
+    if (option->value.empty()) {
+      if (eq != std::string::npos)
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
       value = "true";
-    } else if (i + 1 < argv.size()) {
+    } else if (eq == std::string::npos) {
+      if (i + 1 >= argv.size()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", name, " needs a value (", option->value, ")"));
+      }
       value = argv[++i];
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
     }
     a.options_.emplace(name, value);
   }
@@ -46,15 +68,6 @@ std::vector<std::string> Args::GetAll(const std::string& name) const {
   auto range = options_.equal_range(name);
   for (auto it = range.first; it != range.second; ++it) out.push_back(it->second);
   return out;
-}
-
-absl::Status Args::Allow(const std::set<std::string>& names) const {
-  for (const auto& [name, value] : options_) {
-    if (names.count(name) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown option --", name));
-    }
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<int> ParseEnum(const google::protobuf::EnumDescriptor* type, const std::string& s) {

@@ -13,20 +13,27 @@
 
 namespace comity::cli {
 
-// Command-line arguments after the subcommand: positionals, --name value options (repeatable)
-// and --flag switches.
+// One option a command takes: --name VALUE, or a switch --name when `value` is empty. Options
+// may be repeated where the command reads them with GetAll.
+struct Option {
+  std::string name;   // without the dashes, e.g. "request-id"; "file" also answers to -f
+  std::string value;  // how its value is shown in the help, e.g. "FILE"; "" for a switch
+  std::string help;
+};
+
+// Command-line arguments after the subcommand: positionals and the options of the command's
+// table, as --name VALUE, --name=VALUE or (switches) --name.
 class Args {
  public:
-  // `switches` lists the options that take no value.
+  // INVALID_ARGUMENT for an option not in `options` (naming those it takes) or one that lacks
+  // its value.
   static absl::StatusOr<Args> Parse(const std::vector<std::string>& argv,
-                                    const std::set<std::string>& switches);
+                                    const std::vector<Option>& options);
 
   const std::vector<std::string>& positional() const { return positional_; }
   bool Has(const std::string& name) const { return options_.count(name) > 0; }
   std::string Get(const std::string& name, const std::string& fallback = "") const;
   std::vector<std::string> GetAll(const std::string& name) const;
-  // Marks options as known; returns INVALID_ARGUMENT naming any other option given.
-  absl::Status Allow(const std::set<std::string>& names) const;
 
  private:
   std::vector<std::string> positional_;

@@ -27,13 +27,18 @@ struct Context {
   std::unique_ptr<grpc::ClientContext> NewCall() const;
 };
 
+// One command: its name, the shape of its arguments for the help, and the table of the options
+// it takes, from which its arguments are parsed (any other option is refused before it runs).
 struct CommandSpec {
   std::string group;  // "request", "audit", "directory", ...
   std::string verb;
-  std::string usage;  // arguments and options
-  std::set<std::string> switches;
+  std::string usage;  // arguments and options, as the help shows them
+  std::vector<Option> options;
   int (*run)(Context& ctx, const Args& args);
 };
+
+// The options every lifecycle verb on a request takes, and `more`.
+std::vector<Option> VerbOptions(std::vector<Option> more = {});
 
 std::vector<CommandSpec> RequestCommands();
 std::vector<CommandSpec> OtherCommands();

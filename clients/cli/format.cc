@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -11,6 +12,8 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "services/rpc/status.h"
+#include "services/workflow/errors.h"
 
 namespace comity::cli {
 namespace {
@@ -211,30 +214,29 @@ const char* CodeName(grpc::StatusCode code) {
   return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
 }
 
-int PrintError(const grpc::Status& status) {
-  std::cerr << "error: " << CodeName(status.error_code()) << ": " << status.error_message() << "\n";
-  google::rpc::Status details;
-  if (!status.error_details().empty() && details.ParseFromString(status.error_details())) {
-    for (const auto& any : details.details()) {
-      google::rpc::BadRequest bad;
-      google::rpc::PreconditionFailure pre;
-      if (any.UnpackTo(&bad) && bad.field_violations_size() > 1) {
-        for (const auto& v : bad.field_violations()) {
-          std::cerr << "  " << v.field() << ": " << v.description() << " [" << v.reason() << "]\n";
-        }
-      } else if (any.UnpackTo(&pre)) {
-        for (const auto& v : pre.violations()) {
-          std::cerr << "  " << v.type() << " " << v.subject() << ": " << v.description() << "\n";
-        }
+int PrintError(const grpc::Status& status) { return PrintError(rpc::FromGrpcStatus(status)); }
+
+int PrintError(const absl::Status& status) {
+  std::cerr << "error: " << CodeName(static_cast<grpc::StatusCode>(status.code())) << ": "
+            << status.message() << "\n";
+  // The details, when there is more than the message says.
+  if (absl::optional<absl::Cord> p = status.GetPayload(workflow::kBadRequestUrl)) {
+    google::rpc::BadRequest bad;
+    if (bad.ParseFromString(std::string(*p)) && bad.field_violations_size() > 1) {
+      for (const auto& v : bad.field_violations()) {
+        std::cerr << "  " << v.field() << ": " << v.description() << " [" << v.reason() << "]\n";
       }
     }
   }
-  return static_cast<int>(status.error_code());
-}
-
-int PrintError(const absl::Status& status) {
-  return PrintError(
-      grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message())));
+  if (absl::optional<absl::Cord> p = status.GetPayload(workflow::kPreconditionFailureUrl)) {
+    google::rpc::PreconditionFailure pre;
+    if (pre.ParseFromString(std::string(*p))) {
+      for (const auto& v : pre.violations()) {
+        std::cerr << "  " << v.type() << " " << v.subject() << ": " << v.description() << "\n";
+      }
+    }
+  }
+  return static_cast<int>(status.code());
 }
 
 }  // namespace comity::cli

@@ -37,7 +37,6 @@ bool IsTerminal(v1::State s) {
 
 // comity due --within 48h: every running clock that falls due within the window (or is overdue).
 int Due(Context& ctx, const Args& args) {
-  if (absl::Status s = args.Allow({"within"}); !s.ok()) return UsageError(std::string(s.message()));
   absl::StatusOr<absl::Time> before = ParseWhen(args.Get("within", "48h"), absl::Now());
   if (!before.ok()) {
     return UsageError(absl::StrCat("--within takes a duration such as 48h, 90m or 7d: ",
@@ -87,9 +86,6 @@ bool Resumable(const grpc::Status& status, uint64_t* after, int* code) {
 // --watch, then every change as it happens, reconnecting from the last cursor when the stream
 // breaks.
 int Inbox(Context& ctx, const Args& args) {
-  if (absl::Status s = args.Allow({"watch", "after"}); !s.ok()) {
-    return UsageError(std::string(s.message()));
-  }
   uint64_t after = 0;
   if (args.Has("after") && !absl::SimpleAtoi(args.Get("after"), &after)) {
     return UsageError("--after takes a cursor (a number printed with each event)");
@@ -154,12 +150,13 @@ std::vector<CommandSpec> InboxCommands() {
       {"inbox",
        "",
        "[--watch] [--after CURSOR]   (live requests by next due time; --watch: then every change)",
-       {"watch"},
+       {{"watch", "", "then print every change as it happens"},
+        {"after", "CURSOR", "resume a watch after this cursor"}},
        Inbox},
       {"due",
        "",
        "[--within 48h]   (running clocks due within the window, overdue included)",
-       {},
+       {{"within", "DURATION", "the window, e.g. 48h or 3d (default 48h)"}},
        Due},
   };
 }

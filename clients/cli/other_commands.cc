@@ -85,7 +85,6 @@ int VerifyChain(Context& ctx, const Args& args) {
 
 // The node's signed checkpoint, as served: pin the verifier key out of band.
 int GetCheckpoint(Context& ctx, const Args& args) {
-  if (absl::Status s = args.Allow({"out"}); !s.ok()) return UsageError(std::string(s.message()));
   auto stub = v1::AuditService::NewStub(ctx.channel);
   auto call = ctx.NewCall();
   v1::Checkpoint c;
@@ -116,9 +115,6 @@ uint64_t CheckpointSize(const std::string& path) {
 }
 
 int Export(Context& ctx, const Args& args) {
-  if (absl::Status s = args.Allow({"out", "since"}); !s.ok()) {
-    return UsageError(std::string(s.message()));
-  }
   if (args.positional().size() != 1 || args.Get("out").empty()) {
     return UsageError("expected a request ID and --out FILE");
   }
@@ -160,9 +156,6 @@ int Export(Context& ctx, const Args& args) {
 
 // Offline: checks a bundle with the node's verifier key alone. Exit 0, or 15 (DATA_LOSS).
 int Verify(Context&, const Args& args) {
-  if (absl::Status s = args.Allow({"key", "since"}); !s.ok()) {
-    return UsageError(std::string(s.message()));
-  }
   std::string old_note;
   if (args.Has("since")) {
     absl::StatusOr<std::string> n = ReadFile(args.Get("since"));
@@ -199,9 +192,6 @@ int Verify(Context&, const Args& args) {
 // --state): a rewritten history or a split view is reported. Repeats every --interval, or
 // checks once with --once. Exit 15 (DATA_LOSS) on an inconsistency.
 int Watch(Context& ctx, const Args& args) {
-  if (absl::Status s = args.Allow({"key", "state", "interval", "once"}); !s.ok()) {
-    return UsageError(std::string(s.message()));
-  }
   if (args.Get("key").empty() || args.Get("state").empty()) {
     return UsageError("expected --key VERIFIER_KEY and --state FILE");
   }
@@ -257,9 +247,6 @@ int Watch(Context& ctx, const Args& args) {
 }
 
 int Stats(Context& ctx, const Args& args) {
-  if (absl::Status s = args.Allow({"instrument"}); !s.ok()) {
-    return UsageError(std::string(s.message()));
-  }
   v1::GetStatisticsRequest req;
   req.set_instrument(args.Get("instrument"));
   auto stub = v1::AuditService::NewStub(ctx.channel);
@@ -272,8 +259,6 @@ int Stats(Context& ctx, const Args& args) {
 }
 
 int Authorities(Context& ctx, const Args& args) {
-  if (absl::Status s = args.Allow({"country"}); !s.ok())
-    return UsageError(std::string(s.message()));
   v1::ListAuthoritiesRequest req;
   req.set_country(args.Get("country"));
   v1::ListAuthoritiesResponse resp;
@@ -305,9 +290,6 @@ int Authority(Context& ctx, const Args& args) {
 
 // Adds or replaces an authority (admin): the file is a comity.v1.Authority in text format.
 int Upsert(Context& ctx, const Args& args) {
-  if (absl::Status s = args.Allow({"file", "request-id"}); !s.ok()) {
-    return UsageError(std::string(s.message()));
-  }
   absl::StatusOr<std::string> text = ReadFile(args.Get("file"));
   if (!text.ok()) return UsageError("give the authority as --file FILE.textproto (or -f)");
   v1::UpsertAuthorityRequest req;
@@ -326,9 +308,6 @@ int Upsert(Context& ctx, const Args& args) {
 
 // The Parties' reservations and declarations the directory records.
 int Reservations(Context& ctx, const Args& args) {
-  if (absl::Status s = args.Allow({"country", "instrument"}); !s.ok()) {
-    return UsageError(std::string(s.message()));
-  }
   v1::ListReservationsRequest req;
   req.set_country(args.Get("country"));
   req.set_instrument(args.Get("instrument"));
@@ -352,9 +331,6 @@ int Reservations(Context& ctx, const Args& args) {
 
 // Records (or with --withdraw removes) a reservation or declaration of the caller's Party.
 int Reserve(Context& ctx, const Args& args) {
-  if (absl::Status s = args.Allow({"kind", "text", "request-id", "withdraw"}); !s.ok()) {
-    return UsageError(std::string(s.message()));
-  }
   if (args.positional().size() != 3) return UsageError("expected COUNTRY INSTRUMENT CODE");
   v1::SetReservationRequest req;
   v1::Reservation* r = req.mutable_reservation();
@@ -410,46 +386,65 @@ std::vector<CommandSpec> OtherCommands() {
       {"audit",
        "export",
        "ID --out FILE [--since OLD_CHECKPOINT]   (a self-contained bundle)",
-       {},
+       {{"out", "FILE", "where to write it"},
+        {"since", "OLD_CHECKPOINT",
+         "a checkpoint note kept from before: prove the log extends it"}},
        Export},
       {"audit",
        "verify",
        "FILE --key VERIFIER_KEY [--since OLD_CHECKPOINT]   (offline)",
-       {},
+       {{"key", "VERIFIER_KEY", "the node's verifier key, pinned out of band"},
+        {"since", "OLD_CHECKPOINT",
+         "a checkpoint note kept from before: prove the log extends it"}},
        Verify},
       {"audit",
        "stats",
        "[--instrument ID]   (counts by type, outcome, ground; time to delivery)",
-       {},
+       {{"instrument", "ID", "only this instrument's requests"}},
        Stats},
       {"audit",
        "watch",
        "--key VERIFIER_KEY --state FILE [--interval 30s] [--once]",
-       {"once"},
+       {{"key", "VERIFIER_KEY", "the node's verifier key, pinned out of band"},
+        {"state", "FILE", "where the last checkpoint seen is kept"},
+        {"interval", "DURATION", "how often to look (default 30s)"},
+        {"once", "", "look once and exit"}},
        Watch},
       {"audit",
        "checkpoint",
        "[--out FILE]   (the node's signed Merkle log checkpoint)",
-       {},
+       {{"out", "FILE", "also write the note to this file"}},
        GetCheckpoint},
       {"audit",
        "verify-chain",
        "ID | directory   (checks the hash chain locally)",
        {},
        VerifyChain},
-      {"directory", "list", "[--country CC]", {}, Authorities},
+      {"directory",
+       "list",
+       "[--country CC]",
+       {{"country", "CC", "only this country's authorities"}},
+       Authorities},
       {"directory", "get", "AUTHORITY", {}, Authority},
       {"directory",
        "upsert",
        "-f AUTHORITY.textproto   (admin: add or replace an authority)",
-       {},
+       {{"file", "FILE", "the authority, a comity.v1.Authority in text format (-f)"},
+        {"request-id", "ID", "an idempotency key"}},
        Upsert},
-      {"directory", "reservations", "[--country CC] [--instrument ID]", {}, Reservations},
+      {"directory",
+       "reservations",
+       "[--country CC] [--instrument ID]",
+       {{"country", "CC", "only this Party's"}, {"instrument", "ID", "only this instrument's"}},
+       Reservations},
       {"directory",
        "reserve",
        "COUNTRY INSTRUMENT CODE [--kind reservation|declaration] [--text T] [--withdraw]   (admin "
        "of that Party)",
-       {"withdraw"},
+       {{"kind", "KIND", "reservation (default) or declaration"},
+        {"text", "TEXT", "as deposited, or a summary with its reference"},
+        {"withdraw", "", "withdraw it instead"},
+        {"request-id", "ID", "an idempotency key"}},
        Reserve},
       {"whoami", "", "", {}, WhoAmI},
       {"health", "", "", {}, Health},

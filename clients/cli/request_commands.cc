@@ -36,13 +36,12 @@ int Finish(const Context& ctx, const grpc::Status& status, const v1::Request& re
   return 0;
 }
 
-// The common shape of every lifecycle verb: ID, --etag, --request-id, then its own options.
+// The common shape of every lifecycle verb: ID, --etag, --request-id (VerbOptions), then its own
+// options.
 template <typename Req>
 int Verb(Context& ctx, const Args& args,
          grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, v1::Request*),
-         std::set<std::string> options, const Fill<Req>& fill) {
-  options.insert({"etag", "request-id"});
-  if (absl::Status s = args.Allow(options); !s.ok()) return UsageError(std::string(s.message()));
+         const Fill<Req>& fill) {
   if (args.positional().size() != 1) return UsageError("expected exactly one request ID");
   Req req;
   req.set_name(RequestName(args.positional()[0]));
@@ -78,9 +77,6 @@ std::string When(const Args& args, const std::string& option, Timestamp* out) {
 }
 
 int Create(Context& ctx, const Args& args, bool submit) {
-  if (absl::Status s = args.Allow({"file", "request-id", "follows"}); !s.ok()) {
-    return UsageError(std::string(s.message()));
-  }
   v1::CreateRequestRequest create;
   if (std::string err = ReadRequestFile(args, create.mutable_request()); !err.empty()) {
     return UsageError(err);
@@ -105,7 +101,7 @@ int Create(Context& ctx, const Args& args, bool submit) {
 
 int Submit(Context& ctx, const Args& args) {
   if (args.Has("file")) return Create(ctx, args, true);
-  return Verb<v1::SubmitRequestRequest>(ctx, args, &Stub::SubmitRequest, {}, nullptr);
+  return Verb<v1::SubmitRequestRequest>(ctx, args, &Stub::SubmitRequest, nullptr);
 }
 
 int Get(Context& ctx, const Args& args) {
@@ -119,11 +115,6 @@ int Get(Context& ctx, const Args& args) {
 }
 
 int List(Context& ctx, const Args& args) {
-  if (absl::Status s = args.Allow({"state", "type", "priority", "side", "counterpart", "instrument",
-                                   "page-size", "page-token", "all", "by-due", "due-before"});
-      !s.ok()) {
-    return UsageError(std::string(s.message()));
-  }
   v1::ListRequestsRequest req;
   const auto set_state = [](v1::ListRequestsRequest* r, int v) { r->set_state(v1::State(v)); };
   const auto set_type = [](v1::ListRequestsRequest* r, int v) { r->set_type(v1::RequestType(v)); };
@@ -181,7 +172,7 @@ int List(Context& ctx, const Args& args) {
 }
 
 int Update(Context& ctx, const Args& args) {
-  return Verb<v1::UpdateDraftRequest>(ctx, args, &Stub::UpdateDraft, {"file"},
+  return Verb<v1::UpdateDraftRequest>(ctx, args, &Stub::UpdateDraft,
                                       [](const Args& a, v1::UpdateDraftRequest& r) {
                                         return ReadRequestFile(a, r.mutable_request());
                                       });
@@ -194,7 +185,7 @@ std::string Required(const Args& a, const std::string& option, std::string* out)
 
 int Refuse(Context& ctx, const Args& args) {
   return Verb<v1::RefuseRequestRequest>(
-      ctx, args, &Stub::RefuseRequest, {"ground", "reason"},
+      ctx, args, &Stub::RefuseRequest,
       [](const Args& a, v1::RefuseRequestRequest& r) -> std::string {
         for (const std::string& g : a.GetAll("ground")) r.add_grounds(g);
         if (r.grounds().empty()) return "name at least one --ground";
@@ -204,7 +195,7 @@ int Refuse(Context& ctx, const Args& args) {
 
 int Consult(Context& ctx, const Args& args) {
   return Verb<v1::ConsultRequestRequest>(
-      ctx, args, &Stub::ConsultRequest, {"ground", "postpone", "reason"},
+      ctx, args, &Stub::ConsultRequest,
       [](const Args& a, v1::ConsultRequestRequest& r) -> std::string {
         for (const std::string& g : a.GetAll("ground")) r.add_intended_grounds(g);
         r.set_postponement(a.Has("postpone"));
@@ -214,7 +205,7 @@ int Consult(Context& ctx, const Args& args) {
 
 int Postpone(Context& ctx, const Args& args) {
   return Verb<v1::PostponeRequestRequest>(
-      ctx, args, &Stub::PostponeRequest, {"ground", "reason", "until"},
+      ctx, args, &Stub::PostponeRequest,
       [](const Args& a, v1::PostponeRequestRequest& r) -> std::string {
         if (std::string e = Required(a, "ground", r.mutable_ground()); !e.empty()) return e;
         if (std::string e = Required(a, "reason", r.mutable_reasons()); !e.empty()) return e;
@@ -224,7 +215,7 @@ int Postpone(Context& ctx, const Args& args) {
 
 int ProposeConditions(Context& ctx, const Args& args) {
   return Verb<v1::ProposeConditionsRequest>(
-      ctx, args, &Stub::ProposeConditions, {"condition"},
+      ctx, args, &Stub::ProposeConditions,
       [](const Args& a, v1::ProposeConditionsRequest& r) -> std::string {
         for (const std::string& c : a.GetAll("condition")) {
           std::vector<std::string> parts = absl::StrSplit(c, absl::MaxSplits(':', 1));
@@ -275,7 +266,7 @@ std::string AddItems(const Args& a, v1::Delivery* d) {
 
 int Deliver(Context& ctx, const Args& args) {
   return Verb<v1::DeliverEvidenceRequest>(
-      ctx, args, &Stub::DeliverEvidence, {"item", "item-file", "final", "transfer-conditions"},
+      ctx, args, &Stub::DeliverEvidence,
       [](const Args& a, v1::DeliverEvidenceRequest& r) -> std::string {
         v1::Delivery* d = r.mutable_delivery();
         d->set_final(a.Has("final"));
@@ -286,8 +277,7 @@ int Deliver(Context& ctx, const Args& args) {
 
 int Note(Context& ctx, const Args& args) {
   return Verb<v1::AddNoteRequest>(
-      ctx, args, &Stub::AddNote, {"kind", "text", "estimate"},
-      [](const Args& a, v1::AddNoteRequest& r) -> std::string {
+      ctx, args, &Stub::AddNote, [](const Args& a, v1::AddNoteRequest& r) -> std::string {
         absl::StatusOr<int> kind = ParseEnum(v1::NoteKind_descriptor(), a.Get("kind", "comment"));
         if (!kind.ok()) return absl::StrCat("--kind: ", kind.status().message());
         r.set_kind(v1::NoteKind(*kind));
@@ -299,7 +289,7 @@ int Note(Context& ctx, const Args& args) {
 template <typename Req>
 int Plain(Context& ctx, const Args& args,
           grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, v1::Request*)) {
-  return Verb<Req>(ctx, args, method, {}, nullptr);
+  return Verb<Req>(ctx, args, method, nullptr);
 }
 
 // For verbs whose only extra is one text option.
@@ -308,7 +298,7 @@ int WithText(Context& ctx, const Args& args,
              grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, v1::Request*),
              const std::string& option, std::string* (Req::*field)(), bool required) {
   return Verb<Req>(
-      ctx, args, method, {option}, [option, field, required](const Args& a, Req& r) -> std::string {
+      ctx, args, method, [option, field, required](const Args& a, Req& r) -> std::string {
         *((r.*field)()) = a.Get(option);
         return required && a.Get(option).empty() ? absl::StrCat("--", option, " is required") : "";
       });
@@ -316,149 +306,161 @@ int WithText(Context& ctx, const Args& args,
 
 }  // namespace
 
+std::vector<Option> VerbOptions(std::vector<Option> more) {
+  more.push_back({"etag", "ETAG", "act only if the request is still at this version"});
+  more.push_back(
+      {"request-id", "ID", "an idempotency key: a retry with it is answered, not repeated"});
+  return more;
+}
+
 std::vector<CommandSpec> RequestCommands() {
   return {
       {"request",
        "create",
        "-f REQUEST.textproto [--follows ID] [--request-id ID]   (makes a draft)",
-       {},
+       {{"file", "FILE", "the request, a comity.v1.Request in text format (-f)"},
+        {"follows", "ID", "the preservation this request follows up"},
+        {"request-id", "ID", "an idempotency key: a retry with it is answered, not repeated"}},
        [](Context& c, const Args& a) { return Create(c, a, false); }},
       {"request",
        "submit",
        "-f REQUEST.textproto [--follows ID] | ID   (create and submit, or submit a draft)",
-       {},
+       {{"file", "FILE", "the request, a comity.v1.Request in text format (-f)"},
+        {"follows", "ID", "the preservation this request follows up"},
+        {"request-id", "ID", "an idempotency key: a retry with it is answered, not repeated"},
+        {"etag", "ETAG", "act only if the request is still at this version"}},
        Submit},
-      {"request", "update", "ID -f REQUEST.textproto   (replace a draft's content)", {}, Update},
+      {"request", "update", "ID -f REQUEST.textproto   (replace a draft's content)",
+       VerbOptions({{"file", "FILE", "the request, a comity.v1.Request in text format (-f)"}}),
+       Update},
       {"request", "get", "ID", {}, Get},
       {"request",
        "list",
        "[--state S] [--type T] [--priority P] [--side requesting|receiving] [--counterpart A] "
        "[--instrument I] [--by-due] [--due-before 48h|TIME] [--page-size N] [--page-token T] "
        "[--all]",
-       {"all", "by-due"},
+       {{"state", "S", "a state, e.g. submitted"},
+        {"type", "T", "a request type, e.g. preservation"},
+        {"priority", "P", "routine, urgent or emergency"},
+        {"side", "SIDE", "requesting or receiving"},
+        {"counterpart", "AUTHORITY", "the other side's authority"},
+        {"instrument", "ID", "a profile id, e.g. uncc"},
+        {"by-due", "", "order by next due time"},
+        {"due-before", "TIME|DURATION", "only those due before"},
+        {"page-size", "N", "1-1000"},
+        {"page-token", "T", "from the previous page"},
+        {"all", "", "every page"}},
        List},
-      {"request",
-       "acknowledge",
-       "ID",
-       {},
+      {"request", "acknowledge", "ID", VerbOptions(),
        [](Context& c, const Args& a) {
          return Plain<v1::AcknowledgeRequestRequest>(c, a, &Stub::AcknowledgeRequest);
        }},
-      {"request",
-       "ask",
-       "ID --questions TEXT   (request more information)",
-       {},
+      {"request", "ask", "ID --questions TEXT   (request more information)",
+       VerbOptions({{"questions", "TEXT", "what the requesting side must answer"}}),
        [](Context& c, const Args& a) {
          return WithText<v1::RequestInformationRequest>(
              c, a, &Stub::RequestInformation, "questions",
              &v1::RequestInformationRequest::mutable_questions, true);
        }},
-      {"request",
-       "supplement",
-       "ID --information TEXT",
-       {},
+      {"request", "supplement", "ID --information TEXT",
+       VerbOptions({{"information", "TEXT", "the information asked for"}}),
        [](Context& c, const Args& a) {
          return WithText<v1::SupplementRequestRequest>(
              c, a, &Stub::SupplementRequest, "information",
              &v1::SupplementRequestRequest::mutable_information, true);
        }},
-      {"request",
-       "consult",
-       "ID (--ground G ... | --postpone) --reason TEXT",
-       {"postpone"},
+      {"request", "consult", "ID (--ground G ... | --postpone) --reason TEXT",
+       VerbOptions({{"ground", "G", "a ground of the instrument (repeat for several)"},
+                    {"postpone", "", "consult on postponing instead"},
+                    {"reason", "TEXT", "the reasons, for the trail"}}),
        Consult},
-      {"request", "propose-conditions", "ID --condition KIND:TEXT ...", {}, ProposeConditions},
-      {"request",
-       "accept-conditions",
-       "ID",
-       {},
+      {"request", "propose-conditions", "ID --condition KIND:TEXT ...",
+       VerbOptions({{"condition", "KIND:TEXT", "a condition (repeat for several)"}}),
+       ProposeConditions},
+      {"request", "accept-conditions", "ID", VerbOptions(),
        [](Context& c, const Args& a) {
          return Plain<v1::AcceptConditionsRequest>(c, a, &Stub::AcceptConditions);
        }},
-      {"request",
-       "decline-conditions",
-       "ID --reason TEXT",
-       {},
+      {"request", "decline-conditions", "ID --reason TEXT",
+       VerbOptions({{"reason", "TEXT", "the reasons, for the trail"}}),
        [](Context& c, const Args& a) {
          return WithText<v1::DeclineConditionsRequest>(
              c, a, &Stub::DeclineConditions, "reason",
              &v1::DeclineConditionsRequest::mutable_reason, true);
        }},
-      {"request",
-       "accept",
-       "ID",
-       {},
+      {"request", "accept", "ID", VerbOptions(),
        [](Context& c, const Args& a) {
          return Plain<v1::AcceptRequestRequest>(c, a, &Stub::AcceptRequest);
        }},
-      {"request", "postpone", "ID --ground G --reason TEXT --until TIME|90d", {}, Postpone},
-      {"request",
-       "resume",
-       "ID",
-       {},
+      {"request", "postpone", "ID --ground G --reason TEXT --until TIME|90d",
+       VerbOptions(
+           {{"ground", "G", "the postponement ground"},
+            {"reason", "TEXT", "the reasons, for the trail"},
+            {"until", "TIME|DURATION", "an RFC 3339 time or a duration from now, e.g. 90d"}}),
+       Postpone},
+      {"request", "resume", "ID", VerbOptions(),
        [](Context& c, const Args& a) {
          return Plain<v1::ResumeRequestRequest>(c, a, &Stub::ResumeRequest);
        }},
-      {"request", "refuse", "ID --ground G [--ground G ...] --reason TEXT", {}, Refuse},
-      {"request",
-       "deliver",
+      {"request", "refuse", "ID --ground G [--ground G ...] --reason TEXT",
+       VerbOptions({{"ground", "G", "a ground of the instrument (repeat for several)"},
+                    {"reason", "TEXT", "the reasons, for the trail"}}),
+       Refuse},
+      {"request", "deliver",
        "ID (--item NAME:SHA256:CATEGORY[:SIZE] | --item-file PATH:CATEGORY) ... [--final] "
        "[--transfer-conditions TEXT]",
-       {"final"},
+       VerbOptions({{"item", "NAME:SHA256:CATEGORY[:SIZE]", "an item delivered (repeat)"},
+                    {"item-file", "PATH:CATEGORY",
+                     "an item read from a file, its digest computed here (repeat)"},
+                    {"final", "", "the last delivery"},
+                    {"transfer-conditions", "TEXT", "conditions on the transfer"}}),
        Deliver},
-      {"request",
-       "confirm-receipt",
-       "ID",
-       {},
+      {"request", "confirm-receipt", "ID", VerbOptions(),
        [](Context& c, const Args& a) {
          return Plain<v1::ConfirmReceiptRequest>(c, a, &Stub::ConfirmReceipt);
        }},
-      {"request",
-       "confirm-preserved",
-       "ID --until TIME|60d",
-       {},
+      {"request", "confirm-preserved", "ID --until TIME|60d",
+       VerbOptions(
+           {{"until", "TIME|DURATION", "an RFC 3339 time or a duration from now, e.g. 90d"}}),
        [](Context& c, const Args& a) {
          return Verb<v1::ConfirmPreservedRequest>(
-             c, a, &Stub::ConfirmPreserved, {"until"},
-             [](const Args& args, v1::ConfirmPreservedRequest& r) {
+             c, a, &Stub::ConfirmPreserved, [](const Args& args, v1::ConfirmPreservedRequest& r) {
                return When(args, "until", r.mutable_expire_time());
              });
        }},
-      {"request",
-       "extend",
-       "ID --until TIME|90d [--reason TEXT]",
-       {},
+      {"request", "extend", "ID --until TIME|90d [--reason TEXT]",
+       VerbOptions({{"until", "TIME|DURATION", "an RFC 3339 time or a duration from now, e.g. 90d"},
+                    {"reason", "TEXT", "why the preservation is extended"}}),
        [](Context& c, const Args& a) {
          return Verb<v1::ExtendPreservationRequest>(
-             c, a, &Stub::ExtendPreservation, {"until", "reason"},
+             c, a, &Stub::ExtendPreservation,
              [](const Args& args, v1::ExtendPreservationRequest& r) {
                r.set_reasons(args.Get("reason"));
                return When(args, "until", r.mutable_expire_time());
              });
        }},
-      {"request",
-       "release",
-       "ID [--reason TEXT]",
-       {},
+      {"request", "release", "ID [--reason TEXT]",
+       VerbOptions({{"reason", "TEXT", "why it is released"}}),
        [](Context& c, const Args& a) {
          return WithText<v1::ReleasePreservationRequest>(
              c, a, &Stub::ReleasePreservation, "reason",
              &v1::ReleasePreservationRequest::mutable_reason, false);
        }},
-      {"request",
-       "withdraw",
-       "ID --reason TEXT",
-       {},
+      {"request", "withdraw", "ID --reason TEXT",
+       VerbOptions({{"reason", "TEXT", "the reasons, for the trail"}}),
        [](Context& c, const Args& a) {
          return WithText<v1::WithdrawRequestRequest>(c, a, &Stub::WithdrawRequest, "reason",
                                                      &v1::WithdrawRequestRequest::mutable_reason,
                                                      true);
        }},
-      {"request",
-       "note",
+      {"request", "note",
        "ID --kind status-enquiry|status-reply|delay-notice|risk-notice|confidentiality-notice|"
        "comment --text TEXT [--estimate TIME]",
-       {},
+       VerbOptions({{"kind", "KIND",
+                     "status-enquiry, status-reply, delay-notice, risk-notice, "
+                     "confidentiality-notice or comment"},
+                    {"text", "TEXT", "the note"},
+                    {"estimate", "TIME|DURATION", "a delay notice's new estimate"}}),
        Note},
   };
 }

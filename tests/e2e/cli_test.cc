@@ -129,6 +129,34 @@ TEST(CliTest, EveryCommandAnswersHelp) {
   EXPECT_EQ(Shell(absl::StrCat(COMITY_CLI_PATH, " request --help")).code, 0);
 }
 
+// Each command parses its options from its own table, the global ones are Abseil flags: an option
+// the command does not take, a global one that does not exist or a value that does not parse is a
+// usage error (64) naming the problem, before any call is made.
+TEST(CliTest, OptionsComeFromEachCommandsTable) {
+  const Outcome typo = Shell(absl::StrCat(COMITY_CLI_PATH,
+                                          " --addr 127.0.0.1:1 request refuse ID "
+                                          "--grund ESSENTIAL_INTERESTS"));
+  EXPECT_EQ(typo.code, 64) << typo.out;
+  EXPECT_THAT(typo.out, HasSubstr("unknown option --grund; this command takes --ground, --reason, "
+                                  "--etag, --request-id"));
+  const Outcome missing = Shell(absl::StrCat(COMITY_CLI_PATH, " audit export ID --out"));
+  EXPECT_EQ(missing.code, 64) << missing.out;
+  EXPECT_THAT(missing.out, HasSubstr("--out needs a value (FILE)"));
+  const Outcome valued_switch = Shell(absl::StrCat(COMITY_CLI_PATH, " inbox --watch=yes"));
+  EXPECT_EQ(valued_switch.code, 64) << valued_switch.out;
+  const Outcome global = Shell(absl::StrCat(COMITY_CLI_PATH, " --adress 127.0.0.1:1 whoami"));
+  EXPECT_EQ(global.code, 64) << global.out;
+  EXPECT_THAT(global.out, HasSubstr("unknown global option --adress"));
+  const Outcome duration = Shell(absl::StrCat(COMITY_CLI_PATH, " --timeout soon whoami"));
+  EXPECT_EQ(duration.code, 64) << duration.out;
+  EXPECT_THAT(duration.out, HasSubstr("--timeout: "));
+  // A command's help lists its table.
+  const Outcome help = Shell(absl::StrCat(COMITY_CLI_PATH, " audit verify --help"));
+  EXPECT_EQ(help.code, 0);
+  EXPECT_THAT(help.out, HasSubstr("--key VERIFIER_KEY"));
+  EXPECT_THAT(help.out, HasSubstr("--since OLD_CHECKPOINT"));
+}
+
 TEST(ComitydTest, CheckConfigNamesTheProblemAndWritesNothing) {
   TempDir dir;
   const std::string data = dir.path() + "/data";
