@@ -75,26 +75,15 @@ void DirectoryService::ListAuthorities(grpc::CallbackServerContext* ctx,
 void DirectoryService::UpsertAuthority(grpc::CallbackServerContext* ctx,
                                        const v1::UpsertAuthorityRequest* req, v1::Authority* reply,
                                        UnaryCall* call) {
-  if (absl::Status s = log_->Start(); !s.ok()) {
-    log_->Finish(call, *ctx, kUpsert, s);
-    return;
-  }
-  absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
-  if (!caller.ok()) {
-    log_->Finish(call, *ctx, kUpsert, caller.status());
-    return;
-  }
-  if (absl::Status s = CheckWellFormed(*req); !s.ok()) {
-    log_->Finish(call, *ctx, kUpsert, s);
-    return;
-  }
-  engine_->Apply(
-      workflow::MakeCommand(v1::UPSERT_AUTHORITY, *caller, *req),
-      [this, ctx, reply, call, name = req->authority().name()](absl::StatusOr<v1::Request> done) {
+  AnswerChange(
+      ctx, *identifier_, *log_, kUpsert, *req, call, *engine_,
+      [req](workflow::Caller caller) {
+        return workflow::MakeCommand(v1::UPSERT_AUTHORITY, std::move(caller), *req);
+      },
+      [this, reply, name = req->authority().name()](const absl::StatusOr<v1::Request>& done) {
         // The directory holds the change before the engine reports it.
         std::optional<v1::Authority> a = directory_->FindAuthority(name);
         if (done.ok() && a) *reply = *std::move(a);
-        log_->Finish(call, *ctx, kUpsert, done.status());
       });
 }
 
@@ -137,24 +126,13 @@ void DirectoryService::ListReservations(grpc::CallbackServerContext* ctx,
 void DirectoryService::SetReservation(grpc::CallbackServerContext* ctx,
                                       const v1::SetReservationRequest* req, v1::Reservation* reply,
                                       UnaryCall* call) {
-  if (absl::Status s = log_->Start(); !s.ok()) {
-    log_->Finish(call, *ctx, kSetReservation, s);
-    return;
-  }
-  absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
-  if (!caller.ok()) {
-    log_->Finish(call, *ctx, kSetReservation, caller.status());
-    return;
-  }
-  if (absl::Status s = CheckWellFormed(*req); !s.ok()) {
-    log_->Finish(call, *ctx, kSetReservation, s);
-    return;
-  }
-  engine_->Apply(
-      workflow::MakeCommand(v1::SET_RESERVATION, *caller, *req),
-      [this, ctx, reply, call, r = req->reservation()](absl::StatusOr<v1::Request> done) {
+  AnswerChange(
+      ctx, *identifier_, *log_, kSetReservation, *req, call, *engine_,
+      [req](workflow::Caller caller) {
+        return workflow::MakeCommand(v1::SET_RESERVATION, std::move(caller), *req);
+      },
+      [reply, r = req->reservation()](const absl::StatusOr<v1::Request>& done) {
         if (done.ok()) *reply = r;
-        log_->Finish(call, *ctx, kSetReservation, done.status());
       });
 }
 

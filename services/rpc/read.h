@@ -79,6 +79,34 @@ void AnswerAuditedRead(grpc::CallbackServerContext* ctx, const Identifier& ident
   }
 }
 
+// The whole of a change handler: identify the caller, check that `request` is well formed, hand
+// `make(caller)` (a workflow::Command) to `engine`; once the engine reports the durable outcome,
+// `done(outcome)` (absl::StatusOr<v1::Request>&, whose value it may take) fills the reply and the call ends with the
+// outcome's status (refusals go to the security log).
+template <typename Make, typename Done>
+void AnswerChange(grpc::CallbackServerContext* ctx, const Identifier& identifier, SecurityLog& log,
+                  const char* method, const google::protobuf::Message& request, UnaryCall* call,
+                  workflow::Engine& engine, Make&& make, Done done) {
+  if (absl::Status s = log.Start(); !s.ok()) {
+    log.Finish(call, *ctx, method, s);
+    return;
+  }
+  absl::StatusOr<workflow::Caller> caller = identifier.Identify(*ctx);
+  if (!caller.ok()) {
+    log.Finish(call, *ctx, method, caller.status());
+    return;
+  }
+  if (absl::Status s = CheckWellFormed(request); !s.ok()) {
+    log.Finish(call, *ctx, method, s);
+    return;
+  }
+  engine.Apply(std::forward<Make>(make)(*std::move(caller)),
+               [ctx, &log, method, call, done = std::move(done)](absl::StatusOr<v1::Request> r) {
+                 done(r);
+                 log.Finish(call, *ctx, method, r.status());
+               });
+}
+
 // A read that is not recorded (statistics, checkpoints, the directory).
 template <typename Reply, typename Read>
 void AnswerRead(grpc::CallbackServerContext* ctx, const Identifier& identifier, SecurityLog& log,

@@ -55,24 +55,14 @@ RequestService::RequestService(const Identifier* identifier, workflow::Engine* e
 template <typename Message>
 void RequestService::Change(grpc::CallbackServerContext* ctx, const char* method, v1::Action action,
                             const Message* req, v1::Request* reply, UnaryCall* call) {
-  if (absl::Status s = log_->Start(); !s.ok()) {
-    log_->Finish(call, *ctx, method, s);
-    return;
-  }
-  absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
-  if (!caller.ok()) {
-    log_->Finish(call, *ctx, method, caller.status());
-    return;
-  }
-  if (absl::Status s = CheckWellFormed(*req); !s.ok()) {
-    log_->Finish(call, *ctx, method, s);
-    return;
-  }
-  engine_->Apply(workflow::MakeCommand(action, *std::move(caller), *req),
-                 [this, ctx, method, reply, call](absl::StatusOr<v1::Request> r) {
-                   if (r.ok()) *reply = *std::move(r);
-                   log_->Finish(call, *ctx, method, r.status());
-                 });
+  AnswerChange(
+      ctx, *identifier_, *log_, method, *req, call, *engine_,
+      [action, req](workflow::Caller caller) {
+        return workflow::MakeCommand(action, std::move(caller), *req);
+      },
+      [reply](absl::StatusOr<v1::Request>& r) {
+        if (r.ok()) *reply = *std::move(r);
+      });
 }
 
 #define COMITY_VERB(Method, Message, Action)                                        \
