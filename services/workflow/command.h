@@ -40,24 +40,25 @@ Command MakeCommand(v1::Action action, Caller caller, const Msg& body) {
   return c;
 }
 
-inline Command MakeCommand(v1::Action action, Caller caller,
-                           const v1::SetReservationRequest& body) {
+// A body that names no request, only an idempotency key (the directory's changes).
+template <typename Msg>
+Command MakeKeyedCommand(v1::Action action, Caller caller, const Msg& body) {
   Command c;
   c.action = action;
   c.caller = std::move(caller);
   c.request_id = body.request_id();
-  c.body = std::make_shared<v1::SetReservationRequest>(body);
+  c.body = std::make_shared<Msg>(body);
   return c;
 }
 
 inline Command MakeCommand(v1::Action action, Caller caller,
+                           const v1::SetReservationRequest& body) {
+  return MakeKeyedCommand(action, std::move(caller), body);
+}
+
+inline Command MakeCommand(v1::Action action, Caller caller,
                            const v1::UpsertAuthorityRequest& body) {
-  Command c;
-  c.action = action;
-  c.caller = std::move(caller);
-  c.request_id = body.request_id();
-  c.body = std::make_shared<v1::UpsertAuthorityRequest>(body);
-  return c;
+  return MakeKeyedCommand(action, std::move(caller), body);
 }
 
 // The node's first directory, written by the node itself.
@@ -91,12 +92,7 @@ inline Command MakeTimerCommand(const v1::ClockTimerRequest& timer) {
 }
 
 inline Command MakeCommand(v1::Action action, Caller caller, const v1::CreateRequestRequest& body) {
-  Command c;
-  c.action = action;
-  c.caller = std::move(caller);
-  c.request_id = body.request_id();
-  c.body = std::make_shared<v1::CreateRequestRequest>(body);
-  return c;
+  return MakeKeyedCommand(action, std::move(caller), body);
 }
 
 }  // namespace comity::workflow
