@@ -1,11 +1,15 @@
 #include "storage/keys.h"
 
+#include <cstring>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/ids.h"
 
 namespace comity::storage {
 
@@ -38,8 +42,17 @@ std::string LinkKey(absl::string_view preservation_id, absl::string_view follow_
 namespace {
 
 std::string Digits(uint64_t n) { return absl::StrFormat("%020d", n); }
+constexpr size_t kDigits = 20;
+
+bool LooksLikeId(absl::string_view s) { return IsValidId(std::string(s)); }
 
 }  // namespace
+
+bool ParseIdAfter(absl::string_view key, absl::string_view prefix, std::string* request_id) {
+  if (!absl::ConsumePrefix(&key, prefix) || !LooksLikeId(key)) return false;
+  *request_id = std::string(key);
+  return true;
+}
 
 std::string TimerPrefix() { return "timer/"; }
 
@@ -65,6 +78,84 @@ std::string DuePrefix(absl::string_view scope) { return absl::StrCat("due/", sco
 
 std::string DueKey(absl::string_view scope, int64_t unix_micros, absl::string_view request_id) {
   return absl::StrCat(DuePrefix(scope), Digits(unix_micros < 0 ? 0 : unix_micros), "/", request_id);
+}
+
+std::string DueSuffix(int64_t unix_micros, absl::string_view request_id) {
+  return absl::StrCat(Digits(unix_micros < 0 ? 0 : unix_micros), "/", request_id);
+}
+
+bool ParseDueSuffix(absl::string_view suffix, int64_t* unix_micros, std::string* request_id) {
+  if (suffix.size() < kDigits + 2 || suffix[kDigits] != '/') return false;
+  absl::string_view digits = suffix.substr(0, kDigits);
+  absl::string_view id = suffix.substr(kDigits + 1);
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+  }
+  if (!absl::SimpleAtoi(digits, unix_micros) || !LooksLikeId(id)) return false;
+  *request_id = std::string(id);
+  return true;
+}
+
+bool ParseDueKey(absl::string_view key, absl::string_view prefix, int64_t* unix_micros,
+                 std::string* request_id) {
+  return absl::ConsumePrefix(&key, prefix) && ParseDueSuffix(key, unix_micros, request_id);
+}
+
+std::string ListPrefix(absl::string_view scope, Dimension dimension, absl::string_view value) {
+  return absl::StrCat("list/", scope, "/", std::string(1, static_cast<char>(dimension)), "/", value,
+                      "/");
+}
+
+std::string ListKey(absl::string_view scope, Dimension dimension, absl::string_view value,
+                    absl::string_view request_id) {
+  return absl::StrCat(ListPrefix(scope, dimension, value), request_id);
+}
+
+std::string ListDuePrefix(absl::string_view scope, Dimension dimension, absl::string_view value) {
+  return absl::StrCat("listdue/", scope, "/", std::string(1, static_cast<char>(dimension)), "/",
+                      value, "/");
+}
+
+std::string ListDueKey(absl::string_view scope, Dimension dimension, absl::string_view value,
+                       int64_t unix_micros, absl::string_view request_id) {
+  return absl::StrCat(ListDuePrefix(scope, dimension, value), DueSuffix(unix_micros, request_id));
+}
+
+std::string CounterPrefix(absl::string_view scope) { return absl::StrCat(scope, "/"); }
+
+std::string CounterPrefix(absl::string_view scope, char side) {
+  return absl::StrCat(scope, "/", std::string(1, side), "/");
+}
+
+std::string CounterKey(absl::string_view scope, char side, absl::string_view instrument,
+                       absl::string_view figure) {
+  return absl::StrCat(CounterPrefix(scope, side), instrument, "/", figure);
+}
+
+bool ParseCounterKey(absl::string_view key, std::string* scope, char* side, std::string* instrument,
+                     std::string* figure) {
+  // The scope: kEveryAuthority, or authorities/<id>.
+  size_t scope_end;
+  if (absl::StartsWith(key, absl::StrCat(kEveryAuthority, "/"))) {
+    scope_end = strlen(kEveryAuthority);
+  } else if (absl::StartsWith(key, "authorities/")) {
+    scope_end = key.find('/', strlen("authorities/"));
+    if (scope_end == absl::string_view::npos) return false;
+  } else {
+    return false;
+  }
+  absl::string_view rest = key.substr(scope_end);  // "/<side>/<instrument>/<figure>"
+  if (rest.size() < 3 || rest[0] != '/' || rest[2] != '/') return false;
+  const char code = rest[1];
+  if (code != kRequestingCode && code != kReceivingCode && code != kNoSideCode) return false;
+  rest.remove_prefix(3);
+  const size_t slash = rest.find('/');
+  if (slash == absl::string_view::npos || slash == 0 || slash + 1 == rest.size()) return false;
+  *scope = std::string(key.substr(0, scope_end));
+  *side = code;
+  *instrument = std::string(rest.substr(0, slash));
+  *figure = std::string(rest.substr(slash + 1));
+  return true;
 }
 
 std::string EventPrefix() { return "event/"; }

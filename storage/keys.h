@@ -22,6 +22,10 @@ std::string PartyKey(absl::string_view authority, absl::string_view request_id);
 std::string LinkPrefix(absl::string_view preservation_id);
 std::string LinkKey(absl::string_view preservation_id, absl::string_view follow_up_id);
 
+// The id at the end of a key that is `prefix` (PartyPrefix, LinkPrefix, ListPrefix) and an id;
+// false if `key` is not one.
+bool ParseIdAfter(absl::string_view key, absl::string_view prefix, std::string* request_id);
+
 // kIndex: the timers of requests' clocks, by the time they fire (microseconds since the epoch,
 // 20 decimal digits): timer/<time>/<id>/<clock>/<w: warning | d: due>.
 std::string TimerPrefix();
@@ -37,6 +41,49 @@ bool ParseTimerKey(absl::string_view key, int64_t* unix_micros, std::string* req
 inline constexpr char kEveryAuthority[] = "*";
 std::string DuePrefix(absl::string_view scope);
 std::string DueKey(absl::string_view scope, int64_t unix_micros, absl::string_view request_id);
+// What follows a due key's prefix (DuePrefix, ListDuePrefix): <time, 20 digits>/<id>. Sorts by
+// time, then id.
+std::string DueSuffix(int64_t unix_micros, absl::string_view request_id);
+bool ParseDueSuffix(absl::string_view suffix, int64_t* unix_micros, std::string* request_id);
+// ParseDueSuffix of what follows `prefix` in `key`.
+bool ParseDueKey(absl::string_view key, absl::string_view prefix, int64_t* unix_micros,
+                 std::string* request_id);
+
+// kIndex: requests by the value of one listing filter, for each scope that sees them (as for due
+// times: the parties' authorities, and kEveryAuthority once submitted), in creation order and in
+// next-due-time order (requests with a running clock only). Empty values.
+//   list/<scope>/<dimension>/<value>/<id>
+//   listdue/<scope>/<dimension>/<value>/<time, 20 digits>/<id>
+// Values hold no '/' but a counterpart's authority name, whose form is fixed.
+enum class Dimension : char {
+  kSide = 'w',   // value: SideCode
+  kState = 's',  // enum values in decimal
+  kType = 't',
+  kPriority = 'p',
+  kInstrument = 'i',   // the profile id
+  kCounterpart = 'c',  // the other party's authority name (either party's, for kEveryAuthority)
+};
+std::string ListPrefix(absl::string_view scope, Dimension dimension, absl::string_view value);
+std::string ListKey(absl::string_view scope, Dimension dimension, absl::string_view value,
+                    absl::string_view request_id);
+std::string ListDuePrefix(absl::string_view scope, Dimension dimension, absl::string_view value);
+std::string ListDueKey(absl::string_view scope, Dimension dimension, absl::string_view value,
+                       int64_t unix_micros, absl::string_view request_id);
+
+// A side in a key: 'q' requesting, 'r' receiving, '-' none (kEveryAuthority's counters).
+inline constexpr char kRequestingCode = 'q';
+inline constexpr char kReceivingCode = 'r';
+inline constexpr char kNoSideCode = '-';
+
+// kCounters: figures over the submitted requests each scope sees, by side and instrument:
+// <scope>/<side code>/<instrument>/<figure>. A figure is a name (requests, pending, ...) or
+// type/<RequestType> or ground/<code>.
+std::string CounterPrefix(absl::string_view scope);
+std::string CounterPrefix(absl::string_view scope, char side);
+std::string CounterKey(absl::string_view scope, char side, absl::string_view instrument,
+                       absl::string_view figure);
+bool ParseCounterKey(absl::string_view key, std::string* scope, char* side, std::string* instrument,
+                     std::string* figure);
 
 // kIndex: the live feed, one comity.storage.v1.EventRecord per event: event/<cursor, 20 digits>.
 std::string EventPrefix();
@@ -57,7 +104,10 @@ inline constexpr char kTlogSizeKey[] = "tlog_size";   // leaves in the Merkle lo
 // The audit trail of the directory's changes (kAudit, AuditKey(kDirectoryTrail, seq)). Request ids
 // are upper-case, so this never collides with a request's trail.
 inline constexpr char kDirectoryTrail[] = "directory";
-inline constexpr char kSchemaVersion[] = "1";
+// The store's layout. Version 1 lacked the listing indexes (list/, listdue/) and kCounters; the
+// engine builds them from the records when it starts on such a store.
+inline constexpr char kSchemaVersion[] = "2";
+inline constexpr char kSchemaVersion1[] = "1";
 
 }  // namespace comity::storage
 

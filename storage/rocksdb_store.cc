@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
+#include "rocksdb/merge_operator.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/write_batch.h"
@@ -15,13 +16,75 @@
 #include "storage/store.h"
 
 namespace comity::storage {
-namespace {
 
-constexpr const char* kColumnNames[kColumnCount] = {"requests",    "audit", "index",
-                                                    "idempotency", "meta",  "tlog"};
+std::string EncodeCounter(int64_t value) {
+  std::string out(8, '\0');
+  const uint64_t v = static_cast<uint64_t>(value);
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  return out;
+}
+
+bool DecodeCounter(absl::string_view bytes, int64_t* value) {
+  if (bytes.size() != 8) return false;
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<unsigned char>(bytes[i])} << (8 * i);
+  *value = static_cast<int64_t>(v);
+  return true;
+}
+
+namespace {
 
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+
+// Column::kCounters: a write adds its value to the stored one (both EncodeCounter). Wraps
+// around rather than overflowing, as two's complement sums do.
+class CounterAdd : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger* logger) const override {
+    int64_t sum = 0, delta = 0;
+    if (existing != nullptr && !DecodeCounter(ToView(*existing), &sum)) {
+      rocksdb::Log(rocksdb::InfoLogLevel::ERROR_LEVEL, logger, "comity: corrupt counter");
+      return false;  // RocksDB reports Corruption to the reader
+    }
+    if (!DecodeCounter(ToView(value), &delta)) return false;
+    *new_value = EncodeCounter(
+        static_cast<int64_t>(static_cast<uint64_t>(sum) + static_cast<uint64_t>(delta)));
+    return true;
+  }
+  const char* Name() const override { return "comity.CounterAdd"; }
+};
+
+// The smallest string above every string that starts with `prefix` ("" if there is none).
+std::string PrefixEnd(absl::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
+class RocksDbCursor : public Cursor {
+ public:
+  RocksDbCursor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, absl::string_view prefix)
+      : end_(PrefixEnd(prefix)), end_slice_(end_) {
+    rocksdb::ReadOptions options;
+    if (!end_.empty()) options.iterate_upper_bound = &end_slice_;
+    it_.reset(db->NewIterator(options, cf));
+  }
+  void Seek(absl::string_view target) override { it_->Seek(ToSlice(target)); }
+  void Next() override { it_->Next(); }
+  bool Valid() const override { return it_->Valid(); }
+  absl::string_view key() const override { return ToView(it_->key()); }
+  absl::string_view value() const override { return ToView(it_->value()); }
+  absl::Status status() const override { return FromRocksDb(it_->status(), "scan"); }
+
+ private:
+  const std::string end_;
+  const rocksdb::Slice end_slice_;  // must outlive the iterator, which reads it
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
 
 class RocksDbStore : public Store {
  public:
@@ -75,6 +138,10 @@ class RocksDbStore : public Store {
     return FromRocksDb(it->status(), "scan");
   }
 
+  std::unique_ptr<Cursor> NewCursor(Column column, absl::string_view prefix) const override {
+    return std::make_unique<RocksDbCursor>(db_.get(), Handle(column), prefix);
+  }
+
   absl::Status Commit(const WriteSet& batch) override {
     if (failed_.load()) {
       return absl::UnavailableError(
@@ -84,8 +151,18 @@ class RocksDbStore : public Store {
     for (const WriteSet::Write& w : batch.writes()) bytes += w.key.size() + w.value.size() + 16;
     rocksdb::WriteBatch wb(bytes);
     for (const WriteSet::Write& w : batch.writes()) {
-      rocksdb::Status s = w.erase ? wb.Delete(Handle(w.column), ToSlice(w.key))
-                                  : wb.Put(Handle(w.column), ToSlice(w.key), ToSlice(w.value));
+      rocksdb::Status s;
+      switch (w.op) {
+        case WriteSet::Op::kPut:
+          s = wb.Put(Handle(w.column), ToSlice(w.key), ToSlice(w.value));
+          break;
+        case WriteSet::Op::kDelete:
+          s = wb.Delete(Handle(w.column), ToSlice(w.key));
+          break;
+        case WriteSet::Op::kAdd:
+          s = wb.Merge(Handle(w.column), ToSlice(w.key), ToSlice(w.value));
+          break;
+      }
       if (!s.ok()) return FromRocksDb(s, "prepare write");
     }
     rocksdb::WriteOptions options;
@@ -111,7 +188,8 @@ class RocksDbStore : public Store {
 absl::Status CheckSchema(Store& store) {
   absl::StatusOr<std::string> version = store.Get(Column::kMeta, kSchemaVersionKey);
   if (version.ok()) {
-    if (*version == kSchemaVersion) return absl::OkStatus();
+    // Version 1 lacks the listing indexes and counters; the engine adds them at start.
+    if (*version == kSchemaVersion || *version == kSchemaVersion1) return absl::OkStatus();
     return absl::FailedPreconditionError(absl::StrCat("the data directory holds schema version ",
                                                       *version, "; this build reads ",
                                                       kSchemaVersion));
@@ -154,7 +232,12 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& dir,
   cf_options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(6));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
-  for (const char* name : kColumnNames) descriptors.emplace_back(name, cf_options);
+  for (const auto& [column, name] : kColumnNames) {
+    descriptors.emplace_back(name, cf_options);
+    if (column == Column::kCounters) {
+      descriptors.back().options.merge_operator = std::make_shared<CounterAdd>();
+    }
+  }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;

@@ -1,10 +1,13 @@
 #ifndef COMITY_STORAGE_STORE_H_
 #define COMITY_STORAGE_STORE_H_
 
+#include <array>
+#include <cstdint>
 #include <functional>
 #include <iterator>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -14,32 +17,71 @@
 
 namespace comity::storage {
 
-// The key spaces of the store (RocksDB column families). storage/keys.h builds their keys.
+// The key spaces of the store (RocksDB column families). storage/keys.h builds and parses every
+// key (DESIGN.md §7).
 enum class Column {
   kRequests,     // <request id> -> comity.v1.Request
   kAudit,        // <request id><seq u64 big-endian> -> comity.v1.AuditEntry bytes
-  kIndex,        // party/<authority>/<id>, link/<preservation id>/<follow-up id>
+  kIndex,        // listings, links, timers, due times, the live feed
   kIdempotency,  // <principal>\0<request_id> -> comity.storage.v1.IdempotencyRecord
   kMeta,         // schema version, node identity, directory
   kTlog,         // Merkle log nodes: <level u8><index u64 big-endian> -> SHA-256
+  kCounters,     // figures kept per authority: int64 sums, written as deltas (WriteSet::Add)
 };
-inline constexpr int kColumnCount = 6;
+inline constexpr int kColumnCount = 7;
+
+// Each column's RocksDB column family name. Listed in the enum's order: the static_assert below
+// fails the build if they part.
+inline constexpr std::array<std::pair<Column, const char*>, kColumnCount> kColumnNames = {{
+    {Column::kRequests, "requests"},
+    {Column::kAudit, "audit"},
+    {Column::kIndex, "index"},
+    {Column::kIdempotency, "idempotency"},
+    {Column::kMeta, "meta"},
+    {Column::kTlog, "tlog"},
+    {Column::kCounters, "counters"},
+}};
+constexpr bool ColumnNamesInEnumOrder() {
+  for (int i = 0; i < kColumnCount; ++i) {
+    if (static_cast<int>(kColumnNames[i].first) != i) return false;
+  }
+  return true;
+}
+static_assert(ColumnNamesInEnumOrder(), "kColumnNames must list every Column in enum order");
+constexpr const char* ColumnName(Column c) { return kColumnNames[static_cast<int>(c)].second; }
+
+// A counter's stored value: a signed 64-bit integer, 8 bytes little-endian. The sum of every
+// delta written to its key.
+std::string EncodeCounter(int64_t value);
+// False unless `bytes` is a counter's value.
+bool DecodeCounter(absl::string_view bytes, int64_t* value);
 
 // A set of writes applied together by Store::Commit.
 class WriteSet {
  public:
+  enum class Op { kPut, kDelete, kAdd };
   struct Write {
     Column column;
     std::string key;
     std::string value;
-    bool erase = false;
+    Op op = Op::kPut;
   };
 
   void Put(Column column, std::string key, std::string value) {
-    writes_.push_back({column, std::move(key), std::move(value), false});
+    writes_.push_back({column, std::move(key), std::move(value), Op::kPut});
   }
   void Delete(Column column, std::string key) {
-    writes_.push_back({column, std::move(key), std::string(), true});
+    writes_.push_back({column, std::move(key), std::string(), Op::kDelete});
+  }
+  // Adds `delta` to the counter at `key` (Column::kCounters only); a counter never written is 0.
+  void Add(std::string key, int64_t delta) {
+    writes_.push_back({Column::kCounters, std::move(key), EncodeCounter(delta), Op::kAdd});
+  }
+  // The bytes the writes take (keys and values), for capping a group.
+  size_t ByteSize() const {
+    size_t n = 0;
+    for (const Write& w : writes_) n += w.key.size() + w.value.size();
+    return n;
   }
   // Appends `later`'s writes, which apply after these.
   void Append(WriteSet later) {
@@ -52,6 +94,20 @@ class WriteSet {
 
  private:
   std::vector<Write> writes_;
+};
+
+// A position in one column, bounded to the keys that start with a prefix. Not thread-safe.
+class Cursor {
+ public:
+  virtual ~Cursor() = default;
+  // Moves to the first key at or after `target` (which starts with the prefix).
+  virtual void Seek(absl::string_view target) = 0;
+  virtual void Next() = 0;
+  // False past the prefix's last key, or after an error (then status() says which).
+  virtual bool Valid() const = 0;
+  virtual absl::string_view key() const = 0;
+  virtual absl::string_view value() const = 0;
+  virtual absl::Status status() const = 0;
 };
 
 // Store is a durable, ordered map from keys to values with atomic multi-key commits.
@@ -68,6 +124,9 @@ class Store {
   using ScanFn = std::function<bool(absl::string_view key, absl::string_view value)>;
   virtual absl::Status Scan(Column column, absl::string_view prefix, absl::string_view start_after,
                             const ScanFn& fn) const = 0;
+
+  // A cursor over the keys of `column` that start with `prefix`, unpositioned until a Seek.
+  virtual std::unique_ptr<Cursor> NewCursor(Column column, absl::string_view prefix) const = 0;
 
   // Applies every write in `batch` atomically and durably (fsync) before returning.
   // Returns UNAVAILABLE on an I/O error; after one, the store refuses further commits.

@@ -21,6 +21,7 @@
 #include "services/workflow/lifecycle.h"
 #include "services/workflow/names.h"
 #include "services/workflow/timeutil.h"
+#include "services/workflow/upgrade.h"
 #include "services/workflow/validation.h"
 #include "storage/keys.h"
 
@@ -28,7 +29,6 @@ namespace comity::workflow {
 
 using auth::ActingRole;
 using auth::RequestNotFound;
-using engine_internal::DerivedKeys;
 using engine_internal::StartEntry;
 
 namespace {
@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, con
         "the engine needs a store, a clock, profiles and a directory");
   }
   if (options.max_batch < 1) options.max_batch = 1;
+  if (absl::Status s = UpgradeStore(*store); !s.ok()) return s;
   std::unique_ptr<Engine> engine(new Engine(store, clock, profiles, directory, options));
   absl::StatusOr<uint64_t> size = DurableLogSize(*store);
   if (!size.ok()) return size.status();
@@ -326,7 +327,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
                                              Echo(cmd.etag), ", now ", record.etag(),
                                              "); read it again and retry"));
     }
-    before = {record.state(), DerivedKeys(id, record)};
+    before = {record.state(), DerivedKeys(id, record), CountedFigures(record)};
     const InstrumentProfile* profile = profiles_->Find(record.instrument());
     if (profile == nullptr) {
       return Precondition("PROFILE", record.instrument(),
@@ -377,6 +378,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   for (const std::string& k : new_keys) {
     if (old_keys.count(k) == 0) group.AddIndex(k, "");
   }
+  group.AddFigures(FigureDelta(before.figures, CountedFigures(record)));
   AddEvent(id, record, std::move(entry), group);  // the entry's last use
   if (!idem_key.empty()) {
     storage::v1::IdempotencyRecord rec;

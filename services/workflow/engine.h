@@ -11,6 +11,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -110,10 +111,11 @@ class Engine {
     }
   };
   struct Overlay;
-  // A record before a change: its state and the index keys derived from it.
+  // A record before a change: its state, and the index keys and figures derived from it.
   struct Before {
     v1::State state = v1::STATE_UNSPECIFIED;
     std::set<std::string> keys;
+    std::map<std::string, int64_t> figures;
   };
 
   void Run();

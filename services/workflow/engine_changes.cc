@@ -23,7 +23,6 @@
 namespace comity::workflow {
 
 using auth::SideOf;
-using engine_internal::DerivedKeys;
 using engine_internal::StartEntry;
 
 absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& group,
@@ -218,7 +217,7 @@ absl::StatusOr<v1::Request> Engine::FireTimer(const Command& cmd, Group& group, 
       profile != nullptr ? FindClockRule(*profile, timer.clock(), record.type()) : nullptr;
   v1::Clock* clock = FindClock(record, timer.clock());
   if (rule == nullptr || clock == nullptr) return stale("the request has no such clock");
-  before = {record.state(), DerivedKeys(*id, record)};
+  before = {record.state(), DerivedKeys(*id, record), CountedFigures(record)};
   v1::AuditEntry& entry = effect.entry;
   entry.set_clock(clock->name());
   *entry.mutable_due_time() = clock->due_time();

@@ -1,6 +1,5 @@
 #include "services/workflow/engine_group.h"
 
-#include "services/workflow/clocks.h"
 #include "services/workflow/timeutil.h"
 
 namespace comity::workflow::engine_internal {
@@ -18,23 +17,6 @@ void StartEntry(const std::string& trail, uint64_t size, const std::string& head
   actor->set_side(side);
   entry.set_action(cmd.action);
   entry.set_request_id(cmd.request_id);
-}
-
-std::set<std::string> DerivedKeys(const std::string& id, const v1::Request& record) {
-  std::set<std::string> keys;
-  if (record.name().empty()) return keys;
-  for (const Timer& t : TimersOf(record)) {
-    keys.insert(storage::TimerKey(absl::ToUnixMicros(t.time), id, t.clock, t.warning));
-  }
-  if (record.has_next_due_time()) {
-    const int64_t due = absl::ToUnixMicros(FromProto(record.next_due_time()));
-    keys.insert(storage::DueKey(record.requesting_authority(), due, id));
-    if (record.has_submit_time()) {  // the receiving side's from submission, as it sees it
-      keys.insert(storage::DueKey(record.requested_authority(), due, id));
-      keys.insert(storage::DueKey(storage::kEveryAuthority, due, id));
-    }
-  }
-  return keys;
 }
 
 }  // namespace comity::workflow::engine_internal

@@ -19,6 +19,7 @@
 #include "comity/storage/v1/records.pb.h"
 #include "services/audit/chain.h"
 #include "services/workflow/engine.h"
+#include "services/workflow/indexes.h"
 #include "storage/keys.h"
 
 namespace comity::workflow {
@@ -107,15 +108,24 @@ class Engine::Group : public View {
   absl::StatusOr<std::vector<std::string>> FollowUps(absl::string_view id) const override {
     const std::string prefix = storage::LinkPrefix(id);
     std::set<std::string> out;
+    absl::Status corrupt;
     absl::Status s =
         store_->Scan(Column::kIndex, prefix, "", [&](absl::string_view key, absl::string_view) {
-          out.insert(std::string(key.substr(prefix.size())));
+          std::string follow_up;
+          if (!storage::ParseIdAfter(key, prefix, &follow_up)) {
+            corrupt =
+                absl::DataLossError(absl::StrCat("malformed link key ", key.size(), " bytes"));
+            return false;
+          }
+          out.insert(std::move(follow_up));
           return true;
         });
     if (!s.ok()) return s;
+    if (!corrupt.ok()) return corrupt;
     for (auto it = overlay_->links.lower_bound(prefix);
          it != overlay_->links.end() && absl::StartsWith(it->first, prefix); ++it) {
-      out.insert(it->first.substr(prefix.size()));
+      std::string follow_up;
+      if (storage::ParseIdAfter(it->first, prefix, &follow_up)) out.insert(std::move(follow_up));
     }
     return std::vector<std::string>(out.begin(), out.end());
   }
@@ -150,6 +160,9 @@ class Engine::Group : public View {
   }
   // Only for derived keys that no command reads back through the overlay (timers, due times).
   void DeleteIndex(const std::string& key) { writes_.Delete(Column::kIndex, key); }
+  void AddFigures(const Figures& delta) {
+    for (const auto& [key, amount] : delta) writes_.Add(key, amount);
+  }
   void AddEvent(FeedEvent event) { events_.push_back(std::move(event)); }
   std::vector<FeedEvent> TakeEvents() { return std::move(events_); }
   absl::StatusOr<storage::v1::DirectoryRecord> LoadDirectory() const {
@@ -199,9 +212,6 @@ namespace engine_internal {
 // place in the chain, its time, who acted in which role for which side, and the action.
 void StartEntry(const std::string& trail, uint64_t size, const std::string& head, absl::Time now,
                 const Command& cmd, v1::Role role, v1::Side side, v1::AuditEntry& entry);
-
-// The index entries that follow from a record: its clocks' timers and its next due time.
-std::set<std::string> DerivedKeys(const std::string& id, const v1::Request& record);
 
 }  // namespace engine_internal
 }  // namespace comity::workflow

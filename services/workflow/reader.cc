@@ -1,6 +1,8 @@
 #include "services/workflow/reader.h"
 
 #include <algorithm>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -10,10 +12,12 @@
 #include "comity/storage/v1/records.pb.h"
 #include "common/ids.h"
 #include "common/sha256.h"
+#include "common/text.h"
 #include "services/audit/merkle.h"
 #include "services/auth/policy.h"
 #include "services/workflow/directory.h"
 #include "services/workflow/errors.h"
+#include "services/workflow/indexes.h"
 #include "services/workflow/names.h"
 #include "services/workflow/timeutil.h"
 #include "services/workflow/validation.h"
@@ -103,100 +107,213 @@ absl::StatusOr<v1::Request> Reader::Get(const Caller& caller, absl::string_view 
   return Load(caller, name);
 }
 
+namespace {
+
+// The requests under every one of a set of index prefixes, in key order: each prefix is
+// followed by the same kind of suffix (an id, or a due suffix), and a suffix is listed when every
+// prefix has it. Cursors leapfrog to the largest suffix any of them is at, so the cost follows
+// the shortest list, not the sum. A single prefix is a plain scan.
+class IndexJoin {
+ public:
+  IndexJoin(const storage::Store& store, std::vector<std::string> prefixes)
+      : prefixes_(std::move(prefixes)) {
+    for (const std::string& p : prefixes_) cursors_.push_back(store.NewCursor(Column::kIndex, p));
+  }
+
+  // The first suffix after `after` ("": from the start) under every prefix; nullopt past the
+  // last.
+  absl::StatusOr<std::optional<std::string>> After(const std::string& after) {
+    // The smallest string above `after`: keys are text, so "\0" sorts below any next character.
+    std::string target = after.empty() ? std::string() : after + '\0';
+    size_t agree = 0;
+    for (size_t i = 0;; i = (i + 1) % cursors_.size()) {
+      storage::Cursor& c = *cursors_[i];
+      c.Seek(prefixes_[i] + target);
+      if (!c.Valid()) {
+        if (absl::Status s = c.status(); !s.ok()) return s;
+        return std::nullopt;
+      }
+      absl::string_view suffix = c.key();
+      suffix.remove_prefix(prefixes_[i].size());  // the cursor is bounded to its prefix
+      if (suffix == target) {
+        ++agree;
+      } else {
+        target = std::string(suffix);
+        agree = 1;
+      }
+      if (agree == cursors_.size()) return target;
+    }
+  }
+
+ private:
+  std::vector<std::string> prefixes_;
+  std::vector<std::unique_ptr<storage::Cursor>> cursors_;
+};
+
+char SideCode(v1::Side side) {
+  return side == v1::REQUESTING ? storage::kRequestingCode : storage::kReceivingCode;
+}
+
+// The index prefixes that select `q`'s filters among the requests `scope` sees (a party's
+// authority, or storage::kEveryAuthority), in due order when `by_due`. Unfiltered: the scope's
+// whole listing. nullopt when the scope holds nothing the filters could match (a side asked of
+// the node-wide scope, which has none).
+std::optional<std::vector<std::string>> FilterPrefixes(const v1::ListRequestsRequest& q,
+                                                       const std::string& scope, bool by_due) {
+  using storage::Dimension;
+  const bool party = scope != storage::kEveryAuthority;
+  std::vector<std::pair<Dimension, std::string>> filters;
+  if (q.side() != v1::SIDE_UNSPECIFIED) {
+    if (!party) return std::nullopt;
+    filters.emplace_back(Dimension::kSide, std::string(1, SideCode(q.side())));
+  }
+  if (q.state() != v1::STATE_UNSPECIFIED)
+    filters.emplace_back(Dimension::kState, EnumValue(q.state()));
+  if (q.type() != v1::REQUEST_TYPE_UNSPECIFIED)
+    filters.emplace_back(Dimension::kType, EnumValue(q.type()));
+  if (q.priority() != v1::PRIORITY_UNSPECIFIED) {
+    filters.emplace_back(Dimension::kPriority, EnumValue(q.priority()));
+  }
+  if (!q.instrument().empty()) filters.emplace_back(Dimension::kInstrument, q.instrument());
+  if (!q.counterpart().empty()) filters.emplace_back(Dimension::kCounterpart, q.counterpart());
+  std::vector<std::string> prefixes;
+  for (const auto& [dimension, value] : filters) {
+    prefixes.push_back(by_due ? storage::ListDuePrefix(scope, dimension, value)
+                              : storage::ListPrefix(scope, dimension, value));
+  }
+  if (prefixes.empty()) {
+    prefixes.push_back(by_due ? storage::DuePrefix(scope) : storage::PartyPrefix(scope));
+  }
+  return prefixes;
+}
+
+}  // namespace
+
 absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
                                                       const v1::ListRequestsRequest& q) const {
   if (absl::Status s = auth::AuthorizeList(caller); !s.ok()) return s;
   if (absl::Status s = CheckQuery(q); !s.ok()) return s;
   const int page_size = q.page_size() == 0 ? kDefaultPageSize : q.page_size();
-  if (!q.order_by().empty() || q.has_due_before()) return ListByDue(caller, q, page_size);
+  const bool by_due = !q.order_by().empty() || q.has_due_before();
+  const bool all = auth::SeesAllRequests(caller);
+  const bool filtered = q.side() != v1::SIDE_UNSPECIFIED || q.state() != v1::STATE_UNSPECIFIED ||
+                        q.type() != v1::REQUEST_TYPE_UNSPECIFIED ||
+                        q.priority() != v1::PRIORITY_UNSPECIFIED || !q.instrument().empty() ||
+                        !q.counterpart().empty();
+  // An oversight auditor's listing in creation order, unfiltered, is every record's.
+  if (all && !by_due && !filtered) return ListEveryRecord(caller, q, page_size);
+
+  // Where the previous page ended: an id, or in due order <time>/<id>.
+  std::string last;
+  if (!q.page_token().empty()) {
+    int64_t micros;
+    std::string id;
+    if (!absl::WebSafeBase64Unescape(q.page_token(), &last) ||
+        !(by_due ? storage::ParseDueSuffix(last, &micros, &id) : IsValidId(last))) {
+      return InvalidField("page_token", "is not a token this server returned", "PAGE_TOKEN");
+    }
+  }
+  // The requests come from the index of each scope the caller reads: its authority's, and for an
+  // oversight auditor the node-wide one (in due order, only that: as before, its own drafts are
+  // not due anywhere it looks).
+  std::vector<std::string> scopes;
+  if (all) scopes.push_back(storage::kEveryAuthority);
+  if (!caller.authority.empty() && (!all || !by_due)) scopes.push_back(caller.authority);
+  std::vector<IndexJoin> joins;
+  for (const std::string& scope : scopes) {
+    std::optional<std::vector<std::string>> prefixes = FilterPrefixes(q, scope, by_due);
+    if (prefixes) joins.emplace_back(*store_, *std::move(prefixes));
+  }
+  // Due order stops at due_before: the first suffix at or past it.
+  const std::string end =
+      q.has_due_before() ? storage::DueSuffix(absl::ToUnixMicros(FromProto(q.due_before())), "")
+                         : std::string();
+  // The joins merged: the smallest next suffix of any, once.
+  std::vector<std::optional<std::string>> heads(joins.size());
+  for (size_t i = 0; i < joins.size(); ++i) {
+    absl::StatusOr<std::optional<std::string>> h = joins[i].After(last);
+    if (!h.ok()) return h.status();
+    heads[i] = *std::move(h);
+  }
+  auto next = [&]() -> absl::StatusOr<std::optional<std::string>> {
+    std::optional<std::string> least;
+    for (const auto& h : heads) {
+      if (h && (!least || *h < *least)) least = *h;
+    }
+    if (!least || (!end.empty() && *least >= end)) return std::nullopt;
+    for (size_t i = 0; i < joins.size(); ++i) {
+      if (heads[i] != least) continue;
+      absl::StatusOr<std::optional<std::string>> h = joins[i].After(*least);
+      if (!h.ok()) return h.status();
+      heads[i] = *std::move(h);
+    }
+    return least;
+  };
+
+  v1::ListRequestsResponse out;
+  size_t page_bytes = 0;
+  std::string last_listed;
+  for (;;) {
+    absl::StatusOr<std::optional<std::string>> suffix = next();
+    if (!suffix.ok()) return suffix.status();
+    if (!suffix->has_value()) break;
+    if (out.requests_size() == page_size || page_bytes > kMaxPageBytes) {
+      out.set_next_page_token(absl::WebSafeBase64Escape(last_listed));
+      break;
+    }
+    last_listed = **suffix;
+    std::string id = last_listed;
+    int64_t micros;
+    if (by_due && !storage::ParseDueSuffix(last_listed, &micros, &id)) {
+      return absl::DataLossError(absl::StrCat("the due index holds a malformed key: ", Echo(id)));
+    }
+    absl::StatusOr<std::string> bytes = store_->Get(Column::kRequests, id);
+    v1::Request r;
+    if (!bytes.ok() || !r.ParseFromString(*bytes)) {
+      return absl::DataLossError(
+          absl::StrCat("the index names requests/", id, " but its record cannot be read"));
+    }
+    // The index is written with the record, so this holds; it also settles the rare request an
+    // auditor's authority is a party to, which the node-wide scope lists by either party.
+    absl::StatusOr<v1::Side> side = SideOf(caller, r);
+    if (!side.ok() && !(all && r.has_submit_time())) continue;
+    if (!Matches(q, r, side.ok() ? *side : v1::SIDE_UNSPECIFIED)) continue;
+    page_bytes += bytes->size();
+    *out.add_requests() = std::move(r);
+  }
+  return out;
+}
+
+absl::StatusOr<v1::ListRequestsResponse> Reader::ListEveryRecord(const Caller& caller,
+                                                                 const v1::ListRequestsRequest& q,
+                                                                 int page_size) const {
   std::string last;
   if (!q.page_token().empty() &&
       (!absl::WebSafeBase64Unescape(q.page_token(), &last) || !IsValidId(last))) {
     return InvalidField("page_token", "is not a token this server returned", "PAGE_TOKEN");
   }
-  // The authority's own requests come from its index; an oversight auditor's from every record.
-  const bool all = auth::SeesAllRequests(caller);
-  const Column column = all ? Column::kRequests : Column::kIndex;
-  const std::string prefix = all ? "" : storage::PartyPrefix(caller.authority);
   v1::ListRequestsResponse out;
   size_t page_bytes = 0;
   absl::Status lookup;
   std::string last_id;
   absl::Status s = store_->Scan(
-      column, prefix, last.empty() ? "" : prefix + last,
-      [&](absl::string_view key, absl::string_view value) {
+      Column::kRequests, "", last, [&](absl::string_view key, absl::string_view value) {
         if (out.requests_size() == page_size || page_bytes > kMaxPageBytes) {
           out.set_next_page_token(absl::WebSafeBase64Escape(last_id));
           return false;
         }
-        const std::string id(key.substr(prefix.size()));
-        last_id = id;
+        last_id = std::string(key);
         v1::Request r;
-        absl::StatusOr<std::string> bytes = all ? absl::StatusOr<std::string>(std::string(value))
-                                                : store_->Get(Column::kRequests, id);
-        if (!bytes.ok() || !r.ParseFromString(*bytes)) {
-          lookup = absl::DataLossError(
-              absl::StrCat("the index names requests/", id, " but its record cannot be read"));
+        if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          lookup = absl::DataLossError(absl::StrCat("requests/", last_id, " cannot be read"));
           return false;
         }
         absl::StatusOr<v1::Side> side = SideOf(caller, r);
-        if (all && !side.ok() && !r.has_submit_time()) return true;  // others' drafts
-        if (Matches(q, r, side.ok() ? *side : v1::SIDE_UNSPECIFIED)) {
-          page_bytes += bytes->size();
-          *out.add_requests() = std::move(r);
-        }
+        if (!side.ok() && !r.has_submit_time()) return true;  // others' drafts
+        page_bytes += value.size();
+        *out.add_requests() = std::move(r);
         return true;
       });
-  if (!s.ok()) return s;
-  if (!lookup.ok()) return lookup;
-  return out;
-}
-
-absl::StatusOr<v1::ListRequestsResponse> Reader::ListByDue(const Caller& caller,
-                                                           const v1::ListRequestsRequest& q,
-                                                           int page_size) const {
-  const bool all = auth::SeesAllRequests(caller);
-  std::string last;  // "<time>/<id>" of the last request of the previous page
-  if (!q.page_token().empty() && (!absl::WebSafeBase64Unescape(q.page_token(), &last) ||
-                                  last.size() < 22 || !IsValidId(last.substr(21)))) {
-    return InvalidField("page_token", "is not a token this server returned", "PAGE_TOKEN");
-  }
-  const std::string scope = all ? storage::kEveryAuthority : caller.authority;
-  // Keys sort by due time: the first key at or past due_before ends the list.
-  const std::string end =
-      q.has_due_before() ? storage::DueKey(scope, absl::ToUnixMicros(FromProto(q.due_before())), "")
-                         : std::string();
-  const std::string prefix = storage::DuePrefix(scope);
-  v1::ListRequestsResponse out;
-  size_t page_bytes = 0;
-  absl::Status lookup;
-  std::string last_seen;
-  absl::Status s =
-      store_->Scan(Column::kIndex, prefix, last.empty() ? "" : prefix + last,
-                   [&](absl::string_view key, absl::string_view) {
-                     const std::string suffix(key.substr(prefix.size()));  // <time>/<id>
-                     if (!end.empty() && key >= end) return false;
-                     if (out.requests_size() == page_size || page_bytes > kMaxPageBytes) {
-                       out.set_next_page_token(absl::WebSafeBase64Escape(last_seen));
-                       return false;
-                     }
-                     last_seen = suffix;
-                     const std::string id = suffix.substr(21);
-                     absl::StatusOr<std::string> bytes = store_->Get(Column::kRequests, id);
-                     v1::Request r;
-                     if (!bytes.ok() || !r.ParseFromString(*bytes)) {
-                       lookup = absl::DataLossError(absl::StrCat(
-                           "the due index names requests/", id, " but its record cannot be read"));
-                       return false;
-                     }
-                     absl::StatusOr<v1::Side> side = SideOf(caller, r);
-                     if (!side.ok() && !all) return true;
-                     if (Matches(q, r, side.ok() ? *side : v1::SIDE_UNSPECIFIED)) {
-                       page_bytes += bytes->size();
-                       *out.add_requests() = std::move(r);
-                     }
-                     return true;
-                   });
   if (!s.ok()) return s;
   if (!lookup.ok()) return lookup;
   return out;
@@ -372,61 +489,44 @@ absl::StatusOr<v1::Trail> Reader::TrailPage(
 
 absl::StatusOr<v1::Statistics> Reader::Statistics(const Caller& caller,
                                                   const v1::GetStatisticsRequest& query) const {
+  if (absl::Status s = auth::AuthorizeList(caller); !s.ok()) return s;
   std::vector<FieldViolation> bad;
   CheckFilters(query.side(), query.instrument(), bad);
   if (!bad.empty()) return InvalidFields(bad);
+  // The counters of the scope the caller reads: its authority's (by side when asked), or the
+  // node's for an oversight auditor. A side, asked by an oversight auditor, is its authority's.
   v1::Statistics out;
-  v1::ListRequestsRequest page;
-  page.set_page_size(1000);
-  page.set_side(query.side());
-  page.set_instrument(query.instrument());
-  double hours = 0;
-  for (;;) {
-    absl::StatusOr<v1::ListRequestsResponse> list = List(caller, page);
-    if (!list.ok()) return list.status();
-    for (const v1::Request& r : list->requests()) {
-      if (!r.has_submit_time()) continue;  // never submitted
-      out.set_requests(out.requests() + 1);
-      (*out.mutable_by_type())[v1::RequestType_Name(r.type())]++;
-      if (r.priority() == v1::EMERGENCY) out.set_emergency(out.emergency() + 1);
-      switch (r.state()) {
-        case v1::REFUSED:
-          out.set_refused(out.refused() + 1);
-          for (const std::string& g : r.refusal().grounds()) (*out.mutable_refusal_grounds())[g]++;
-          break;
-        case v1::WITHDRAWN:
-          out.set_withdrawn(out.withdrawn() + 1);
-          break;
-        case v1::PRESERVED:
-          out.set_preserved(out.preserved() + 1);
-          break;
-        case v1::EXECUTED:
-        case v1::CLOSED:
-        case v1::EXPIRED:
-          break;
-        default:
-          out.set_pending(out.pending() + 1);
-      }
-      // Complied, and how long it took: from the trail's SUBMIT to its final DELIVER.
-      const bool delivered = std::any_of(r.deliveries().begin(), r.deliveries().end(),
-                                         [](const v1::Delivery& d) { return d.final(); });
-      if (!delivered) continue;
-      out.set_complied(out.complied() + 1);
-      absl::StatusOr<v1::Trail> trail = Trail(caller, r.name());
-      if (!trail.ok()) return trail.status();
-      absl::Time submitted = absl::InfinitePast(), done = absl::InfinitePast();
-      for (const v1::TrailEntry& e : trail->entries()) {
-        if (e.entry().action() == v1::SUBMIT) submitted = FromProto(e.entry().time());
-        if (e.entry().action() == v1::DELIVER && e.entry().state_after() == v1::EXECUTED) {
-          done = FromProto(e.entry().time());
-        }
-      }
-      hours += absl::ToDoubleHours(done - submitted);
-    }
-    if (list->next_page_token().empty()) break;
-    page.set_page_token(list->next_page_token());
+  const bool all = auth::SeesAllRequests(caller);
+  std::string prefix;
+  if (query.side() != v1::SIDE_UNSPECIFIED) {
+    if (caller.authority.empty()) return out;
+    prefix = storage::CounterPrefix(caller.authority, SideCode(query.side()));
+  } else {
+    prefix = storage::CounterPrefix(all ? storage::kEveryAuthority : caller.authority);
   }
-  if (out.complied() > 0) out.set_mean_hours_to_delivery(hours / out.complied());
+  int64_t delivery_micros = 0;
+  absl::Status bad_counter;
+  absl::Status s = store_->Scan(
+      Column::kCounters, prefix, "", [&](absl::string_view key, absl::string_view value) {
+        std::string scope, instrument, figure;
+        char side;
+        int64_t amount;
+        if (!storage::ParseCounterKey(key, &scope, &side, &instrument, &figure) ||
+            !storage::DecodeCounter(value, &amount)) {
+          bad_counter = absl::DataLossError(absl::StrCat("counter ", Echo(key), " is corrupt"));
+          return false;
+        }
+        if (amount != 0 && (query.instrument().empty() || query.instrument() == instrument)) {
+          AddFigure(figure, amount, out, &delivery_micros);
+        }
+        return true;
+      });
+  if (!s.ok()) return s;
+  if (!bad_counter.ok()) return bad_counter;
+  if (out.complied() > 0) {
+    out.set_mean_hours_to_delivery(static_cast<double>(delivery_micros) / 3.6e9 /
+                                   static_cast<double>(out.complied()));
+  }
   return out;
 }
 

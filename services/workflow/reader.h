@@ -26,7 +26,8 @@ class Reader {
   absl::StatusOr<v1::ListRequestsResponse> List(const Caller& caller,
                                                 const v1::ListRequestsRequest& query) const;
 
-  // Figures over every submitted request the caller may see (see audit.proto Statistics).
+  // Figures over every submitted request the caller may see (see audit.proto Statistics), from
+  // the counters the engine keeps with each change: the cost does not grow with the requests.
   absl::StatusOr<v1::Statistics> Statistics(const Caller& caller,
                                             const v1::GetStatisticsRequest& query) const;
 
@@ -64,9 +65,10 @@ class Reader {
                          v1::Trail* trail) const;
   // The entry of the trail `id` at `index` (from 0), parsed.
   absl::StatusOr<v1::TrailEntry> TrailEntryAt(absl::string_view id, uint64_t index) const;
-  absl::StatusOr<v1::ListRequestsResponse> ListByDue(const Caller& caller,
-                                                     const v1::ListRequestsRequest& q,
-                                                     int page_size) const;
+  // An oversight auditor's unfiltered listing in creation order: every record but others' drafts.
+  absl::StatusOr<v1::ListRequestsResponse> ListEveryRecord(const Caller& caller,
+                                                           const v1::ListRequestsRequest& q,
+                                                           int page_size) const;
   // MTH of stored leaves [begin, end), from the stored perfect subtrees; failures in `*status`.
   std::string StoredRange(uint64_t begin, uint64_t end, absl::Status* status) const;
   const storage::Store* store_;

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "storage/keys.h"
 #include "storage/rocksdb_status.h"
@@ -97,6 +98,134 @@ TEST(StoreTest, UnknownSchemaVersionIsRefused) {
 TEST(StoreTest, AuditKeysSortNumerically) {
   EXPECT_LT(AuditKey("X", 255), AuditKey("X", 256));
   EXPECT_LT(AuditKey("X", 1), AuditKey("X", uint64_t{1} << 40));
+}
+
+TEST(StoreTest, ACursorStaysWithinItsPrefixAndSeeks) {
+  TempDir dir;
+  auto store = Open(dir.path());
+  WriteSet batch;
+  for (const char* k : {"a/1", "a/3", "a/5", "a0", "b/2", "a\xff"}) batch.Put(Column::kIndex, k, k);
+  ASSERT_TRUE(store->Commit(batch).ok());
+  auto c = store->NewCursor(Column::kIndex, "a/");
+  c->Seek("a/");
+  std::vector<std::string> keys;
+  for (; c->Valid(); c->Next()) keys.emplace_back(c->key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"a/1", "a/3", "a/5"}));
+  EXPECT_TRUE(c->status().ok());
+  c->Seek("a/2");
+  ASSERT_TRUE(c->Valid());
+  EXPECT_EQ(c->key(), "a/3");
+  EXPECT_EQ(c->value(), "a/3");
+  c->Seek("a/6");
+  EXPECT_FALSE(c->Valid());
+  // A prefix ending in 0xff is bounded too.
+  auto d = store->NewCursor(Column::kIndex, "a\xff");
+  d->Seek("a\xff");
+  ASSERT_TRUE(d->Valid());
+  EXPECT_EQ(d->key(), "a\xff");
+  d->Next();
+  EXPECT_FALSE(d->Valid());
+}
+
+TEST(StoreTest, CountersAddTheirDeltasAndSurviveReopen) {
+  TempDir dir;
+  {
+    auto store = Open(dir.path());
+    WriteSet batch;
+    batch.Add("k", 5);
+    batch.Add("k", -2);
+    batch.Add("j", -7);
+    ASSERT_TRUE(store->Commit(batch).ok());
+    WriteSet later;
+    later.Add("k", 10);
+    ASSERT_TRUE(store->Commit(later).ok());
+  }
+  auto store = Open(dir.path());
+  int64_t k = 0, j = 0;
+  ASSERT_TRUE(DecodeCounter(*store->Get(Column::kCounters, "k"), &k));
+  ASSERT_TRUE(DecodeCounter(*store->Get(Column::kCounters, "j"), &j));
+  EXPECT_EQ(k, 13);
+  EXPECT_EQ(j, -7);
+  // A Put sets the base that later deltas add to.
+  WriteSet reset;
+  reset.Put(Column::kCounters, "k", EncodeCounter(100));
+  reset.Add("k", 1);
+  ASSERT_TRUE(store->Commit(reset).ok());
+  ASSERT_TRUE(DecodeCounter(*store->Get(Column::kCounters, "k"), &k));
+  EXPECT_EQ(k, 101);
+  int64_t v;
+  EXPECT_FALSE(DecodeCounter("1234567", &v));
+}
+
+TEST(StoreTest, ColumnFamiliesAreNamedInEnumOrder) {
+  EXPECT_STREQ(ColumnName(Column::kRequests), "requests");
+  EXPECT_STREQ(ColumnName(Column::kCounters), "counters");
+  static_assert(ColumnNamesInEnumOrder());
+}
+
+TEST(KeysTest, EveryKeyParsesBackToWhatBuiltIt) {
+  const std::string id = "01KAB7W3N9Q4Z8X2M5R6T1V0YC";
+  std::string parsed;
+  EXPECT_TRUE(
+      ParseIdAfter(PartyKey("authorities/DE-BFJ", id), PartyPrefix("authorities/DE-BFJ"), &parsed));
+  EXPECT_EQ(parsed, id);
+  EXPECT_TRUE(ParseIdAfter(LinkKey(id, "01KAB7W3N9Q4Z8X2M5R6T1V0YD"), LinkPrefix(id), &parsed));
+  EXPECT_EQ(parsed, "01KAB7W3N9Q4Z8X2M5R6T1V0YD");
+  EXPECT_FALSE(
+      ParseIdAfter("party/authorities/DE-BFJ/x", PartyPrefix("authorities/DE-BFJ"), &parsed));
+  EXPECT_FALSE(
+      ParseIdAfter(PartyKey("authorities/FR-CA", id), PartyPrefix("authorities/DE-BFJ"), &parsed));
+  const std::string list =
+      ListKey("authorities/FR-CA", Dimension::kCounterpart, "authorities/DE-BFJ", id);
+  EXPECT_EQ(list, "list/authorities/FR-CA/c/authorities/DE-BFJ/" + id);
+  EXPECT_TRUE(ParseIdAfter(
+      list, ListPrefix("authorities/FR-CA", Dimension::kCounterpart, "authorities/DE-BFJ"),
+      &parsed));
+  EXPECT_EQ(parsed, id);
+
+  int64_t micros = 0;
+  const std::string due = ListDueKey(kEveryAuthority, Dimension::kState, "3", 1795000000123456, id);
+  EXPECT_EQ(due, "listdue/*/s/3/00001795000000123456/" + id);
+  EXPECT_TRUE(
+      ParseDueKey(due, ListDuePrefix(kEveryAuthority, Dimension::kState, "3"), &micros, &parsed));
+  EXPECT_EQ(micros, 1795000000123456);
+  EXPECT_EQ(parsed, id);
+  EXPECT_TRUE(ParseDueKey(DueKey("authorities/VN-247", 42, id), DuePrefix("authorities/VN-247"),
+                          &micros, &parsed));
+  EXPECT_EQ(micros, 42);
+  EXPECT_FALSE(ParseDueSuffix("0000000000000000004x/" + id, &micros, &parsed));
+  EXPECT_FALSE(ParseDueSuffix("00000000000000000042" + id, &micros, &parsed));
+  EXPECT_LT(DueSuffix(9, id), DueSuffix(10, id));
+
+  bool warning = false;
+  std::string clock;
+  EXPECT_TRUE(
+      ParseTimerKey(TimerKey(77, id, "preservation", true), &micros, &parsed, &clock, &warning));
+  EXPECT_EQ(micros, 77);
+  EXPECT_EQ(parsed, id);
+  EXPECT_EQ(clock, "preservation");
+  EXPECT_TRUE(warning);
+
+  std::string scope, instrument, figure;
+  char side = 0;
+  EXPECT_TRUE(ParseCounterKey(
+      CounterKey("authorities/DE-BFJ", kReceivingCode, "uncc", "ground/ESSENTIAL_INTERESTS"),
+      &scope, &side, &instrument, &figure));
+  EXPECT_EQ(scope, "authorities/DE-BFJ");
+  EXPECT_EQ(side, kReceivingCode);
+  EXPECT_EQ(instrument, "uncc");
+  EXPECT_EQ(figure, "ground/ESSENTIAL_INTERESTS");
+  EXPECT_TRUE(ParseCounterKey(CounterKey(kEveryAuthority, kNoSideCode, "budapest", "requests"),
+                              &scope, &side, &instrument, &figure));
+  EXPECT_EQ(scope, kEveryAuthority);
+  EXPECT_EQ(side, kNoSideCode);
+  EXPECT_EQ(figure, "requests");
+  EXPECT_TRUE(absl::StartsWith(CounterKey("authorities/DE-BFJ", kRequestingCode, "uncc", "x"),
+                               CounterPrefix("authorities/DE-BFJ", kRequestingCode)));
+  for (const char* bad : {"authorities/DE-BFJ", "authorities/DE-BFJ/x/uncc/requests",
+                          "other/q/uncc/requests", "*/q/uncc/", "*/q//requests"}) {
+    EXPECT_FALSE(ParseCounterKey(bad, &scope, &side, &instrument, &figure)) << bad;
+  }
 }
 
 TEST(FromRocksDbTest, MapsEveryCode) {

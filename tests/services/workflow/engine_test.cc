@@ -801,6 +801,10 @@ class FaultyStore : public storage::Store {
                     const ScanFn& fn) const override {
     return real_->Scan(c, prefix, start_after, fn);
   }
+  std::unique_ptr<storage::Cursor> NewCursor(storage::Column c,
+                                             absl::string_view prefix) const override {
+    return real_->NewCursor(c, prefix);
+  }
   absl::Status Commit(const storage::WriteSet& batch) override {
     if (fail_.load()) return absl::UnavailableError("commit: I/O error");
     return real_->Commit(batch);
