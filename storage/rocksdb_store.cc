@@ -236,6 +236,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& dir,
     descriptors.emplace_back(name, cf_options);
     if (column == Column::kCounters) {
       descriptors.back().options.merge_operator = std::make_shared<CounterAdd>();
+      // A counter changes with nearly every change: past this many deltas in the memtable, a
+      // write folds them into one, so a read never sums a long chain of them.
+      descriptors.back().options.max_successive_merges = 8;
     }
   }
 
