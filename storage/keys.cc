@@ -44,12 +44,10 @@ namespace {
 std::string Digits(uint64_t n) { return absl::StrFormat("%020d", n); }
 constexpr size_t kDigits = 20;
 
-bool LooksLikeId(absl::string_view s) { return IsValidId(std::string(s)); }
-
 }  // namespace
 
 bool ParseIdAfter(absl::string_view key, absl::string_view prefix, std::string* request_id) {
-  if (!absl::ConsumePrefix(&key, prefix) || !LooksLikeId(key)) return false;
+  if (!absl::ConsumePrefix(&key, prefix) || !IsValidId(std::string(key))) return false;
   *request_id = std::string(key);
   return true;
 }
@@ -91,7 +89,7 @@ bool ParseDueSuffix(absl::string_view suffix, int64_t* unix_micros, std::string*
   for (char c : digits) {
     if (c < '0' || c > '9') return false;
   }
-  if (!absl::SimpleAtoi(digits, unix_micros) || !LooksLikeId(id)) return false;
+  if (!absl::SimpleAtoi(digits, unix_micros) || !IsValidId(std::string(id))) return false;
   *request_id = std::string(id);
   return true;
 }

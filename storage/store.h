@@ -77,12 +77,6 @@ class WriteSet {
   void Add(std::string key, int64_t delta) {
     writes_.push_back({Column::kCounters, std::move(key), EncodeCounter(delta), Op::kAdd});
   }
-  // The bytes the writes take (keys and values), for capping a group.
-  size_t ByteSize() const {
-    size_t n = 0;
-    for (const Write& w : writes_) n += w.key.size() + w.value.size();
-    return n;
-  }
   // Appends `later`'s writes, which apply after these.
   void Append(WriteSet later) {
     writes_.insert(writes_.end(), std::make_move_iterator(later.writes_.begin()),

@@ -11,7 +11,6 @@
 
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -28,6 +27,7 @@
 #include "services/workflow/command.h"
 #include "services/workflow/directory.h"
 #include "services/workflow/events.h"
+#include "services/workflow/indexes.h"
 #include "services/workflow/profiles.h"
 #include "storage/store.h"
 
@@ -115,7 +115,7 @@ class Engine {
   struct Before {
     v1::State state = v1::STATE_UNSPECIFIED;
     std::set<std::string> keys;
-    std::map<std::string, int64_t> figures;
+    Figures figures;
   };
 
   void Run();

@@ -14,6 +14,7 @@ using storage::Dimension;
 
 namespace {
 
+// Figures: the scalar ones carry the name of the v1::Statistics field they count.
 constexpr char kRequests[] = "requests";
 constexpr char kEmergency[] = "emergency";
 constexpr char kRefused[] = "refused";
@@ -137,22 +138,15 @@ void AddFigure(const std::string& figure, int64_t amount, v1::Statistics& stats,
     (*stats.mutable_by_type())[std::string(name)] += amount;
   } else if (absl::ConsumePrefix(&name, kGroundPrefix)) {
     (*stats.mutable_refusal_grounds())[std::string(name)] += amount;
-  } else if (name == kRequests) {
-    stats.set_requests(stats.requests() + amount);
-  } else if (name == kEmergency) {
-    stats.set_emergency(stats.emergency() + amount);
-  } else if (name == kRefused) {
-    stats.set_refused(stats.refused() + amount);
-  } else if (name == kWithdrawn) {
-    stats.set_withdrawn(stats.withdrawn() + amount);
-  } else if (name == kPreserved) {
-    stats.set_preserved(stats.preserved() + amount);
-  } else if (name == kPending) {
-    stats.set_pending(stats.pending() + amount);
-  } else if (name == kComplied) {
-    stats.set_complied(stats.complied() + amount);
   } else if (name == kDeliveryMicros) {
     *delivery_micros += amount;
+  } else if (const google::protobuf::FieldDescriptor* field =
+                 v1::Statistics::descriptor()->FindFieldByName(figure);
+             field != nullptr &&
+             field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_UINT64) {
+    // The other figures are named after the Statistics fields they add to.
+    const google::protobuf::Reflection* r = stats.GetReflection();
+    r->SetUInt64(&stats, field, r->GetUInt64(stats, field) + amount);
   }
 }
 

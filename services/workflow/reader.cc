@@ -154,30 +154,40 @@ char SideCode(v1::Side side) {
   return side == v1::REQUESTING ? storage::kRequestingCode : storage::kReceivingCode;
 }
 
-// The index prefixes that select `q`'s filters among the requests `scope` sees (a party's
-// authority, or storage::kEveryAuthority), in due order when `by_due`. Unfiltered: the scope's
-// whole listing. nullopt when the scope holds nothing the filters could match (a side asked of
-// the node-wide scope, which has none).
-std::optional<std::vector<std::string>> FilterPrefixes(const v1::ListRequestsRequest& q,
-                                                       const std::string& scope, bool by_due) {
+// The listing filters `q` sets, as the index spells them.
+std::vector<std::pair<storage::Dimension, std::string>> ListFilters(
+    const v1::ListRequestsRequest& q) {
   using storage::Dimension;
-  const bool party = scope != storage::kEveryAuthority;
   std::vector<std::pair<Dimension, std::string>> filters;
   if (q.side() != v1::SIDE_UNSPECIFIED) {
-    if (!party) return std::nullopt;
     filters.emplace_back(Dimension::kSide, std::string(1, SideCode(q.side())));
   }
-  if (q.state() != v1::STATE_UNSPECIFIED)
+  if (q.state() != v1::STATE_UNSPECIFIED) {
     filters.emplace_back(Dimension::kState, EnumValue(q.state()));
-  if (q.type() != v1::REQUEST_TYPE_UNSPECIFIED)
+  }
+  if (q.type() != v1::REQUEST_TYPE_UNSPECIFIED) {
     filters.emplace_back(Dimension::kType, EnumValue(q.type()));
+  }
   if (q.priority() != v1::PRIORITY_UNSPECIFIED) {
     filters.emplace_back(Dimension::kPriority, EnumValue(q.priority()));
   }
   if (!q.instrument().empty()) filters.emplace_back(Dimension::kInstrument, q.instrument());
   if (!q.counterpart().empty()) filters.emplace_back(Dimension::kCounterpart, q.counterpart());
+  return filters;
+}
+
+// The index prefixes that select `filters` among the requests `scope` sees (a party's
+// authority, or storage::kEveryAuthority), in due order when `by_due`. Unfiltered: the scope's
+// whole listing. nullopt when the scope holds nothing the filters could match (a side asked of
+// the node-wide scope, which has none).
+std::optional<std::vector<std::string>> FilterPrefixes(
+    const std::vector<std::pair<storage::Dimension, std::string>>& filters,
+    const std::string& scope, bool by_due) {
   std::vector<std::string> prefixes;
   for (const auto& [dimension, value] : filters) {
+    if (dimension == storage::Dimension::kSide && scope == storage::kEveryAuthority) {
+      return std::nullopt;
+    }
     prefixes.push_back(by_due ? storage::ListDuePrefix(scope, dimension, value)
                               : storage::ListPrefix(scope, dimension, value));
   }
@@ -196,12 +206,9 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
   const int page_size = q.page_size() == 0 ? kDefaultPageSize : q.page_size();
   const bool by_due = !q.order_by().empty() || q.has_due_before();
   const bool all = auth::SeesAllRequests(caller);
-  const bool filtered = q.side() != v1::SIDE_UNSPECIFIED || q.state() != v1::STATE_UNSPECIFIED ||
-                        q.type() != v1::REQUEST_TYPE_UNSPECIFIED ||
-                        q.priority() != v1::PRIORITY_UNSPECIFIED || !q.instrument().empty() ||
-                        !q.counterpart().empty();
+  const auto filters = ListFilters(q);
   // An oversight auditor's listing in creation order, unfiltered, is every record's.
-  if (all && !by_due && !filtered) return ListEveryRecord(caller, q, page_size);
+  if (all && !by_due && filters.empty()) return ListEveryRecord(caller, q, page_size);
 
   // Where the previous page ended: an id, or in due order <time>/<id>.
   std::string last;
@@ -221,7 +228,7 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
   if (!caller.authority.empty() && (!all || !by_due)) scopes.push_back(caller.authority);
   std::vector<IndexJoin> joins;
   for (const std::string& scope : scopes) {
-    std::optional<std::vector<std::string>> prefixes = FilterPrefixes(q, scope, by_due);
+    std::optional<std::vector<std::string>> prefixes = FilterPrefixes(filters, scope, by_due);
     if (prefixes) joins.emplace_back(*store_, *std::move(prefixes));
   }
   // Due order stops at due_before: the first suffix at or past it.
