@@ -147,9 +147,7 @@ class RocksDbStore : public Store {
       return absl::UnavailableError(
           "the store stopped accepting writes after an I/O error; restart the server");
     }
-    size_t bytes = 64;
-    for (const WriteSet::Write& w : batch.writes()) bytes += w.key.size() + w.value.size() + 16;
-    rocksdb::WriteBatch wb(bytes);
+    rocksdb::WriteBatch wb(64 + batch.ByteSize() + 16 * batch.writes().size());
     for (const WriteSet::Write& w : batch.writes()) {
       rocksdb::Status s;
       switch (w.op) {

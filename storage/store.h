@@ -68,26 +68,36 @@ class WriteSet {
   };
 
   void Put(Column column, std::string key, std::string value) {
+    bytes_ += key.size() + value.size();
     writes_.push_back({column, std::move(key), std::move(value), Op::kPut});
   }
   void Delete(Column column, std::string key) {
+    bytes_ += key.size();
     writes_.push_back({column, std::move(key), std::string(), Op::kDelete});
   }
   // Adds `delta` to the counter at `key` (Column::kCounters only); a counter never written is 0.
   void Add(std::string key, int64_t delta) {
+    bytes_ += key.size() + sizeof(delta);
     writes_.push_back({Column::kCounters, std::move(key), EncodeCounter(delta), Op::kAdd});
   }
   // Appends `later`'s writes, which apply after these.
   void Append(WriteSet later) {
+    bytes_ += later.bytes_;
     writes_.insert(writes_.end(), std::make_move_iterator(later.writes_.begin()),
                    std::make_move_iterator(later.writes_.end()));
   }
   const std::vector<Write>& writes() const { return writes_; }
   bool empty() const { return writes_.empty(); }
-  void Clear() { writes_.clear(); }
+  // The keys' and values' bytes: what a commit carries, for capping commit groups.
+  size_t ByteSize() const { return bytes_; }
+  void Clear() {
+    writes_.clear();
+    bytes_ = 0;
+  }
 
  private:
   std::vector<Write> writes_;
+  size_t bytes_ = 0;
 };
 
 // A position in one column, bounded to the keys that start with a prefix. Not thread-safe.

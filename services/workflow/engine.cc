@@ -1,7 +1,5 @@
 #include "services/workflow/engine.h"
 
-#include <pthread.h>
-
 #include <future>
 #include <set>
 #include <string>
@@ -75,19 +73,16 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, con
   if (engine->options_.on_durable_log) {
     engine->options_.on_durable_log(engine->log_.size(), engine->log_.Root());
   }
-  // Named so that `top -H` and profilers tell the engine's threads apart.
-  engine->sequencer_ = std::thread([e = engine.get()] {
-    pthread_setname_np(pthread_self(), "comity-apply");
-    e->Run();
-  });
-  engine->committer_ = std::thread([e = engine.get()] {
-    pthread_setname_np(pthread_self(), "comity-commit");
-    e->CommitGroups();
-  });
-  engine->completer_ = std::thread([e = engine.get()] {
-    pthread_setname_np(pthread_self(), "comity-reply");
-    e->Complete();
-  });
+  Engine* e = engine.get();
+  pipeline::CommitPipeline::Stages stages;
+  stages.open = [e](pipeline::Group& group, uint64_t durable) { e->OpenGroup(group, durable); };
+  stages.close = [e](pipeline::Group& group) { e->CloseGroup(group); };
+  stages.on_failure = e->options_.on_storage_failure;
+  pipeline::PipelineOptions pipeline_options;
+  pipeline_options.max_items = static_cast<size_t>(e->options_.max_batch);
+  pipeline_options.max_bytes = e->options_.max_group_bytes;
+  e->pipeline_ =
+      std::make_unique<pipeline::CommitPipeline>(&e->commit_log_, stages, pipeline_options);
   return engine;
 }
 
@@ -98,18 +93,13 @@ Engine::Engine(storage::Store* store, const Clock* clock, const ProfileSet* prof
       profiles_(profiles),
       directory_(directory),
       options_(options),
-      overlay_(std::make_unique<Overlay>()) {}
+      overlay_(std::make_unique<Overlay>()),
+      commit_log_(store) {}
 
 Engine::~Engine() { Stop(); }
 
 void Engine::Stop() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (sequencer_.joinable()) sequencer_.join();
-  if (committer_.joinable()) committer_.join();
-  if (completer_.joinable()) completer_.join();
+  if (pipeline_) pipeline_->Stop();
 }
 
 void Engine::Apply(Command command, Done done) {
@@ -121,17 +111,18 @@ void Engine::Apply(Command command, Done done) {
     done(s);
     return;
   }
-  absl::MutexLock lock(&mu_);
-  if (failed_) {
-    done(absl::UnavailableError(
-        "the node stopped accepting changes after a storage failure; it needs an operator"));
-    return;
-  }
-  if (stopping_) {
-    done(absl::UnavailableError("the node is shutting down; retry with the same request_id"));
-    return;
-  }
-  queue_.push_back({std::move(command), std::move(done)});
+  // The command is applied on the sequencer thread; its caller hears on the completer thread
+  // once the group is durable, or UNAVAILABLE if it failed.
+  auto work = [this, command = std::move(command), done](pipeline::Group& group) {
+    absl::StatusOr<v1::Request> result = Execute(command, *group_);
+    group.replies.push_back([done, result = std::move(result)](bool durable) mutable {
+      if (!durable && result.ok()) {
+        result = absl::UnavailableError("the change could not be made durable");
+      }
+      done(std::move(result));
+    });
+  };
+  if (absl::Status s = pipeline_->Submit(std::move(work)); !s.ok()) done(s);
 }
 
 absl::StatusOr<v1::Request> Engine::ApplyAndWait(Command command) {
@@ -142,122 +133,31 @@ absl::StatusOr<v1::Request> Engine::ApplyAndWait(Command command) {
   return future.get();
 }
 
-void Engine::Run() {
-  for (uint64_t number = 1;; ++number) {
-    std::vector<Pending> batch;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](Engine* e)
-               ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) { return !e->queue_.empty() || e->stopping_; },
-          this));
-      if (queue_.empty()) break;  // stopping, and drained
-      while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    uint64_t committed;
-    {
-      absl::MutexLock lock(&commit_mu_);
-      committed = committed_;
-    }
-    overlay_->Prune(committed);  // the sequencer's alone, so not under the committer's lock
-    Group group(store_, overlay_.get(), number);
-    Finished f;
-    f.number = number;
-    f.results.reserve(batch.size());
-    for (const Pending& p : batch) f.results.push_back(Execute(p.command, group));
-    f.writes = group.TakeWrites();
-    f.events = group.TakeEvents();
-    f.directory = group.TakeDirectory();
-    f.log_size = log_.size();
-    f.log_root = log_.Root();
-    f.batch = std::move(batch);
-    absl::MutexLock lock(&commit_mu_);
-    // While a group syncs, what is applied meanwhile joins the one group waiting behind it, so
-    // a change waits for at most the sync under way and its own. Past max_batch commands the
-    // waiting group is full and the sequencer waits for the committer to take it.
-    commit_mu_.Await(absl::Condition(
-        +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->commit_mu_) {
-          return e->to_commit_.empty() ||
-                 static_cast<int>(e->to_commit_.back().batch.size()) < e->options_.max_batch;
-        },
-        this));
-    if (to_commit_.empty()) {
-      to_commit_.push_back(std::move(f));
-    } else {
-      to_commit_.back().Absorb(std::move(f));
-    }
-  }
-  absl::MutexLock lock(&commit_mu_);
-  sequencer_done_ = true;
+void Engine::OpenGroup(pipeline::Group& group, uint64_t durable) {
+  overlay_->Prune(durable);
+  group_ = std::make_unique<Group>(store_, overlay_.get(), group.number, &group.writes);
 }
 
-void Engine::CommitGroups() {
-  bool failed = false;
-  for (;;) {
-    Finished f;
-    {
-      absl::MutexLock lock(&commit_mu_);
-      commit_mu_.Await(absl::Condition(
-          +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->commit_mu_) {
-            return !e->to_commit_.empty() || e->sequencer_done_;
-          },
-          this));
-      if (to_commit_.empty()) break;
-      f = std::move(to_commit_.front());
-      to_commit_.pop_front();
-    }
-    // After a failed write nothing more is written: later groups were applied on top of it.
-    if (!failed && !f.writes.empty()) {
-      if (absl::Status s = store_->Commit(f.writes); !s.ok()) {
-        failed = true;
-        if (options_.on_storage_failure) options_.on_storage_failure(s);
-      }
-    }
-    if (failed) {
-      {
-        absl::MutexLock lock(&mu_);
-        failed_ = true;
-      }
-      for (auto& r : f.results) {
-        if (r.ok()) r = absl::UnavailableError("the change could not be made durable");
-      }
-      f.events.clear();  // nothing happened
-    } else {
-      // Callers hear of a directory change only once the directory holds it.
-      if (f.directory) directory_->Replace(*f.directory);
-      if (options_.on_durable_log) options_.on_durable_log(f.log_size, f.log_root);
-      absl::MutexLock lock(&commit_mu_);
-      committed_ = f.number;
-    }
-    absl::MutexLock lock(&done_mu_);
-    finished_.push_back(std::move(f));
+void Engine::CloseGroup(pipeline::Group& group) {
+  group_->Close();
+  // Callers hear of a directory change only once the directory holds it.
+  if (std::optional<config::v1::DirectoryConfig> changed = group_->TakeDirectory()) {
+    group.on_durable.push_back(
+        [this, changed = *std::move(changed)] { directory_->Replace(changed); });
   }
-  absl::MutexLock lock(&done_mu_);
-  committer_done_ = true;
-}
-
-void Engine::Complete() {
-  for (;;) {
-    Finished f;
-    {
-      absl::MutexLock lock(&done_mu_);
-      done_mu_.Await(absl::Condition(
-          +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->done_mu_) {
-            return !e->finished_.empty() || e->committer_done_;
-          },
-          this));
-      if (finished_.empty()) return;
-      f = std::move(finished_.front());
-      finished_.pop_front();
-    }
-    if (options_.on_durable_events && !f.events.empty()) {
-      options_.on_durable_events(std::move(f.events));
-    }
-    for (size_t i = 0; i < f.batch.size(); ++i) f.batch[i].done(std::move(f.results[i]));
+  if (options_.on_durable_log) {
+    group.on_durable.push_back(
+        [this, size = log_.size(), root = log_.Root()] { options_.on_durable_log(size, root); });
   }
+  std::vector<FeedEvent> events = group_->TakeEvents();
+  if (options_.on_durable_events && !events.empty()) {
+    // The feed hears before the group's callers.
+    group.replies.insert(group.replies.begin(),
+                         [this, events = std::move(events)](bool durable) mutable {
+                           if (durable) options_.on_durable_events(std::move(events));
+                         });
+  }
+  group_.reset();
 }
 
 absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {

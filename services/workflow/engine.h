@@ -1,28 +1,26 @@
 #ifndef COMITY_SERVICES_WORKFLOW_ENGINE_H_
 #define COMITY_SERVICES_WORKFLOW_ENGINE_H_
 
-// The engine: the only writer. One sequencer thread drains a queue of commands, applies each to
-// the latest state (including the changes of earlier commands, committed or not), and hands each
-// group of changes to a committer thread, which writes it as one synced batch: for each change,
-// the new request record, its audit entry, index entries and the idempotency record. While one
-// group syncs, the sequencer applies the next; a completer thread tells callers the outcome once
-// their group is durable. A failed write stops the engine: that group and every later one fail
-// with UNAVAILABLE, and nothing more is written.
+// The engine: the only writer. It runs on a CommitPipeline: its sequencer applies each command to
+// the latest state (including the changes of earlier commands, committed or not) into a commit
+// group, which the pipeline makes durable as one synced batch: for each change, the new request
+// record, its audit entry, index entries, counters and the idempotency record. While one group
+// syncs, the sequencer applies the next; callers hear the outcome once their group is durable. A
+// failed write stops the engine: that group and every later one fail with UNAVAILABLE, and
+// nothing more is written.
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "comity/v1/resources.pb.h"
 #include "common/clock.h"
 #include "services/audit/log.h"
+#include "services/pipeline/commit_pipeline.h"
 #include "services/workflow/actions.h"
 #include "services/workflow/command.h"
 #include "services/workflow/directory.h"
@@ -34,7 +32,8 @@
 namespace comity::workflow {
 
 struct EngineOptions {
-  int max_batch = 512;  // commands per commit group
+  int max_batch = 512;               // commands per commit group
+  size_t max_group_bytes = 1 << 20;  // bytes written per commit group (see CommitPipeline)
   // Told the Merkle log's size and root once durable: at start, then after each group. Runs on
   // the engine's committer thread; must not block.
   std::function<void(uint64_t size, const std::string& root)> on_durable_log;
@@ -79,37 +78,13 @@ class Engine {
   void Stop();
 
  private:
-  struct Pending {
-    Command command;
-    Done done;
-  };
   class Group;
 
   Engine(storage::Store* store, const Clock* clock, const ProfileSet* profiles,
          Directory* directory, EngineOptions options);
-  // A group of applied commands on its way to disk and back to the callers.
-  struct Finished {
-    uint64_t number = 0;
-    storage::WriteSet writes;
-    std::vector<Pending> batch;
-    std::vector<absl::StatusOr<v1::Request>> results;
-    std::optional<config::v1::DirectoryConfig> directory;  // changed by this group
-    std::vector<FeedEvent> events;
-    uint64_t log_size = 0;  // the Merkle log after this group
-    std::string log_root;
-
-    // Appends `later`, applied after this group, to it: one commit for both.
-    void Absorb(Finished later) {
-      number = later.number;
-      writes.Append(std::move(later.writes));
-      for (auto& p : later.batch) batch.push_back(std::move(p));
-      for (auto& r : later.results) results.push_back(std::move(r));
-      for (auto& e : later.events) events.push_back(std::move(e));
-      if (later.directory) directory = std::move(later.directory);
-      log_size = later.log_size;
-      log_root = std::move(later.log_root);
-    }
-  };
+  // The sequencer's hooks around each commit group.
+  void OpenGroup(pipeline::Group& group, uint64_t durable);
+  void CloseGroup(pipeline::Group& group);
   struct Overlay;
   // A record before a change: its state, and the index keys and figures derived from it.
   struct Before {
@@ -118,9 +93,6 @@ class Engine {
     Figures figures;
   };
 
-  void Run();
-  void CommitGroups();
-  void Complete();
   absl::StatusOr<v1::Request> Execute(const Command& command, Group& group);
   absl::StatusOr<v1::Request> ExecuteDirectory(const Command& command, Group& group,
                                                absl::Time now);
@@ -149,30 +121,15 @@ class Engine {
   Directory* const directory_;
   const EngineOptions options_;
 
-  absl::Mutex mu_;
-  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool failed_ ABSL_GUARDED_BY(mu_) = false;
-
   // Changes applied but perhaps not yet durable; the sequencer's alone.
   std::unique_ptr<Overlay> overlay_;
+  // The commit group being applied; the sequencer's alone.
+  std::unique_ptr<Group> group_;
   // The Merkle log over every audit entry, in commit order; the sequencer's alone.
   audit::LogAppender log_;
 
-  // Groups applied, waiting for the committer (at most one waits behind the one syncing).
-  absl::Mutex commit_mu_;
-  std::deque<Finished> to_commit_ ABSL_GUARDED_BY(commit_mu_);
-  bool sequencer_done_ ABSL_GUARDED_BY(commit_mu_) = false;
-  uint64_t committed_ ABSL_GUARDED_BY(commit_mu_) = 0;  // the last durable group
-
-  // Durable (or failed) groups whose callers are yet to hear.
-  absl::Mutex done_mu_;
-  std::deque<Finished> finished_ ABSL_GUARDED_BY(done_mu_);
-  bool committer_done_ ABSL_GUARDED_BY(done_mu_) = false;
-
-  std::thread sequencer_;
-  std::thread committer_;
-  std::thread completer_;
+  pipeline::LocalCommitLog commit_log_;
+  std::unique_ptr<pipeline::CommitPipeline> pipeline_;  // last: stopped first
 };
 
 // At start-up: the directory the store holds replaces `directory` (the configuration file only

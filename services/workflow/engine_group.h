@@ -74,8 +74,9 @@ struct Engine::Overlay {
 // The commit group under construction: its writes, recorded in the overlay as they are made.
 class Engine::Group : public View {
  public:
-  Group(const storage::Store* store, Overlay* overlay, uint64_t number)
-      : store_(store), overlay_(overlay), number_(number) {}
+  // Writes into `writes`, the pipeline's group numbered `number`.
+  Group(const storage::Store* store, Overlay* overlay, uint64_t number, storage::WriteSet* writes)
+      : store_(store), overlay_(overlay), number_(number), writes_(*writes) {}
 
   absl::StatusOr<v1::Request> LoadRequest(absl::string_view id) const override {
     const std::string key(id);
@@ -191,16 +192,17 @@ class Engine::Group : public View {
     writes_.Put(Column::kAudit, key, bytes);
   }
 
-  storage::WriteSet TakeWrites() {
+  // The group's last write: the Merkle log's size, if it grew.
+  void Close() {
     if (tlog_size_) writes_.Put(Column::kMeta, storage::kTlogSizeKey, absl::StrCat(*tlog_size_));
-    return std::move(writes_);
+    tlog_size_.reset();
   }
 
  private:
   const storage::Store* store_;
   Overlay* overlay_;
   const uint64_t number_;
-  storage::WriteSet writes_;
+  storage::WriteSet& writes_;
   std::optional<config::v1::DirectoryConfig> changed_directory_;
   std::optional<uint64_t> tlog_size_;
   std::vector<FeedEvent> events_;
