@@ -69,9 +69,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, con
     return absl::DataLossError(
         absl::StrCat("the Merkle log cannot be resumed: ", log.status().message()));
   }
-  engine->log_ = *std::move(log);
+  engine->sealer_ = audit::Sealer(*std::move(log));
   if (engine->options_.on_durable_log) {
-    engine->options_.on_durable_log(engine->log_.size(), engine->log_.Root());
+    engine->options_.on_durable_log(engine->sealer_.size(), engine->sealer_.Root());
   }
   Engine* e = engine.get();
   pipeline::CommitPipeline::Stages stages;
@@ -146,8 +146,9 @@ void Engine::CloseGroup(pipeline::Group& group) {
         [this, changed = *std::move(changed)] { directory_->Replace(changed); });
   }
   if (options_.on_durable_log) {
-    group.on_durable.push_back(
-        [this, size = log_.size(), root = log_.Root()] { options_.on_durable_log(size, root); });
+    group.on_durable.push_back([this, size = sealer_.size(), root = sealer_.Root()] {
+      options_.on_durable_log(size, root);
+    });
   }
   std::vector<FeedEvent> events = group_->TakeEvents();
   if (options_.on_durable_events && !events.empty()) {

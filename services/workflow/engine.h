@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "comity/v1/resources.pb.h"
 #include "common/clock.h"
-#include "services/audit/log.h"
+#include "services/audit/sealer.h"
 #include "services/pipeline/commit_pipeline.h"
 #include "services/workflow/actions.h"
 #include "services/workflow/command.h"
@@ -106,14 +106,12 @@ class Engine {
   // The live feed's event for `entry` (none for reads).
   static void AddEvent(const std::string& id, const v1::Request& record, v1::AuditEntry entry,
                        Group& group);
-  // Seals `entry` for `record` (request `id`) after a change: the entry's record digest, its
-  // place in the chain and the log, the record's new audit head and size. Returns the record's
-  // bytes to store.
+  // Seals `entry` for `record` (request `id`) after a change (audit::Sealer::SealRecord) and
+  // writes the entry and its tree nodes into `group`. Returns the record's bytes to store.
   std::string SealRecord(const std::string& id, v1::Request& record, v1::AuditEntry& entry,
                          Group& group);
-  // Gives `entry` its place in the Merkle log and writes it, its leaf and the tree nodes it
-  // completes into `group`. Returns the entry's bytes.
-  std::string Seal(v1::AuditEntry& entry, const std::string& audit_key, Group& group);
+  // Writes a sealed entry at `audit_key`, and the tree nodes it completes, into `group`.
+  void Write(audit::Sealer::Sealed sealed, const std::string& audit_key, Group& group);
 
   storage::Store* const store_;
   const Clock* const clock_;
@@ -125,8 +123,8 @@ class Engine {
   std::unique_ptr<Overlay> overlay_;
   // The commit group being applied; the sequencer's alone.
   std::unique_ptr<Group> group_;
-  // The Merkle log over every audit entry, in commit order; the sequencer's alone.
-  audit::LogAppender log_;
+  // Seals every audit entry into the Merkle log, in commit order; the sequencer's alone.
+  audit::Sealer sealer_;
 
   pipeline::LocalCommitLog commit_log_;
   std::unique_ptr<pipeline::CommitPipeline> pipeline_;  // last: stopped first

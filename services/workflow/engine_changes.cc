@@ -1,5 +1,5 @@
 // The engine's other changes: directory changes, recorded reads, clock timers, the live feed's
-// events, and sealing entries into the Merkle log.
+// events, and writing sealed entries.
 
 #include <algorithm>
 #include <cstring>
@@ -9,7 +9,6 @@
 #include "comity/storage/v1/records.pb.h"
 #include "common/clock.h"
 #include "common/sha256.h"
-#include "services/audit/merkle.h"
 #include "services/auth/policy.h"
 #include "services/workflow/actions.h"
 #include "services/workflow/clocks.h"
@@ -98,9 +97,9 @@ absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& 
              cmd.caller.system ? v1::SYSTEM : v1::SIDE_UNSPECIFIED, entry);
   record.set_version(record.version() + 1);
   entry.set_record_digest(Sha256(audit::DeterministicBytes(record.config())));
-  const std::string bytes =
-      Seal(entry, storage::AuditKey(storage::kDirectoryTrail, entry.sequence()), group);
-  record.set_audit_head(Sha256(bytes));
+  audit::Sealer::Sealed sealed = sealer_.Seal(entry);
+  record.set_audit_head(Sha256(sealed.bytes));
+  Write(std::move(sealed), storage::AuditKey(storage::kDirectoryTrail, entry.sequence()), group);
   record.set_audit_size(entry.sequence());
   group.AddDirectory(std::move(record));
   return v1::Request();
@@ -272,36 +271,18 @@ void Engine::AddEvent(const std::string& id, const v1::Request& record, v1::Audi
 
 std::string Engine::SealRecord(const std::string& id, v1::Request& record, v1::AuditEntry& entry,
                                Group& group) {
-  // The digest covers the record without its audit head and size, which depend on the entry.
-  std::string head;
-  record.mutable_audit_head()->swap(head);
-  const uint64_t size = record.audit_size();
-  record.clear_audit_size();
-  std::string bytes = audit::DeterministicBytes(record);
-  record.mutable_audit_head()->swap(head);
-  record.set_audit_size(size);
-  entry.set_record_digest(Sha256(bytes));
-  const std::string entry_bytes = Seal(entry, storage::AuditKey(id, entry.sequence()), group);
-  record.set_audit_head(Sha256(entry_bytes));
-  record.set_audit_size(entry.sequence());
-  // The head and size appended: protobuf merges fields in any order, so the bytes parse to the
-  // whole record without serializing it again.
-  v1::Request tail;
-  tail.set_audit_size(record.audit_size());
-  tail.set_audit_head(record.audit_head());
-  tail.AppendToString(&bytes);
-  return bytes;
+  std::string record_bytes;
+  Write(sealer_.SealRecord(record, entry, &record_bytes), storage::AuditKey(id, entry.sequence()),
+        group);
+  return record_bytes;
 }
 
-std::string Engine::Seal(v1::AuditEntry& entry, const std::string& audit_key, Group& group) {
-  entry.set_leaf_index(log_.size());
-  std::string bytes = audit::EntryBytes(entry);
-  for (audit::LogAppender::Node& n : log_.Append(audit::LeafHash(bytes))) {
+void Engine::Write(audit::Sealer::Sealed sealed, const std::string& audit_key, Group& group) {
+  for (audit::LogAppender::Node& n : sealed.nodes) {
     group.AddTlogNode(storage::TlogNodeKey(n.level, n.index), std::move(n.hash));
   }
-  group.SetTlogSize(log_.size());
-  group.AddAudit(audit_key, bytes);
-  return bytes;
+  group.SetTlogSize(sealer_.size());
+  group.AddAudit(audit_key, sealed.bytes);
 }
 
 absl::Status LoadOrSeedDirectory(const storage::Store& store, Engine& engine,
