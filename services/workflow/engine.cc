@@ -1,7 +1,6 @@
 #include "services/workflow/engine.h"
 
 #include <future>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -12,11 +11,9 @@
 #include "common/text.h"
 #include "services/audit/chain.h"
 #include "services/auth/policy.h"
-#include "services/workflow/actions.h"
-#include "services/workflow/clocks.h"
+#include "services/workflow/applier.h"
 #include "services/workflow/engine_group.h"
 #include "services/workflow/errors.h"
-#include "services/workflow/lifecycle.h"
 #include "services/workflow/names.h"
 #include "services/workflow/timeutil.h"
 #include "services/workflow/upgrade.h"
@@ -25,9 +22,7 @@
 
 namespace comity::workflow {
 
-using auth::ActingRole;
 using auth::RequestNotFound;
-using engine_internal::StartEntry;
 
 namespace {
 
@@ -177,7 +172,6 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     if (!absl::IsNotFound(earlier.status())) return earlier.status();
   }
 
-  if (cmd.action == v1::ACCESS) return ExecuteAccess(cmd, group, now);
   if (IsDirectoryAction(cmd.action)) {
     absl::StatusOr<v1::Request> done = ExecuteDirectory(cmd, group, now);
     if (done.ok() && !idem_key.empty()) {
@@ -188,99 +182,53 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     return done;
   }
 
-  // The record before the change, and who the caller is to it.
-  v1::Request record;
-  v1::Side side = v1::REQUESTING;
-  Before before;  // what the change must undo in the index, and the state it leaves
+  // Load the request the command names, then decide once who the caller is to it.
   std::string id;
-  Effect effect;
+  std::optional<v1::Request> record;
   if (cmd.action == v1::CREATE) {
-    if (absl::Status s = auth::AuthorizeCreate(cmd.caller); !s.ok()) return s;
     id = NewId(now);
-    absl::StatusOr<v1::Request> draft = NewDraft(cmd, id, now, group);
-    if (!draft.ok()) return draft.status();
-    record = *std::move(draft);
-    effect.index_puts.emplace_back(storage::PartyKey(cmd.caller.authority, id), "q");
-  } else if (IsTimerAction(cmd.action)) {
-    absl::StatusOr<v1::Request> fired = FireTimer(cmd, group, now, before, effect);
-    if (!fired.ok()) return fired.status();
-    record = *std::move(fired);
-    id = record.name().substr(strlen("requests/"));
-    side = v1::SYSTEM;
   } else {
     absl::StatusOr<std::string> parsed = ParseRequestName(cmd.name, "name");
     if (!parsed.ok()) return parsed.status();
-    id = *parsed;
-    absl::StatusOr<v1::Request> loaded = group.TakeRequest(id);
-    if (absl::IsNotFound(loaded.status())) return RequestNotFound(cmd.name);
+    id = *std::move(parsed);
+    const bool timer = IsTimerAction(cmd.action);
+    if (timer) {
+      // The timer is used up whatever comes of it; one the record no longer needs goes quietly.
+      const auto& t = static_cast<const v1::ClockTimerRequest&>(*cmd.body);
+      group.DeleteIndex(
+          storage::TimerKey(absl::ToUnixMicros(FromProto(t.time())), id, t.clock(), t.warning()));
+    }
+    // A read leaves the record as it is; a change rewrites it, so the cached copy is moved out.
+    absl::StatusOr<v1::Request> loaded =
+        cmd.action == v1::ACCESS || timer ? group.LoadRequest(id) : group.TakeRequest(id);
+    if (absl::IsNotFound(loaded.status()) && !timer) return RequestNotFound(cmd.name);
     if (!loaded.ok()) return loaded.status();
     record = *std::move(loaded);
-    absl::StatusOr<v1::Side> s = auth::AuthorizeAction(cmd.caller, record);
-    if (!s.ok()) return s.status();
-    side = *s;
-    if (!SideMayTake(cmd.action, side)) {
-      return absl::PermissionDeniedError(absl::StrCat("the ", v1::Side_Name(side),
-                                                      " side never takes the action ",
-                                                      v1::Action_Name(cmd.action)));
-    }
-    if (!cmd.etag.empty() && cmd.etag != record.etag()) {
-      return absl::AbortedError(absl::StrCat("the request changed since you read it (etag ",
-                                             Echo(cmd.etag), ", now ", record.etag(),
-                                             "); read it again and retry"));
-    }
-    before = {record.state(), DerivedKeys(id, record), CountedFigures(record)};
-    const InstrumentProfile* profile = profiles_->Find(record.instrument());
-    if (profile == nullptr) {
-      return Precondition("PROFILE", record.instrument(),
-                          "the request's instrument profile is not loaded on this node");
-    }
-    ActionInput input{cmd, side, now, *profile, group, directory_};
-    if (absl::Status a = ApplyAction(input, record, effect); !a.ok()) return a;
-    const v1::NoteKind note = cmd.action == v1::ADD_NOTE
-                                  ? static_cast<const v1::AddNoteRequest&>(*cmd.body).kind()
-                                  : v1::NOTE_KIND_UNSPECIFIED;
-    UpdateClocks(*profile, before.state, cmd.action, note, now, record);
-    // A follow-up that is decided no longer holds its preservation: look at its expiry now.
-    if (!record.follows().empty() && HoldsPreservation(before.state) &&
-        !HoldsPreservation(record.state())) {
-      if (absl::Status s = ReleaseHold(record, group, now); !s.ok()) return s;
-    }
   }
-
-  if (const size_t bytes = record.ByteSizeLong(); bytes > kMaxRecordBytes) {
-    return InvalidField(
-        cmd.action == v1::CREATE ? "request" : "name",
-        absl::StrCat("the request would take ", bytes, " bytes stored, over the limit of ",
-                     kMaxRecordBytes, "; shorten its texts"),
-        "RECORD_TOO_LARGE");
+  absl::StatusOr<Decision> decision = Authorize(cmd, record ? &*record : nullptr);
+  if (!decision.ok()) return decision.status();
+  if (record && !cmd.etag.empty() && cmd.etag != record->etag()) {
+    return absl::AbortedError(absl::StrCat("the request changed since you read it (etag ",
+                                           Echo(cmd.etag), ", now ", record->etag(),
+                                           "); read it again and retry"));
   }
+  absl::StatusOr<Change> change =
+      ApplyChange({cmd, *decision, now, *profiles_, group, directory_}, id, std::move(record));
+  if (!change.ok()) return change.status();
+  return Write(*std::move(change), idem_key, fingerprint, group);
+}
 
-  // The audit entry, chained to the previous one.
-  v1::AuditEntry& entry = effect.entry;
-  const v1::Action action = entry.action();  // set by a timer; otherwise the command's
-  StartEntry(record.name(), record.audit_size(), record.audit_head(), now, cmd,
-             ActingRole(cmd.caller, side), side, entry);
-  if (action != v1::ACTION_UNSPECIFIED) entry.set_action(action);
-  entry.set_state_before(before.state);
-  entry.set_state_after(record.state());
-  entry.set_channel(record.channel());
-
-  record.set_version(record.version() + 1);
-  record.set_etag(absl::StrCat(record.version()));
-  *record.mutable_update_time() = ToProto(now);
-  std::string record_bytes = SealRecord(id, record, entry, group);
-
-  for (const auto& [key, value] : effect.index_puts) group.AddIndex(key, value);
-  const std::set<std::string>& old_keys = before.keys;
-  const std::set<std::string> new_keys = DerivedKeys(id, record);
-  for (const std::string& k : old_keys) {
-    if (new_keys.count(k) == 0) group.DeleteIndex(k);
-  }
-  for (const std::string& k : new_keys) {
-    if (old_keys.count(k) == 0) group.AddIndex(k, "");
-  }
-  group.AddFigures(FigureDelta(before.figures, CountedFigures(record)));
-  AddEvent(id, record, std::move(entry), group);  // the entry's last use
+v1::Request Engine::Write(Change change, const std::string& idem_key,
+                          const std::string& fingerprint, Group& group) {
+  const std::string& id = change.id;
+  v1::Request& record = change.record;
+  std::string record_bytes = SealRecord(id, record, change.entry, group);
+  for (const auto& [key, value] : change.index_puts) group.AddIndex(key, value);
+  for (const std::string& key : change.index_deletes) group.DeleteIndex(key);
+  for (const std::string& key : change.derived_deletes) group.DeleteIndex(key);
+  for (const std::string& key : change.derived_puts) group.AddIndex(key, "");
+  group.AddFigures(change.figures);
+  AddEvent(id, record, std::move(change.entry), group);  // the entry's last use
   if (!idem_key.empty()) {
     storage::v1::IdempotencyRecord rec;
     rec.set_fingerprint(fingerprint);

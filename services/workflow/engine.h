@@ -22,6 +22,7 @@
 #include "services/audit/sealer.h"
 #include "services/pipeline/commit_pipeline.h"
 #include "services/workflow/actions.h"
+#include "services/workflow/applier.h"
 #include "services/workflow/command.h"
 #include "services/workflow/directory.h"
 #include "services/workflow/events.h"
@@ -86,23 +87,13 @@ class Engine {
   void OpenGroup(pipeline::Group& group, uint64_t durable);
   void CloseGroup(pipeline::Group& group);
   struct Overlay;
-  // A record before a change: its state, and the index keys and figures derived from it.
-  struct Before {
-    v1::State state = v1::STATE_UNSPECIFIED;
-    std::set<std::string> keys;
-    Figures figures;
-  };
-
   absl::StatusOr<v1::Request> Execute(const Command& command, Group& group);
   absl::StatusOr<v1::Request> ExecuteDirectory(const Command& command, Group& group,
                                                absl::Time now);
-  absl::StatusOr<v1::Request> ExecuteAccess(const Command& command, Group& group, absl::Time now);
-  // A clock's timer: a warning, a breach, a preservation held or expired. `before` gets what
-  // the record was before the change; `effect.entry` the entry's action and details.
-  absl::StatusOr<v1::Request> FireTimer(const Command& command, Group& group, absl::Time now,
-                                        Before& before, Effect& effect);
-  // A decided follow-up: a held expiry of the preservation it follows is looked at again now.
-  absl::Status ReleaseHold(const v1::Request& follow_up, Group& group, absl::Time now);
+  // Seals `change`'s entry and writes the change into `group`, with the idempotency record
+  // under `idem_key` when there is one. Returns the request after the change.
+  v1::Request Write(Change change, const std::string& idem_key, const std::string& fingerprint,
+                    Group& group);
   // The live feed's event for `entry` (none for reads).
   static void AddEvent(const std::string& id, const v1::Request& record, v1::AuditEntry entry,
                        Group& group);

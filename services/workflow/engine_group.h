@@ -2,7 +2,7 @@
 #define COMITY_SERVICES_WORKFLOW_ENGINE_GROUP_H_
 
 // The engine's insides, shared by engine.cc (the pipeline and the lifecycle actions) and
-// engine_changes.cc (directory changes, reads, timers, the feed): the overlay of changes not yet
+// engine_changes.cc (directory changes, the feed): the overlay of changes not yet
 // durable and the commit group under construction. Not part of the engine's interface.
 
 #include <deque>
@@ -208,14 +208,6 @@ class Engine::Group : public View {
   std::vector<FeedEvent> events_;
 };
 
-namespace engine_internal {
-
-// Starts `entry` as the next entry of `trail`, whose size and head are `size` and `head`: its
-// place in the chain, its time, who acted in which role for which side, and the action.
-void StartEntry(const std::string& trail, uint64_t size, const std::string& head, absl::Time now,
-                const Command& cmd, v1::Role role, v1::Side side, v1::AuditEntry& entry);
-
-}  // namespace engine_internal
 }  // namespace comity::workflow
 
 #endif  // COMITY_SERVICES_WORKFLOW_ENGINE_GROUP_H_
