@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/auth/policy.h"
+#include "services/workflow/action_bodies.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/lifecycle.h"
 #include "services/workflow/names.h"
@@ -21,11 +22,6 @@ using auth::SideOf;
 namespace {
 
 constexpr int kFirstOutputField = 30;
-
-template <typename Msg>
-const Msg& Body(const ActionInput& in) {
-  return static_cast<const Msg&>(*in.command.body);
-}
 
 absl::Status Step(const ActionInput& in, v1::Request& record, const StepFacts& facts) {
   absl::StatusOr<v1::State> next = NextState(record.state(), in.command.action, in.side, facts);
@@ -118,7 +114,40 @@ absl::StatusOr<v1::Request> LoadFollowed(const Command& cmd, const v1::Request& 
   return followed;
 }
 
-absl::Status Submit(const ActionInput& in, v1::Request& record, Effect& effect) {
+absl::Status SettleConditions(const ActionInput& in, v1::Request& record, Effect& effect,
+                              v1::ConditionStatus status) {
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  for (v1::Condition& c : *record.mutable_conditions()) {
+    if (c.status() != v1::PROPOSED) continue;
+    c.set_status(status);
+    *effect.entry.add_conditions() = c;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Expire(const ActionInput& in, v1::Request& record, Effect& effect) {
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  if (in.now < FromProto(record.preservation().expire_time())) {
+    return Precondition("DEADLINE", record.name(), "the preservation has not reached its expiry");
+  }
+  absl::StatusOr<std::string> holder =
+      HoldingFollowUp(in.view, record.name().substr(strlen("requests/")));
+  if (!holder.ok()) return holder.status();
+  if (!holder->empty()) {
+    return Precondition("HOLD", *holder,
+                        absl::StrCat("held by follow-up ", *holder, " until it is decided (",
+                                     in.profile.preservation_article(), ")"));
+  }
+  effect.entry.set_legal_basis(in.profile.preservation_article());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+namespace bodies {
+
+absl::Status ApplyBody(const ActionInput& in, const v1::SubmitRequestRequest&, v1::Request& record,
+                       Effect& effect) {
   if (absl::Status s = Step(in, record); !s.ok()) return s;
   const TypeRule& rule = RuleOf(in, record);
   std::vector<FieldViolation> missing;
@@ -151,8 +180,8 @@ absl::Status Submit(const ActionInput& in, v1::Request& record, Effect& effect) 
   return absl::OkStatus();
 }
 
-absl::Status Refuse(const ActionInput& in, v1::Request& record, Effect& effect) {
-  const auto& m = Body<v1::RefuseRequestRequest>(in);
+absl::Status ApplyBody(const ActionInput& in, const v1::RefuseRequestRequest& m,
+                       v1::Request& record, Effect& effect) {
   StepFacts facts;
   facts.preservation = IsPreservationType(record.type());
   facts.direct_refusal = AllIn(m.grounds(), in.profile.refusal_without_consultation());
@@ -174,8 +203,8 @@ absl::Status Refuse(const ActionInput& in, v1::Request& record, Effect& effect) 
   return absl::OkStatus();
 }
 
-absl::Status Consult(const ActionInput& in, v1::Request& record, Effect& effect) {
-  const auto& m = Body<v1::ConsultRequestRequest>(in);
+absl::Status ApplyBody(const ActionInput& in, const v1::ConsultRequestRequest& m,
+                       v1::Request& record, Effect& effect) {
   if (absl::Status s = Step(in, record); !s.ok()) return s;
   if (absl::Status s = CheckGrounds(in, record, m.intended_grounds(), "intended_grounds");
       !s.ok()) {
@@ -191,8 +220,8 @@ absl::Status Consult(const ActionInput& in, v1::Request& record, Effect& effect)
   return absl::OkStatus();
 }
 
-absl::Status Postpone(const ActionInput& in, v1::Request& record, Effect& effect) {
-  const auto& m = Body<v1::PostponeRequestRequest>(in);
+absl::Status ApplyBody(const ActionInput& in, const v1::PostponeRequestRequest& m,
+                       v1::Request& record, Effect& effect) {
   if (absl::Status s = Step(in, record); !s.ok()) return s;
   const auto& allowed = in.profile.postponement_grounds();
   if (std::find(allowed.begin(), allowed.end(), m.ground()) == allowed.end()) {
@@ -215,8 +244,8 @@ absl::Status Postpone(const ActionInput& in, v1::Request& record, Effect& effect
   return absl::OkStatus();
 }
 
-absl::Status ProposeConditions(const ActionInput& in, v1::Request& record, Effect& effect) {
-  const auto& m = Body<v1::ProposeConditionsRequest>(in);
+absl::Status ApplyBody(const ActionInput& in, const v1::ProposeConditionsRequest& m,
+                       v1::Request& record, Effect& effect) {
   if (absl::Status s = Step(in, record); !s.ok()) return s;
   for (v1::Condition c : m.conditions()) {
     c.set_status(v1::PROPOSED);
@@ -227,19 +256,8 @@ absl::Status ProposeConditions(const ActionInput& in, v1::Request& record, Effec
   return absl::OkStatus();
 }
 
-absl::Status SettleConditions(const ActionInput& in, v1::Request& record, Effect& effect,
-                              v1::ConditionStatus status) {
-  if (absl::Status s = Step(in, record); !s.ok()) return s;
-  for (v1::Condition& c : *record.mutable_conditions()) {
-    if (c.status() != v1::PROPOSED) continue;
-    c.set_status(status);
-    *effect.entry.add_conditions() = c;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Deliver(const ActionInput& in, v1::Request& record, Effect& effect) {
-  const auto& m = Body<v1::DeliverEvidenceRequest>(in);
+absl::Status ApplyBody(const ActionInput& in, const v1::DeliverEvidenceRequest& m,
+                       v1::Request& record, Effect& effect) {
   StepFacts facts;
   facts.preservation = IsPreservationType(record.type());
   facts.final_delivery = m.delivery().final();
@@ -253,8 +271,8 @@ absl::Status Deliver(const ActionInput& in, v1::Request& record, Effect& effect)
   return absl::OkStatus();
 }
 
-absl::Status ConfirmPreserved(const ActionInput& in, v1::Request& record, Effect& effect) {
-  const auto& m = Body<v1::ConfirmPreservedRequest>(in);
+absl::Status ApplyBody(const ActionInput& in, const v1::ConfirmPreservedRequest& m,
+                       v1::Request& record, Effect& effect) {
   if (absl::Status s = Step(in, record); !s.ok()) return s;
   // Counted in whole UTC days, as a person counts them: any time on the day N days after today
   // meets an N-day minimum, so "today + N days" from any clock of that day is accepted, and the
@@ -276,8 +294,8 @@ absl::Status ConfirmPreserved(const ActionInput& in, v1::Request& record, Effect
   return absl::OkStatus();
 }
 
-absl::Status Extend(const ActionInput& in, v1::Request& record, Effect& effect) {
-  const auto& m = Body<v1::ExtendPreservationRequest>(in);
+absl::Status ApplyBody(const ActionInput& in, const v1::ExtendPreservationRequest& m,
+                       v1::Request& record, Effect& effect) {
   if (absl::Status s = Step(in, record); !s.ok()) return s;
   v1::Preservation* p = record.mutable_preservation();
   const int max = in.profile.max_preservation_extensions();
@@ -305,25 +323,8 @@ absl::Status Extend(const ActionInput& in, v1::Request& record, Effect& effect) 
   return absl::OkStatus();
 }
 
-absl::Status Expire(const ActionInput& in, v1::Request& record, Effect& effect) {
-  if (absl::Status s = Step(in, record); !s.ok()) return s;
-  if (in.now < FromProto(record.preservation().expire_time())) {
-    return Precondition("DEADLINE", record.name(), "the preservation has not reached its expiry");
-  }
-  absl::StatusOr<std::string> holder =
-      HoldingFollowUp(in.view, record.name().substr(strlen("requests/")));
-  if (!holder.ok()) return holder.status();
-  if (!holder->empty()) {
-    return Precondition("HOLD", *holder,
-                        absl::StrCat("held by follow-up ", *holder, " until it is decided (",
-                                     in.profile.preservation_article(), ")"));
-  }
-  effect.entry.set_legal_basis(in.profile.preservation_article());
-  return absl::OkStatus();
-}
-
-absl::Status AddNote(const ActionInput& in, v1::Request& record, Effect& effect) {
-  const auto& m = Body<v1::AddNoteRequest>(in);
+absl::Status ApplyBody(const ActionInput& in, const v1::AddNoteRequest& m, v1::Request& record,
+                       Effect& effect) {
   if (absl::Status s = Step(in, record); !s.ok()) return s;
   v1::Side allowed = v1::SIDE_UNSPECIFIED;  // either
   switch (m.kind()) {
@@ -346,14 +347,15 @@ absl::Status AddNote(const ActionInput& in, v1::Request& record, Effect& effect)
                         "NOTE_KIND_SIDE");
   }
   effect.entry.set_note_kind(m.kind());
+  effect.note_kind = m.kind();
   effect.entry.set_reasons(m.text());
   return absl::OkStatus();
 }
 
-absl::Status UpdateDraft(const ActionInput& in, v1::Request& record, Effect& effect) {
-  (void)effect;
+absl::Status ApplyBody(const ActionInput& in, const v1::UpdateDraftRequest& m, v1::Request& record,
+                       Effect&) {
   if (absl::Status s = Step(in, record); !s.ok()) return s;
-  v1::Request content = Body<v1::UpdateDraftRequest>(in).request();
+  v1::Request content = m.request();
   if (!content.follows().empty()) {
     absl::StatusOr<v1::Request> followed = LoadFollowed(in.command, content, in.view);
     if (!followed.ok()) return followed.status();
@@ -382,7 +384,71 @@ absl::Status UpdateDraft(const ActionInput& in, v1::Request& record, Effect& eff
   return absl::OkStatus();
 }
 
-}  // namespace
+absl::Status ApplyBody(const ActionInput& in, const v1::AcknowledgeRequestRequest&,
+                       v1::Request& record, Effect&) {
+  return Step(in, record);
+}
+
+absl::Status ApplyBody(const ActionInput& in, const v1::AcceptRequestRequest&, v1::Request& record,
+                       Effect&) {
+  return Step(in, record);
+}
+
+absl::Status ApplyBody(const ActionInput& in, const v1::ResumeRequestRequest&, v1::Request& record,
+                       Effect&) {
+  return Step(in, record);
+}
+
+absl::Status ApplyBody(const ActionInput& in, const v1::ConfirmReceiptRequest&, v1::Request& record,
+                       Effect&) {
+  return Step(in, record);
+}
+
+absl::Status ApplyBody(const ActionInput& in, const v1::RequestInformationRequest& m,
+                       v1::Request& record, Effect& effect) {
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  record.add_information_requested(m.questions());
+  effect.entry.set_reasons(m.questions());
+  return absl::OkStatus();
+}
+
+absl::Status ApplyBody(const ActionInput& in, const v1::SupplementRequestRequest& m,
+                       v1::Request& record, Effect& effect) {
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  record.add_supplements(m.information());
+  effect.entry.set_reasons(m.information());
+  return absl::OkStatus();
+}
+
+absl::Status ApplyBody(const ActionInput& in, const v1::AcceptConditionsRequest&,
+                       v1::Request& record, Effect& effect) {
+  return SettleConditions(in, record, effect, v1::ACCEPTED);
+}
+
+absl::Status ApplyBody(const ActionInput& in, const v1::DeclineConditionsRequest& m,
+                       v1::Request& record, Effect& effect) {
+  if (absl::Status s = SettleConditions(in, record, effect, v1::DECLINED); !s.ok()) return s;
+  record.set_withdrawal_reason(m.reason());
+  effect.entry.set_reasons(m.reason());
+  return absl::OkStatus();
+}
+
+absl::Status ApplyBody(const ActionInput& in, const v1::ReleasePreservationRequest& m,
+                       v1::Request& record, Effect& effect) {
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  effect.entry.set_reasons(m.reason());
+  return absl::OkStatus();
+}
+
+absl::Status ApplyBody(const ActionInput& in, const v1::WithdrawRequestRequest& m,
+                       v1::Request& record, Effect& effect) {
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  record.set_withdrawal_reason(m.reason());
+  effect.entry.set_reasons(m.reason());
+  return absl::OkStatus();
+}
+
+}  // namespace bodies
 
 bool HoldsPreservation(v1::State state) {
   return state != v1::DRAFT && state != v1::EXECUTED && !IsTerminal(state);
@@ -420,83 +486,14 @@ absl::StatusOr<v1::Request> NewDraft(const Command& command, const std::string& 
 }
 
 absl::Status ApplyAction(const ActionInput& in, v1::Request& record, Effect& effect) {
-  const Command& cmd = in.command;
-  switch (cmd.action) {
-    case v1::UPDATE_DRAFT:
-      return UpdateDraft(in, record, effect);
-    case v1::SUBMIT:
-      return Submit(in, record, effect);
-    case v1::ACKNOWLEDGE:
-    case v1::ACCEPT:
-    case v1::RESUME:
-    case v1::CONFIRM_RECEIPT:
-      return Step(in, record);
-    case v1::REQUEST_INFORMATION: {
-      if (absl::Status s = Step(in, record); !s.ok()) return s;
-      const std::string& q = Body<v1::RequestInformationRequest>(in).questions();
-      record.add_information_requested(q);
-      effect.entry.set_reasons(q);
-      return absl::OkStatus();
-    }
-    case v1::SUPPLEMENT: {
-      if (absl::Status s = Step(in, record); !s.ok()) return s;
-      const std::string& info = Body<v1::SupplementRequestRequest>(in).information();
-      record.add_supplements(info);
-      effect.entry.set_reasons(info);
-      return absl::OkStatus();
-    }
-    case v1::CONSULT:
-      return Consult(in, record, effect);
-    case v1::PROPOSE_CONDITIONS:
-      return ProposeConditions(in, record, effect);
-    case v1::ACCEPT_CONDITIONS:
-      return SettleConditions(in, record, effect, v1::ACCEPTED);
-    case v1::DECLINE_CONDITIONS: {
-      absl::Status s = SettleConditions(in, record, effect, v1::DECLINED);
-      if (!s.ok()) return s;
-      record.set_withdrawal_reason(Body<v1::DeclineConditionsRequest>(in).reason());
-      effect.entry.set_reasons(record.withdrawal_reason());
-      return s;
-    }
-    case v1::POSTPONE:
-      return Postpone(in, record, effect);
-    case v1::REFUSE:
-      return Refuse(in, record, effect);
-    case v1::DELIVER:
-      return Deliver(in, record, effect);
-    case v1::CONFIRM_PRESERVED:
-      return ConfirmPreserved(in, record, effect);
-    case v1::EXTEND_PRESERVATION:
-      return Extend(in, record, effect);
-    case v1::RELEASE_PRESERVATION: {
-      if (absl::Status s = Step(in, record); !s.ok()) return s;
-      effect.entry.set_reasons(Body<v1::ReleasePreservationRequest>(in).reason());
-      return absl::OkStatus();
-    }
-    case v1::EXPIRE_PRESERVATION:
-      return Expire(in, record, effect);
-    case v1::WITHDRAW: {
-      if (absl::Status s = Step(in, record); !s.ok()) return s;
-      record.set_withdrawal_reason(Body<v1::WithdrawRequestRequest>(in).reason());
-      effect.entry.set_reasons(record.withdrawal_reason());
-      return absl::OkStatus();
-    }
-    case v1::ADD_NOTE:
-      return AddNote(in, record, effect);
-    case v1::CREATE:
-    case v1::SEED_DIRECTORY:
-    case v1::UPSERT_AUTHORITY:
-    case v1::SET_RESERVATION:
-    case v1::ACCESS:
-    case v1::CLOCK_WARNING:
-    case v1::CLOCK_BREACH:
-    case v1::CLOCK_HELD:
-    case v1::ACTION_UNSPECIFIED:
-    case v1::Action_INT_MIN_SENTINEL_DO_NOT_USE_:
-    case v1::Action_INT_MAX_SENTINEL_DO_NOT_USE_:
-      break;
+  if (in.command.action == v1::EXPIRE_PRESERVATION) return Expire(in, record, effect);
+  const ActionRow* row = FindAction(in.command.action);
+  if (row == nullptr || row->apply == nullptr) {
+    return absl::InternalError(absl::StrCat("the engine was handed ",
+                                            v1::Action_Name(in.command.action),
+                                            ", which it does not apply to a request"));
   }
-  return absl::InternalError("the engine was handed an action it does not apply");
+  return row->apply(in, record, effect);
 }
 
 }  // namespace comity::workflow

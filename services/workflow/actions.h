@@ -32,6 +32,7 @@ class View {
 struct Effect {
   v1::AuditEntry entry;  // the action's own details: grounds, reasons, note, conditions, basis
   std::vector<std::pair<std::string, std::string>> index_puts;  // kIndex key -> value
+  v1::NoteKind note_kind = v1::NOTE_KIND_UNSPECIFIED;           // a note's kind, for the clocks
 };
 
 struct ActionInput {

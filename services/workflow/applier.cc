@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "services/audit/chain.h"
 #include "services/auth/policy.h"
+#include "services/workflow/action_table.h"
 #include "services/workflow/clocks.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/lifecycle.h"
@@ -155,7 +156,11 @@ absl::StatusOr<Decision> Authorize(const Command& cmd, const v1::Request* record
   }
   absl::StatusOr<v1::Side> side = auth::AuthorizeAction(cmd.caller, *record);
   if (!side.ok()) return side.status();
-  if (!SideMayTake(cmd.action, *side)) {
+  const ActionRow* row = FindAction(cmd.action);
+  // The node's side takes one action outside the table: a preservation's expiry.
+  const bool taken = row != nullptr ? row->TakenBy(*side)
+                                    : *side == v1::SYSTEM && cmd.action == v1::EXPIRE_PRESERVATION;
+  if (!taken) {
     return absl::PermissionDeniedError(absl::StrCat("the ", v1::Side_Name(*side),
                                                     " side never takes the action ",
                                                     v1::Action_Name(cmd.action)));
@@ -198,10 +203,7 @@ absl::StatusOr<Change> ApplyChange(const ApplyInput& in, const std::string& id,
       }
       ActionInput input{cmd, in.decision.side, in.now, *profile, in.view, in.directory};
       if (absl::Status a = ApplyAction(input, record, effect); !a.ok()) return a;
-      const v1::NoteKind note = cmd.action == v1::ADD_NOTE
-                                    ? static_cast<const v1::AddNoteRequest&>(*cmd.body).kind()
-                                    : v1::NOTE_KIND_UNSPECIFIED;
-      UpdateClocks(*profile, state_before, cmd.action, note, in.now, record);
+      UpdateClocks(*profile, state_before, cmd.action, effect.note_kind, in.now, record);
       // A follow-up that is decided no longer holds its preservation: look at its expiry now.
       if (!record.follows().empty() && HoldsPreservation(state_before) &&
           !HoldsPreservation(record.state())) {

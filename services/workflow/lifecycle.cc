@@ -80,13 +80,6 @@ bool IsTerminal(State state) {
 
 bool IsPreservationType(v1::RequestType type) { return type == v1::PRESERVATION; }
 
-bool SideMayTake(Action action, Side side) {
-  for (const Transition& t : kTransitions) {
-    if (t.action == action && t.side == side) return true;
-  }
-  return false;
-}
-
 absl::StatusOr<State> NextState(State from, Action action, Side side, const StepFacts& facts) {
   for (const Transition& t : kTransitions) {
     if (t.action == action && t.side == side && Matches(t, from, facts)) {

@@ -40,10 +40,6 @@ bool IsTerminal(v1::State state);
 // True for request types that are preservations.
 bool IsPreservationType(v1::RequestType type);
 
-// True if some row lets `side` take `action` (in some state). A side asking for an action it may
-// never take is refused as PERMISSION_DENIED rather than as a matter of state.
-bool SideMayTake(v1::Action action, v1::Side side);
-
 // Returns the state after `action` taken by `side` in `from`, or FAILED_PRECONDITION saying
 // which actions that side may take in that state.
 absl::StatusOr<v1::State> NextState(v1::State from, v1::Action action, v1::Side side,

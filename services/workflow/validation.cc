@@ -8,6 +8,7 @@
 #include "common/ids.h"
 #include "common/sha256.h"
 #include "services/auth/policy.h"
+#include "services/workflow/action_bodies.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/names.h"
 #include "services/workflow/timeutil.h"
@@ -21,67 +22,6 @@ namespace {
 
 using google::protobuf::RepeatedPtrField;
 using google::protobuf::Timestamp;
-
-// Collects violations; field paths are relative to `prefix`.
-class Checker {
- public:
-  explicit Checker(std::string prefix = "") : prefix_(std::move(prefix)) {}
-
-  void Add(absl::string_view field, std::string description, std::string reason) {
-    out_.push_back({absl::StrCat(prefix_, field), std::move(description), std::move(reason)});
-  }
-
-  void Text(absl::string_view field, const std::string& value, size_t max, bool required) {
-    if (value.empty()) {
-      if (required) Add(field, "is required", "REQUIRED");
-      return;
-    }
-    if (value.size() > max) {
-      Add(field, absl::StrCat("is ", value.size(), " bytes; at most ", max), "TOO_LONG");
-    }
-    for (unsigned char c : value) {
-      if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') {
-        Add(field, "contains control characters", "CONTROL_CHARACTERS");
-        break;
-      }
-    }
-  }
-
-  void Texts(absl::string_view field, const RepeatedPtrField<std::string>& values, size_t max) {
-    if (values.size() > kMaxRepeated) {
-      Add(field, absl::StrCat("has ", values.size(), " entries; at most ", kMaxRepeated),
-          "TOO_MANY");
-    }
-    for (int i = 0; i < values.size(); ++i) {
-      Text(absl::StrCat(field, "[", i, "]"), values[i], max, true);
-    }
-  }
-
-  void Time(absl::string_view field, const Timestamp& t, bool present, bool required) {
-    if (!present) {
-      if (required) Add(field, "is required", "REQUIRED");
-      return;
-    }
-    if (!IsValidTimestamp(t)) Add(field, "is not a valid time", "INVALID_TIME");
-  }
-
-  template <typename IsValid>
-  void Enum(absl::string_view field, int value, IsValid is_valid, bool required) {
-    if (value == 0) {
-      if (required) Add(field, "must be specified", "REQUIRED");
-    } else if (!is_valid(value)) {
-      Add(field, absl::StrCat("has unknown value ", value), "UNKNOWN_ENUM_VALUE");
-    }
-  }
-
-  void Merge(Checker& other) { out_.insert(out_.end(), other.out_.begin(), other.out_.end()); }
-  bool ok() const { return out_.empty(); }
-  absl::Status Status() const { return out_.empty() ? absl::OkStatus() : InvalidFields(out_); }
-
- private:
-  std::string prefix_;
-  std::vector<FieldViolation> out_;
-};
 
 bool IsLanguageTag(absl::string_view tag) {
   // BCP 47, the common shape: 2-3 lower-case letters, optionally "-" and a region or script.
@@ -198,94 +138,100 @@ void CheckDelivery(const v1::Delivery& d, bool present, Checker& c) {
   c.Text("delivery.transfer_conditions", d.transfer_conditions(), kMaxLongText, false);
 }
 
-void CheckVerb(const Command& cmd, Checker& c) {
-  const google::protobuf::Message& body = *cmd.body;
-  switch (cmd.action) {
-    case v1::REQUEST_INFORMATION:
-      c.Text("questions", static_cast<const v1::RequestInformationRequest&>(body).questions(),
-             kMaxLongText, true);
-      break;
-    case v1::SUPPLEMENT:
-      c.Text("information", static_cast<const v1::SupplementRequestRequest&>(body).information(),
-             kMaxLongText, true);
-      break;
-    case v1::CONSULT: {
-      const auto& m = static_cast<const v1::ConsultRequestRequest&>(body);
-      if (m.intended_grounds().empty() && !m.postponement()) {
-        c.Add("intended_grounds", "name the intended refusal grounds, or set postponement",
-              "REQUIRED");
-      }
-      c.Texts("intended_grounds", m.intended_grounds(), kMaxShortText);
-      c.Text("reasons", m.reasons(), kMaxLongText, true);
-      break;
-    }
-    case v1::PROPOSE_CONDITIONS: {
-      const auto& m = static_cast<const v1::ProposeConditionsRequest&>(body);
-      if (m.conditions().empty()) c.Add("conditions", "propose at least one", "REQUIRED");
-      if (m.conditions_size() > kMaxRepeated) c.Add("conditions", "at most 100", "TOO_MANY");
-      for (int i = 0; i < m.conditions_size(); ++i) {
-        std::string f = absl::StrCat("conditions[", i, "]");
-        c.Enum(absl::StrCat(f, ".kind"), m.conditions(i).kind(), v1::ConditionKind_IsValid, true);
-        c.Text(absl::StrCat(f, ".text"), m.conditions(i).text(), kMaxLongText, true);
-      }
-      break;
-    }
-    case v1::DECLINE_CONDITIONS:
-      c.Text("reason", static_cast<const v1::DeclineConditionsRequest&>(body).reason(),
-             kMaxLongText, true);
-      break;
-    case v1::POSTPONE: {
-      const auto& m = static_cast<const v1::PostponeRequestRequest&>(body);
-      c.Text("ground", m.ground(), kMaxShortText, true);
-      c.Text("reasons", m.reasons(), kMaxLongText, true);
-      c.Time("until_time", m.until_time(), m.has_until_time(), true);
-      break;
-    }
-    case v1::REFUSE: {
-      const auto& m = static_cast<const v1::RefuseRequestRequest&>(body);
-      if (m.grounds().empty()) c.Add("grounds", "name at least one ground", "REQUIRED");
-      c.Texts("grounds", m.grounds(), kMaxShortText);
-      c.Text("reasons", m.reasons(), kMaxLongText, true);  // UNTOC 18(23): reasons are owed
-      break;
-    }
-    case v1::DELIVER: {
-      const auto& m = static_cast<const v1::DeliverEvidenceRequest&>(body);
-      CheckDelivery(m.delivery(), m.has_delivery(), c);
-      break;
-    }
-    case v1::CONFIRM_PRESERVED: {
-      const auto& m = static_cast<const v1::ConfirmPreservedRequest&>(body);
-      c.Time("expire_time", m.expire_time(), m.has_expire_time(), true);
-      break;
-    }
-    case v1::EXTEND_PRESERVATION: {
-      const auto& m = static_cast<const v1::ExtendPreservationRequest&>(body);
-      c.Time("expire_time", m.expire_time(), m.has_expire_time(), true);
-      c.Text("reasons", m.reasons(), kMaxLongText, false);
-      break;
-    }
-    case v1::RELEASE_PRESERVATION:
-      c.Text("reason", static_cast<const v1::ReleasePreservationRequest&>(body).reason(),
-             kMaxLongText, false);
-      break;
-    case v1::WITHDRAW:
-      c.Text("reason", static_cast<const v1::WithdrawRequestRequest&>(body).reason(), kMaxLongText,
-             true);
-      break;
-    case v1::ADD_NOTE: {
-      const auto& m = static_cast<const v1::AddNoteRequest&>(body);
-      c.Enum("kind", m.kind(), v1::NoteKind_IsValid, true);
-      c.Text("text", m.text(), kMaxLongText, true);
-      c.Time("new_estimate_time", m.new_estimate_time(), m.has_new_estimate_time(),
-             m.kind() == v1::DELAY_NOTICE);
-      break;
-    }
-    default:
-      break;
+}  // namespace
+
+namespace bodies {
+
+void CheckBody(const v1::CreateRequestRequest& m, const Edge& edge, Checker& c) {
+  Checker content("request.");
+  CheckContent(m.request(), edge.caller, edge.directory, edge.profiles, content);
+  c.Merge(content);
+}
+
+void CheckBody(const v1::UpdateDraftRequest& m, const Edge& edge, Checker& c) {
+  Checker content("request.");
+  CheckContent(m.request(), edge.caller, edge.directory, edge.profiles, content);
+  c.Merge(content);
+}
+
+void CheckBody(const v1::SubmitRequestRequest&, const Edge&, Checker&) {}
+void CheckBody(const v1::AcceptConditionsRequest&, const Edge&, Checker&) {}
+void CheckBody(const v1::ConfirmReceiptRequest&, const Edge&, Checker&) {}
+void CheckBody(const v1::AcknowledgeRequestRequest&, const Edge&, Checker&) {}
+void CheckBody(const v1::AcceptRequestRequest&, const Edge&, Checker&) {}
+void CheckBody(const v1::ResumeRequestRequest&, const Edge&, Checker&) {}
+
+void CheckBody(const v1::RequestInformationRequest& m, const Edge&, Checker& c) {
+  c.Text("questions", m.questions(), kMaxLongText, true);
+}
+
+void CheckBody(const v1::SupplementRequestRequest& m, const Edge&, Checker& c) {
+  c.Text("information", m.information(), kMaxLongText, true);
+}
+
+void CheckBody(const v1::ConsultRequestRequest& m, const Edge&, Checker& c) {
+  if (m.intended_grounds().empty() && !m.postponement()) {
+    c.Add("intended_grounds", "name the intended refusal grounds, or set postponement", "REQUIRED");
+  }
+  c.Texts("intended_grounds", m.intended_grounds(), kMaxShortText);
+  c.Text("reasons", m.reasons(), kMaxLongText, true);
+}
+
+void CheckBody(const v1::ProposeConditionsRequest& m, const Edge&, Checker& c) {
+  if (m.conditions().empty()) c.Add("conditions", "propose at least one", "REQUIRED");
+  if (m.conditions_size() > kMaxRepeated) c.Add("conditions", "at most 100", "TOO_MANY");
+  for (int i = 0; i < m.conditions_size(); ++i) {
+    std::string f = absl::StrCat("conditions[", i, "]");
+    c.Enum(absl::StrCat(f, ".kind"), m.conditions(i).kind(), v1::ConditionKind_IsValid, true);
+    c.Text(absl::StrCat(f, ".text"), m.conditions(i).text(), kMaxLongText, true);
   }
 }
 
-}  // namespace
+void CheckBody(const v1::DeclineConditionsRequest& m, const Edge&, Checker& c) {
+  c.Text("reason", m.reason(), kMaxLongText, true);
+}
+
+void CheckBody(const v1::PostponeRequestRequest& m, const Edge&, Checker& c) {
+  c.Text("ground", m.ground(), kMaxShortText, true);
+  c.Text("reasons", m.reasons(), kMaxLongText, true);
+  c.Time("until_time", m.until_time(), m.has_until_time(), true);
+}
+
+void CheckBody(const v1::RefuseRequestRequest& m, const Edge&, Checker& c) {
+  if (m.grounds().empty()) c.Add("grounds", "name at least one ground", "REQUIRED");
+  c.Texts("grounds", m.grounds(), kMaxShortText);
+  c.Text("reasons", m.reasons(), kMaxLongText, true);  // UNTOC 18(23): reasons are owed
+}
+
+void CheckBody(const v1::DeliverEvidenceRequest& m, const Edge&, Checker& c) {
+  CheckDelivery(m.delivery(), m.has_delivery(), c);
+}
+
+void CheckBody(const v1::ConfirmPreservedRequest& m, const Edge&, Checker& c) {
+  c.Time("expire_time", m.expire_time(), m.has_expire_time(), true);
+}
+
+void CheckBody(const v1::ExtendPreservationRequest& m, const Edge&, Checker& c) {
+  c.Time("expire_time", m.expire_time(), m.has_expire_time(), true);
+  c.Text("reasons", m.reasons(), kMaxLongText, false);
+}
+
+void CheckBody(const v1::ReleasePreservationRequest& m, const Edge&, Checker& c) {
+  c.Text("reason", m.reason(), kMaxLongText, false);
+}
+
+void CheckBody(const v1::WithdrawRequestRequest& m, const Edge&, Checker& c) {
+  c.Text("reason", m.reason(), kMaxLongText, true);
+}
+
+void CheckBody(const v1::AddNoteRequest& m, const Edge&, Checker& c) {
+  c.Enum("kind", m.kind(), v1::NoteKind_IsValid, true);
+  c.Text("text", m.text(), kMaxLongText, true);
+  c.Time("new_estimate_time", m.new_estimate_time(), m.has_new_estimate_time(),
+         m.kind() == v1::DELAY_NOTICE);
+}
+
+}  // namespace bodies
 
 absl::Status ValidateCommand(const Command& cmd, const Directory& directory,
                              const ProfileSet& profiles) {
@@ -326,15 +272,13 @@ absl::Status ValidateCommand(const Command& cmd, const Directory& directory,
   }
   c.Text("etag", cmd.etag, 64, false);
   c.Text("request_id", cmd.request_id, 128, false);
-  if (cmd.action == v1::CREATE || cmd.action == v1::UPDATE_DRAFT) {
-    const v1::Request& r = cmd.action == v1::CREATE
-                               ? static_cast<const v1::CreateRequestRequest&>(*cmd.body).request()
-                               : static_cast<const v1::UpdateDraftRequest&>(*cmd.body).request();
-    Checker content("request.");
-    CheckContent(r, cmd.caller, directory, profiles, content);
-    c.Merge(content);
-  } else {
-    CheckVerb(cmd, c);
+  if (const ActionRow* row = FindAction(cmd.action)) {
+    if (cmd.body->GetDescriptor() != row->request->GetDescriptor()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          v1::Action_Name(cmd.action), " takes a ", row->request->GetDescriptor()->full_name(),
+          ", not a ", cmd.body->GetDescriptor()->full_name()));
+    }
+    row->check(*cmd.body, Edge{cmd.caller, directory, profiles}, c);
   }
   return c.Status();
 }

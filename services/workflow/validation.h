@@ -6,15 +6,13 @@
 // INVALID_ARGUMENT with google.rpc.BadRequest details (field path and rule).
 
 #include "absl/status/status.h"
+#include "services/workflow/checker.h"
 #include "services/workflow/command.h"
 #include "services/workflow/directory.h"
 #include "services/workflow/profiles.h"
 
 namespace comity::workflow {
 
-inline constexpr size_t kMaxShortText = 256;   // names, codes, references, identifiers
-inline constexpr size_t kMaxLongText = 32768;  // facts, reasons, notes
-inline constexpr int kMaxRepeated = 100;
 // A stored request record, whatever its history: a change that would make it larger is refused
 // (INVALID_ARGUMENT, reason RECORD_TOO_LARGE). A page of a listing is cut to stay under the
 // gRPC message limit however large its records are.

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "services/workflow/action_table.h"
 
 namespace comity::workflow {
 namespace {
@@ -103,6 +104,26 @@ TEST(LifecycleTest, EveryCellMatchesTheIndependentExpectation) {
   }
   EXPECT_GT(allowed, 100);
   EXPECT_EQ(cells, (v1::State_MAX + 1) * (v1::Action_MAX + 1) * (v1::Side_MAX + 1) * 8);
+}
+
+// The action table says which sides take each action; the lifecycle lets exactly those take it,
+// in some state.
+TEST(LifecycleTest, TheSidesOfTheActionTableAreTheLifecycles) {
+  ASSERT_EQ(ActionTable().size(), 21u);
+  for (const ActionRow& row : ActionTable()) {
+    if (row.action == v1::CREATE) continue;  // a draft is made, not stepped
+    for (Side side : {v1::REQUESTING, v1::RECEIVING}) {
+      bool somewhere = false;
+      for (int s = v1::State_MIN; s <= v1::State_MAX; ++s) {
+        for (int bits = 0; bits < 8; ++bits) {
+          StepFacts f{(bits & 1) != 0, (bits & 2) != 0, (bits & 4) != 0};
+          somewhere = somewhere || NextState(static_cast<State>(s), row.action, side, f).ok();
+        }
+      }
+      EXPECT_EQ(somewhere, row.TakenBy(side))
+          << v1::Action_Name(row.action) << " " << v1::Side_Name(side);
+    }
+  }
 }
 
 TEST(LifecycleTest, RefusalMessageSaysToConsultFirst) {

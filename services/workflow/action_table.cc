@@ -1,0 +1,81 @@
+#include "services/workflow/action_table.h"
+
+#include <cstring>
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "comity/v1/requests.pb.h"
+#include "services/workflow/action_bodies.h"
+
+namespace comity::workflow {
+namespace {
+
+enum Sides { kRequesting = 1, kReceiving = 2, kBoth = 3 };
+
+// The one place a body is read as its message: the row's type, which the edge has checked.
+template <typename Msg>
+void Check(const google::protobuf::Message& body, const Edge& edge, Checker& c) {
+  bodies::CheckBody(static_cast<const Msg&>(body), edge, c);
+}
+
+template <typename Msg>
+absl::Status Apply(const ActionInput& in, v1::Request& record, Effect& effect) {
+  return bodies::ApplyBody(in, static_cast<const Msg&>(*in.command.body), record, effect);
+}
+
+template <typename Msg, bool kApplied = true>
+ActionRow Row(v1::Action action, Sides sides) {
+  ActionRow row;
+  row.action = action;
+  row.request = &Msg::default_instance();
+  std::string name = Msg::descriptor()->name();
+  if (absl::EndsWith(name, "Request")) name.resize(name.size() - strlen("Request"));
+  row.method = std::move(name);
+  row.requesting = (sides & kRequesting) != 0;
+  row.receiving = (sides & kReceiving) != 0;
+  row.check = &Check<Msg>;
+  if constexpr (kApplied) row.apply = &Apply<Msg>;
+  return row;
+}
+
+}  // namespace
+
+const std::vector<ActionRow>& ActionTable() {
+  static const std::vector<ActionRow>* const kTable = new std::vector<ActionRow>{
+      Row<v1::CreateRequestRequest, /*kApplied=*/false>(v1::CREATE, kRequesting),
+      Row<v1::UpdateDraftRequest>(v1::UPDATE_DRAFT, kRequesting),
+      Row<v1::SubmitRequestRequest>(v1::SUBMIT, kRequesting),
+      Row<v1::SupplementRequestRequest>(v1::SUPPLEMENT, kRequesting),
+      Row<v1::AcceptConditionsRequest>(v1::ACCEPT_CONDITIONS, kRequesting),
+      Row<v1::DeclineConditionsRequest>(v1::DECLINE_CONDITIONS, kRequesting),
+      Row<v1::ConfirmReceiptRequest>(v1::CONFIRM_RECEIPT, kRequesting),
+      Row<v1::ReleasePreservationRequest>(v1::RELEASE_PRESERVATION, kRequesting),
+      Row<v1::WithdrawRequestRequest>(v1::WITHDRAW, kRequesting),
+      Row<v1::AcknowledgeRequestRequest>(v1::ACKNOWLEDGE, kReceiving),
+      Row<v1::RequestInformationRequest>(v1::REQUEST_INFORMATION, kReceiving),
+      Row<v1::ConsultRequestRequest>(v1::CONSULT, kReceiving),
+      Row<v1::ProposeConditionsRequest>(v1::PROPOSE_CONDITIONS, kReceiving),
+      Row<v1::AcceptRequestRequest>(v1::ACCEPT, kReceiving),
+      Row<v1::PostponeRequestRequest>(v1::POSTPONE, kReceiving),
+      Row<v1::ResumeRequestRequest>(v1::RESUME, kReceiving),
+      Row<v1::RefuseRequestRequest>(v1::REFUSE, kReceiving),
+      Row<v1::DeliverEvidenceRequest>(v1::DELIVER, kReceiving),
+      Row<v1::ConfirmPreservedRequest>(v1::CONFIRM_PRESERVED, kReceiving),
+      Row<v1::ExtendPreservationRequest>(v1::EXTEND_PRESERVATION, kBoth),
+      Row<v1::AddNoteRequest>(v1::ADD_NOTE, kBoth),
+  };
+  return *kTable;
+}
+
+const ActionRow* FindAction(v1::Action action) {
+  static const std::map<v1::Action, const ActionRow*>* const kByAction = [] {
+    auto* m = new std::map<v1::Action, const ActionRow*>;
+    for (const ActionRow& row : ActionTable()) (*m)[row.action] = &row;
+    return m;
+  }();
+  auto it = kByAction->find(action);
+  return it == kByAction->end() ? nullptr : it->second;
+}
+
+}  // namespace comity::workflow
