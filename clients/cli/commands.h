@@ -35,6 +35,9 @@ struct CommandSpec {
   std::string usage;  // arguments and options, as the help shows them
   std::vector<Option> options;
   int (*run)(Context& ctx, const Args& args);
+  // The RequestService method of the action table (services/workflow/action_table.h) it takes,
+  // for the verbs that act on a request; a test holds the verbs against the table.
+  std::string rpc = "";
 };
 
 // The options every lifecycle verb on a request takes, and `more`.

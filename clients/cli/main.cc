@@ -44,18 +44,6 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30), "how long a call may take"
 
 namespace comity::cli {
 
-std::unique_ptr<grpc::ClientContext> Context::NewCall() const {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  if (!principal.empty()) ctx->AddMetadata("x-comity-principal", principal);
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return ctx;
-}
-
-int UsageError(const std::string& message) {
-  std::cerr << "error: " << message << "\n(see comity help)\n";
-  return kUsageError;
-}
-
 namespace {
 
 const char* Env(const char* name, const char* fallback) {

@@ -321,7 +321,8 @@ std::vector<CommandSpec> RequestCommands() {
        {{"file", "FILE", "the request, a comity.v1.Request in text format (-f)"},
         {"follows", "ID", "the preservation this request follows up"},
         {"request-id", "ID", "an idempotency key: a retry with it is answered, not repeated"}},
-       [](Context& c, const Args& a) { return Create(c, a, false); }},
+       [](Context& c, const Args& a) { return Create(c, a, false); },
+       "CreateRequest"},
       {"request",
        "submit",
        "-f REQUEST.textproto [--follows ID] | ID   (create and submit, or submit a draft)",
@@ -329,10 +330,11 @@ std::vector<CommandSpec> RequestCommands() {
         {"follows", "ID", "the preservation this request follows up"},
         {"request-id", "ID", "an idempotency key: a retry with it is answered, not repeated"},
         {"etag", "ETAG", "act only if the request is still at this version"}},
-       Submit},
+       Submit,
+       "SubmitRequest"},
       {"request", "update", "ID -f REQUEST.textproto   (replace a draft's content)",
        VerbOptions({{"file", "FILE", "the request, a comity.v1.Request in text format (-f)"}}),
-       Update},
+       Update, "UpdateDraft"},
       {"request", "get", "ID", {}, Get},
       {"request",
        "list",
@@ -354,58 +356,65 @@ std::vector<CommandSpec> RequestCommands() {
       {"request", "acknowledge", "ID", VerbOptions(),
        [](Context& c, const Args& a) {
          return Plain<v1::AcknowledgeRequestRequest>(c, a, &Stub::AcknowledgeRequest);
-       }},
+       },
+       "AcknowledgeRequest"},
       {"request", "ask", "ID --questions TEXT   (request more information)",
        VerbOptions({{"questions", "TEXT", "what the requesting side must answer"}}),
        [](Context& c, const Args& a) {
          return WithText<v1::RequestInformationRequest>(
              c, a, &Stub::RequestInformation, "questions",
              &v1::RequestInformationRequest::mutable_questions, true);
-       }},
+       },
+       "RequestInformation"},
       {"request", "supplement", "ID --information TEXT",
        VerbOptions({{"information", "TEXT", "the information asked for"}}),
        [](Context& c, const Args& a) {
          return WithText<v1::SupplementRequestRequest>(
              c, a, &Stub::SupplementRequest, "information",
              &v1::SupplementRequestRequest::mutable_information, true);
-       }},
+       },
+       "SupplementRequest"},
       {"request", "consult", "ID (--ground G ... | --postpone) --reason TEXT",
        VerbOptions({{"ground", "G", "a ground of the instrument (repeat for several)"},
                     {"postpone", "", "consult on postponing instead"},
                     {"reason", "TEXT", "the reasons, for the trail"}}),
-       Consult},
+       Consult, "ConsultRequest"},
       {"request", "propose-conditions", "ID --condition KIND:TEXT ...",
        VerbOptions({{"condition", "KIND:TEXT", "a condition (repeat for several)"}}),
-       ProposeConditions},
+       ProposeConditions, "ProposeConditions"},
       {"request", "accept-conditions", "ID", VerbOptions(),
        [](Context& c, const Args& a) {
          return Plain<v1::AcceptConditionsRequest>(c, a, &Stub::AcceptConditions);
-       }},
+       },
+       "AcceptConditions"},
       {"request", "decline-conditions", "ID --reason TEXT",
        VerbOptions({{"reason", "TEXT", "the reasons, for the trail"}}),
        [](Context& c, const Args& a) {
          return WithText<v1::DeclineConditionsRequest>(
              c, a, &Stub::DeclineConditions, "reason",
              &v1::DeclineConditionsRequest::mutable_reason, true);
-       }},
+       },
+       "DeclineConditions"},
       {"request", "accept", "ID", VerbOptions(),
        [](Context& c, const Args& a) {
          return Plain<v1::AcceptRequestRequest>(c, a, &Stub::AcceptRequest);
-       }},
+       },
+       "AcceptRequest"},
       {"request", "postpone", "ID --ground G --reason TEXT --until TIME|90d",
        VerbOptions(
            {{"ground", "G", "the postponement ground"},
             {"reason", "TEXT", "the reasons, for the trail"},
             {"until", "TIME|DURATION", "an RFC 3339 time or a duration from now, e.g. 90d"}}),
-       Postpone},
+       Postpone, "PostponeRequest"},
       {"request", "resume", "ID", VerbOptions(),
        [](Context& c, const Args& a) {
          return Plain<v1::ResumeRequestRequest>(c, a, &Stub::ResumeRequest);
-       }},
+       },
+       "ResumeRequest"},
       {"request", "refuse", "ID --ground G [--ground G ...] --reason TEXT",
        VerbOptions({{"ground", "G", "a ground of the instrument (repeat for several)"},
                     {"reason", "TEXT", "the reasons, for the trail"}}),
-       Refuse},
+       Refuse, "RefuseRequest"},
       {"request", "deliver",
        "ID (--item NAME:SHA256:CATEGORY[:SIZE] | --item-file PATH:CATEGORY) ... [--final] "
        "[--transfer-conditions TEXT]",
@@ -414,11 +423,12 @@ std::vector<CommandSpec> RequestCommands() {
                      "an item read from a file, its digest computed here (repeat)"},
                     {"final", "", "the last delivery"},
                     {"transfer-conditions", "TEXT", "conditions on the transfer"}}),
-       Deliver},
+       Deliver, "DeliverEvidence"},
       {"request", "confirm-receipt", "ID", VerbOptions(),
        [](Context& c, const Args& a) {
          return Plain<v1::ConfirmReceiptRequest>(c, a, &Stub::ConfirmReceipt);
-       }},
+       },
+       "ConfirmReceipt"},
       {"request", "confirm-preserved", "ID --until TIME|60d",
        VerbOptions(
            {{"until", "TIME|DURATION", "an RFC 3339 time or a duration from now, e.g. 90d"}}),
@@ -427,7 +437,8 @@ std::vector<CommandSpec> RequestCommands() {
              c, a, &Stub::ConfirmPreserved, [](const Args& args, v1::ConfirmPreservedRequest& r) {
                return When(args, "until", r.mutable_expire_time());
              });
-       }},
+       },
+       "ConfirmPreserved"},
       {"request", "extend", "ID --until TIME|90d [--reason TEXT]",
        VerbOptions({{"until", "TIME|DURATION", "an RFC 3339 time or a duration from now, e.g. 90d"},
                     {"reason", "TEXT", "why the preservation is extended"}}),
@@ -438,21 +449,24 @@ std::vector<CommandSpec> RequestCommands() {
                r.set_reasons(args.Get("reason"));
                return When(args, "until", r.mutable_expire_time());
              });
-       }},
+       },
+       "ExtendPreservation"},
       {"request", "release", "ID [--reason TEXT]",
        VerbOptions({{"reason", "TEXT", "why it is released"}}),
        [](Context& c, const Args& a) {
          return WithText<v1::ReleasePreservationRequest>(
              c, a, &Stub::ReleasePreservation, "reason",
              &v1::ReleasePreservationRequest::mutable_reason, false);
-       }},
+       },
+       "ReleasePreservation"},
       {"request", "withdraw", "ID --reason TEXT",
        VerbOptions({{"reason", "TEXT", "the reasons, for the trail"}}),
        [](Context& c, const Args& a) {
          return WithText<v1::WithdrawRequestRequest>(c, a, &Stub::WithdrawRequest, "reason",
                                                      &v1::WithdrawRequestRequest::mutable_reason,
                                                      true);
-       }},
+       },
+       "WithdrawRequest"},
       {"request", "note",
        "ID --kind status-enquiry|status-reply|delay-notice|risk-notice|confidentiality-notice|"
        "comment --text TEXT [--estimate TIME]",
@@ -461,7 +475,7 @@ std::vector<CommandSpec> RequestCommands() {
                      "confidentiality-notice or comment"},
                     {"text", "TEXT", "the note"},
                     {"estimate", "TIME|DURATION", "a delay notice's new estimate"}}),
-       Note},
+       Note, "AddNote"},
   };
 }
 

@@ -2,6 +2,8 @@
 #define COMITY_SERVICES_RPC_PARSED_SERVICE_H_
 
 #include <deque>
+#include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -50,6 +52,16 @@ class ParsedService : public grpc::Service {
   void AddUnary(absl::string_view method, Self* self,
                 void (Self::*handler)(grpc::CallbackServerContext*, const Request*, Reply*,
                                       UnaryCall*));
+
+  // Serves `method`, whose request message is `prototype`'s type, with `handler`: it gets the
+  // method's path and the parsed body, which it may keep as long as it needs.
+  template <typename Reply>
+  using SharedHandler =
+      std::function<void(grpc::CallbackServerContext*, const char* path,
+                         std::shared_ptr<const google::protobuf::Message>, Reply*, UnaryCall*)>;
+  template <typename Reply>
+  void AddUnaryShared(absl::string_view method, const google::protobuf::Message& prototype,
+                      SharedHandler<Reply> handler);
 
   // Serves the server-streaming `method` with `start`, a member of `self` returning the reactor
   // that writes the stream (each message serialized with Serialize below). The request lives
@@ -101,6 +113,31 @@ class ParsedUnaryCall final : public grpc::ServerUnaryReactor, public UnaryCall 
   grpc::ByteBuffer* const out_;
 };
 
+// A unary call whose request is shared with whatever its handler hands it to.
+template <typename Reply>
+class SharedUnaryCall final : public grpc::ServerUnaryReactor, public UnaryCall {
+ public:
+  SharedUnaryCall(grpc::ByteBuffer* out, std::shared_ptr<google::protobuf::Message> request)
+      : request(std::move(request)), out_(out) {}
+  void Answer(grpc::Status status) override {
+    if (status.ok() && !Serialize(reply, out_)) {
+      status = grpc::Status(grpc::StatusCode::INTERNAL, "the reply could not be serialized");
+    }
+    COMITY_TSAN_RELEASE(this);
+    Finish(std::move(status));
+  }
+  void OnDone() override {
+    COMITY_TSAN_ACQUIRE(this);
+    delete this;
+  }
+
+  std::shared_ptr<google::protobuf::Message> request;
+  Reply reply;
+
+ private:
+  grpc::ByteBuffer* const out_;
+};
+
 // A stream refused before it starts.
 class RefusedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
@@ -133,6 +170,29 @@ void ParsedService::AddUnary(absl::string_view method, Self* self,
                         return call;
                       }
                       (self->*handler)(ctx, &call->request, &call->reply, call);
+                      return call;
+                    }));
+}
+
+template <typename Reply>
+void ParsedService::AddUnaryShared(absl::string_view method,
+                                   const google::protobuf::Message& prototype,
+                                   SharedHandler<Reply> handler) {
+  const char* path = Path(method, prototype.GetDescriptor(), Reply::descriptor(), false);
+  AddMethod(
+      new grpc::internal::RpcServiceMethod(path, grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
+  MarkMethodRawCallback(
+      added_++, new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+                    [path, &prototype, handler = std::move(handler)](
+                        grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+                        grpc::ByteBuffer* out) -> grpc::ServerUnaryReactor* {
+                      auto* call = new internal::SharedUnaryCall<Reply>(
+                          out, std::shared_ptr<google::protobuf::Message>(prototype.New()));
+                      if (!Parse(*in, call->request.get())) {
+                        call->Answer(UnparsableBody(prototype.GetDescriptor()->full_name()));
+                        return call;
+                      }
+                      handler(ctx, path, call->request, &call->reply, call);
                       return call;
                     }));
 }

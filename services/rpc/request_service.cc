@@ -7,32 +7,9 @@
 #include "services/rpc/read.h"
 #include "services/rpc/status.h"
 #include "services/rpc/well_formed.h"
+#include "services/workflow/action_table.h"
 
 namespace comity::rpc {
-
-// The methods in the order of requests.proto.
-#define COMITY_VERBS(X)                                                            \
-  X(CreateRequest, v1::CreateRequestRequest, v1::CREATE)                           \
-  X(UpdateDraft, v1::UpdateDraftRequest, v1::UPDATE_DRAFT)                         \
-  X(SubmitRequest, v1::SubmitRequestRequest, v1::SUBMIT)                           \
-  X(SupplementRequest, v1::SupplementRequestRequest, v1::SUPPLEMENT)               \
-  X(AcceptConditions, v1::AcceptConditionsRequest, v1::ACCEPT_CONDITIONS)          \
-  X(DeclineConditions, v1::DeclineConditionsRequest, v1::DECLINE_CONDITIONS)       \
-  X(ConfirmReceipt, v1::ConfirmReceiptRequest, v1::CONFIRM_RECEIPT)                \
-  X(ReleasePreservation, v1::ReleasePreservationRequest, v1::RELEASE_PRESERVATION) \
-  X(WithdrawRequest, v1::WithdrawRequestRequest, v1::WITHDRAW)                     \
-  X(AcknowledgeRequest, v1::AcknowledgeRequestRequest, v1::ACKNOWLEDGE)            \
-  X(RequestInformation, v1::RequestInformationRequest, v1::REQUEST_INFORMATION)    \
-  X(ConsultRequest, v1::ConsultRequestRequest, v1::CONSULT)                        \
-  X(ProposeConditions, v1::ProposeConditionsRequest, v1::PROPOSE_CONDITIONS)       \
-  X(AcceptRequest, v1::AcceptRequestRequest, v1::ACCEPT)                           \
-  X(PostponeRequest, v1::PostponeRequestRequest, v1::POSTPONE)                     \
-  X(ResumeRequest, v1::ResumeRequestRequest, v1::RESUME)                           \
-  X(RefuseRequest, v1::RefuseRequestRequest, v1::REFUSE)                           \
-  X(DeliverEvidence, v1::DeliverEvidenceRequest, v1::DELIVER)                      \
-  X(ConfirmPreserved, v1::ConfirmPreservedRequest, v1::CONFIRM_PRESERVED)          \
-  X(ExtendPreservation, v1::ExtendPreservationRequest, v1::EXTEND_PRESERVATION)    \
-  X(AddNote, v1::AddNoteRequest, v1::ADD_NOTE)
 
 RequestService::RequestService(const Identifier* identifier, workflow::Engine* engine,
                                const workflow::Reader* reader, SecurityLog* log, bool record_reads,
@@ -44,35 +21,33 @@ RequestService::RequestService(const Identifier* identifier, workflow::Engine* e
       log_(log),
       record_reads_(record_reads),
       events_(events) {
-#define COMITY_ADD(Method, Message, Action) AddUnary(#Method, this, &RequestService::Method);
-  COMITY_VERBS(COMITY_ADD)
-#undef COMITY_ADD
+  for (const workflow::ActionRow& row : workflow::ActionTable()) {
+    AddUnaryShared<v1::Request>(
+        row.method, *row.request,
+        [this, action = row.action](grpc::CallbackServerContext* ctx, const char* path,
+                                    std::shared_ptr<const google::protobuf::Message> body,
+                                    v1::Request* reply, UnaryCall* call) {
+          Change(ctx, path, action, std::move(body), reply, call);
+        });
+  }
   AddUnary("GetRequest", this, &RequestService::GetRequest);
   AddUnary("ListRequests", this, &RequestService::ListRequests);
   AddServerStream("WatchEvents", this, &RequestService::WatchEvents);
 }
 
-template <typename Message>
 void RequestService::Change(grpc::CallbackServerContext* ctx, const char* method, v1::Action action,
-                            const Message* req, v1::Request* reply, UnaryCall* call) {
+                            std::shared_ptr<const google::protobuf::Message> body,
+                            v1::Request* reply, UnaryCall* call) {
+  const google::protobuf::Message& request = *body;
   AnswerChange(
-      ctx, *identifier_, *log_, method, *req, call, *engine_,
-      [action, req](workflow::Caller caller) {
-        return workflow::MakeCommand(action, std::move(caller), *req);
+      ctx, *identifier_, *log_, method, request, call, *engine_,
+      [action, body = std::move(body)](workflow::Caller caller) mutable {
+        return workflow::MakeCommand(action, std::move(caller), std::move(body));
       },
       [reply](absl::StatusOr<v1::Request>& r) {
         if (r.ok()) *reply = *std::move(r);
       });
 }
-
-#define COMITY_VERB(Method, Message, Action)                                        \
-  void RequestService::Method(grpc::CallbackServerContext* ctx, const Message* req, \
-                              v1::Request* reply, UnaryCall* call) {                \
-    Change(ctx, "/comity.v1.RequestService/" #Method, Action, req, reply, call);    \
-  }
-COMITY_VERBS(COMITY_VERB)
-#undef COMITY_VERB
-#undef COMITY_VERBS
 
 void RequestService::GetRequest(grpc::CallbackServerContext* ctx, const v1::GetRequestRequest* req,
                                 v1::Request* reply, UnaryCall* call) {

@@ -13,7 +13,8 @@ namespace comity::rpc {
 
 // RequestService on gRPC's callback API: each handler identifies the caller, hands the command to
 // the engine and answers the call when the engine reports the durable outcome. No handler blocks
-// a gRPC thread on a commit.
+// a gRPC thread on a commit. The methods that change a request are those of the action table
+// (services/workflow/action_table.h).
 class RequestService final : public ParsedService {
  public:
   // `record_reads`: reads are recorded on the request's trail (action ACCESS).
@@ -30,36 +31,11 @@ class RequestService final : public ParsedService {
   void ListRequests(grpc::CallbackServerContext* ctx, const v1::ListRequestsRequest* req,
                     v1::ListRequestsResponse* reply, UnaryCall* call);
 
-#define COMITY_VERB(Method, Message)                                                    \
-  void Method(grpc::CallbackServerContext* ctx, const Message* req, v1::Request* reply, \
-              UnaryCall* call);
-  COMITY_VERB(CreateRequest, v1::CreateRequestRequest)
-  COMITY_VERB(UpdateDraft, v1::UpdateDraftRequest)
-  COMITY_VERB(SubmitRequest, v1::SubmitRequestRequest)
-  COMITY_VERB(SupplementRequest, v1::SupplementRequestRequest)
-  COMITY_VERB(AcceptConditions, v1::AcceptConditionsRequest)
-  COMITY_VERB(DeclineConditions, v1::DeclineConditionsRequest)
-  COMITY_VERB(ConfirmReceipt, v1::ConfirmReceiptRequest)
-  COMITY_VERB(ReleasePreservation, v1::ReleasePreservationRequest)
-  COMITY_VERB(WithdrawRequest, v1::WithdrawRequestRequest)
-  COMITY_VERB(AcknowledgeRequest, v1::AcknowledgeRequestRequest)
-  COMITY_VERB(RequestInformation, v1::RequestInformationRequest)
-  COMITY_VERB(ConsultRequest, v1::ConsultRequestRequest)
-  COMITY_VERB(ProposeConditions, v1::ProposeConditionsRequest)
-  COMITY_VERB(AcceptRequest, v1::AcceptRequestRequest)
-  COMITY_VERB(PostponeRequest, v1::PostponeRequestRequest)
-  COMITY_VERB(ResumeRequest, v1::ResumeRequestRequest)
-  COMITY_VERB(RefuseRequest, v1::RefuseRequestRequest)
-  COMITY_VERB(DeliverEvidence, v1::DeliverEvidenceRequest)
-  COMITY_VERB(ConfirmPreserved, v1::ConfirmPreservedRequest)
-  COMITY_VERB(ExtendPreservation, v1::ExtendPreservationRequest)
-  COMITY_VERB(AddNote, v1::AddNoteRequest)
-#undef COMITY_VERB
-
  private:
-  template <typename Message>
+  // One of the action table's methods: the body becomes the engine's command.
   void Change(grpc::CallbackServerContext* ctx, const char* method, v1::Action action,
-              const Message* req, v1::Request* reply, UnaryCall* call);
+              std::shared_ptr<const google::protobuf::Message> body, v1::Request* reply,
+              UnaryCall* call);
 
   const Identifier* identifier_;
   workflow::Engine* engine_;

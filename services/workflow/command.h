@@ -40,6 +40,11 @@ Command MakeCommand(v1::Action action, Caller caller, const Msg& body) {
   return c;
 }
 
+// A command whose body, of any action's message, is shared rather than copied: its name, etag
+// and request_id are read from the body's fields of those names, where it has them.
+Command MakeCommand(v1::Action action, Caller caller,
+                    std::shared_ptr<const google::protobuf::Message> body);
+
 // A body that names no request, only an idempotency key (the directory's changes).
 template <typename Msg>
 Command MakeKeyedCommand(v1::Action action, Caller caller, const Msg& body) {

@@ -15,6 +15,7 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "services/server/server.h"
+#include "services/workflow/action_table.h"
 #include "services/workflow/timeutil.h"
 #include "tests/testing/certs.h"
 #include "tests/testing/fixtures.h"
@@ -307,6 +308,27 @@ class AuthorizationTest : public ::testing::Test {
   std::map<std::string, std::unique_ptr<v1::AuditService::Stub>> audit_;
   std::map<std::string, std::unique_ptr<v1::DirectoryService::Stub>> directory_;
 };
+
+// The rules above are written independently of the server; here they are held against its one
+// action table: every action the table serves is exercised, with the sides the table gives it.
+TEST(AuthorizationRulesTest, CoverEveryActionOfTheTableWithItsSides) {
+  std::map<std::string, Kind> kinds;
+  int changes = 0;
+  for (const Rpc& rpc : Rpcs()) {
+    kinds[rpc.name] = rpc.kind;
+    if (rpc.kind != Kind::kList && rpc.kind != Kind::kRead) ++changes;
+  }
+  for (const workflow::ActionRow& row : workflow::ActionTable()) {
+    auto it = kinds.find(row.method);
+    ASSERT_NE(it, kinds.end()) << row.method << " is served but not exercised here";
+    const Kind want = row.action == v1::CREATE          ? Kind::kCreate
+                      : row.requesting && row.receiving ? Kind::kEither
+                      : row.requesting                  ? Kind::kRequesting
+                                                        : Kind::kReceiving;
+    EXPECT_EQ(static_cast<int>(it->second), static_cast<int>(want)) << row.method;
+  }
+  EXPECT_EQ(changes, static_cast<int>(workflow::ActionTable().size()));
+}
 
 TEST_F(AuthorizationTest, EveryRoleEveryRpcEveryRelation) {
   const std::map<std::string, Relation> relation_of = {
