@@ -5,6 +5,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "comity/config/v1/config.pb.h"
+#include "comity/v1/audit.pb.h"
+#include "comity/v1/directory.pb.h"
 #include "comity/v1/requests.pb.h"
 #include "services/workflow/action_bodies.h"
 
@@ -76,6 +79,27 @@ const ActionRow* FindAction(v1::Action action) {
   }();
   auto it = kByAction->find(action);
   return it == kByAction->end() ? nullptr : it->second;
+}
+
+const google::protobuf::Message* RequestMessageOf(v1::Action action) {
+  if (const ActionRow* row = FindAction(action)) return row->request;
+  switch (action) {
+    case v1::ACCESS:
+      return &v1::RecordAccessRequest::default_instance();
+    case v1::CLOCK_WARNING:
+    case v1::CLOCK_BREACH:
+      return &v1::ClockTimerRequest::default_instance();
+    case v1::EXPIRE_PRESERVATION:
+      return &v1::ExpirePreservationRequest::default_instance();
+    case v1::SEED_DIRECTORY:
+      return &config::v1::DirectoryConfig::default_instance();
+    case v1::UPSERT_AUTHORITY:
+      return &v1::UpsertAuthorityRequest::default_instance();
+    case v1::SET_RESERVATION:
+      return &v1::SetReservationRequest::default_instance();
+    default:
+      return nullptr;
+  }
 }
 
 }  // namespace comity::workflow

@@ -52,6 +52,18 @@ const std::vector<ActionRow>& ActionTable();
 // The row of `action`; null for the node's own actions (timers, reads, the directory's changes).
 const ActionRow* FindAction(v1::Action action);
 
+// The message every action's command carries: the table's for a caller's action, and for the
+// node's own (a timer, a recorded read, a preservation's expiry, the directory's changes) the one
+// it is made with. Null for an action no command takes. ValidateCommand refuses a command whose
+// body is of another type, so Body<Msg> below always reads the type the body is.
+const google::protobuf::Message* RequestMessageOf(v1::Action action);
+
+// `command`'s body as the message of its action (RequestMessageOf), checked at the edge.
+template <typename Msg>
+const Msg& Body(const Command& command) {
+  return static_cast<const Msg&>(*command.body);
+}
+
 }  // namespace comity::workflow
 
 #endif  // COMITY_SERVICES_WORKFLOW_ACTION_TABLE_H_

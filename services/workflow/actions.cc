@@ -467,7 +467,7 @@ absl::StatusOr<std::string> HoldingFollowUp(const View& view, absl::string_view 
 
 absl::StatusOr<v1::Request> NewDraft(const Command& command, const std::string& id, absl::Time now,
                                      const View& view) {
-  v1::Request r = static_cast<const v1::CreateRequestRequest&>(*command.body).request();
+  v1::Request r = Body<v1::CreateRequestRequest>(command).request();
   const auto* desc = v1::Request::descriptor();
   for (int i = 0; i < desc->field_count(); ++i) {
     if (desc->field(i)->number() >= kFirstOutputField) {

@@ -89,7 +89,7 @@ absl::StatusOr<std::string> Expire(const ApplyInput& in, const std::string& id,
 absl::Status FireTimer(const ApplyInput& in, const std::string& id, v1::Request& record,
                        Effect& effect) {
   const Command& cmd = in.command;
-  const auto& timer = static_cast<const v1::ClockTimerRequest&>(*cmd.body);
+  const auto& timer = Body<v1::ClockTimerRequest>(cmd);
   auto stale = [&](absl::string_view why) {
     return Precondition("TIMER", cmd.name, absl::StrCat("clock ", timer.clock(), ": ", why));
   };
@@ -194,7 +194,7 @@ absl::StatusOr<Change> ApplyChange(const ApplyInput& in, const std::string& id,
     if (IsTimerAction(cmd.action)) {
       if (absl::Status s = FireTimer(in, id, record, effect); !s.ok()) return s;
     } else if (cmd.action == v1::ACCESS) {
-      effect.entry.set_reasons(static_cast<const v1::RecordAccessRequest&>(*cmd.body).what());
+      effect.entry.set_reasons(Body<v1::RecordAccessRequest>(cmd).what());
     } else {
       const InstrumentProfile* profile = in.profiles.Find(record.instrument());
       if (profile == nullptr) {

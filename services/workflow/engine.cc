@@ -11,6 +11,7 @@
 #include "common/text.h"
 #include "services/audit/chain.h"
 #include "services/auth/policy.h"
+#include "services/workflow/action_table.h"
 #include "services/workflow/applier.h"
 #include "services/workflow/engine_group.h"
 #include "services/workflow/errors.h"
@@ -194,7 +195,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     const bool timer = IsTimerAction(cmd.action);
     if (timer) {
       // The timer is used up whatever comes of it; one the record no longer needs goes quietly.
-      const auto& t = static_cast<const v1::ClockTimerRequest&>(*cmd.body);
+      const auto& t = Body<v1::ClockTimerRequest>(cmd);
       group.DeleteIndex(
           storage::TimerKey(absl::ToUnixMicros(FromProto(t.time())), id, t.clock(), t.warning()));
     }

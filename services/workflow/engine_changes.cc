@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/sha256.h"
 #include "services/auth/policy.h"
+#include "services/workflow/action_table.h"
 #include "services/workflow/engine.h"
 #include "services/workflow/engine_group.h"
 #include "services/workflow/errors.h"
@@ -25,12 +26,12 @@ absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& 
   if (cmd.action == v1::SEED_DIRECTORY) {
     if (!cmd.caller.system) return absl::PermissionDeniedError("only the node seeds its directory");
     if (current.ok()) return Precondition("DIRECTORY", "directory", "the directory exists already");
-    *record.mutable_config() = static_cast<const config::v1::DirectoryConfig&>(*cmd.body);
+    *record.mutable_config() = Body<config::v1::DirectoryConfig>(cmd);
   } else if (cmd.action == v1::SET_RESERVATION) {
     if (!current.ok()) {
       return Precondition("DIRECTORY", "directory", "the node has no directory yet");
     }
-    const auto& m = static_cast<const v1::SetReservationRequest&>(*cmd.body);
+    const auto& m = Body<v1::SetReservationRequest>(cmd);
     const v1::Reservation& r = m.reservation();
     std::string caller_country;
     for (const v1::Authority& a : record.config().authorities()) {
@@ -64,8 +65,7 @@ absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& 
     if (!current.ok()) {
       return Precondition("DIRECTORY", "directory", "the node has no directory yet");
     }
-    const v1::Authority& proposed =
-        static_cast<const v1::UpsertAuthorityRequest&>(*cmd.body).authority();
+    const v1::Authority& proposed = Body<v1::UpsertAuthorityRequest>(cmd).authority();
     auto* authorities = record.mutable_config()->mutable_authorities();
     auto it = std::find_if(authorities->begin(), authorities->end(),
                            [&](const v1::Authority& a) { return a.name() == proposed.name(); });

@@ -235,15 +235,25 @@ void CheckBody(const v1::AddNoteRequest& m, const Edge&, Checker& c) {
 
 absl::Status ValidateCommand(const Command& cmd, const Directory& directory,
                              const ProfileSet& profiles) {
+  const google::protobuf::Message* message = RequestMessageOf(cmd.action);
+  if (message == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no command takes the action ", v1::Action_Name(cmd.action)));
+  }
+  if (cmd.body->GetDescriptor() != message->GetDescriptor()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        v1::Action_Name(cmd.action), " takes a ", message->GetDescriptor()->full_name(), ", not a ",
+        cmd.body->GetDescriptor()->full_name()));
+  }
   Checker c;
   if (IsDirectoryAction(cmd.action)) {
     c.Text("request_id", cmd.request_id, 128, false);
     if (cmd.action == v1::UPSERT_AUTHORITY &&
-        !static_cast<const v1::UpsertAuthorityRequest&>(*cmd.body).has_authority()) {
+        !Body<v1::UpsertAuthorityRequest>(cmd).has_authority()) {
       c.Add("authority", "is required", "REQUIRED");
     }
     if (cmd.action == v1::SET_RESERVATION) {
-      const auto& m = static_cast<const v1::SetReservationRequest&>(*cmd.body);
+      const auto& m = Body<v1::SetReservationRequest>(cmd);
       const v1::Reservation& r = m.reservation();
       if (!IsCountryCode(r.country())) {
         c.Add("reservation.country", "must be an ISO 3166-1 alpha-2 code such as DE",
@@ -273,11 +283,6 @@ absl::Status ValidateCommand(const Command& cmd, const Directory& directory,
   c.Text("etag", cmd.etag, 64, false);
   c.Text("request_id", cmd.request_id, 128, false);
   if (const ActionRow* row = FindAction(cmd.action)) {
-    if (cmd.body->GetDescriptor() != row->request->GetDescriptor()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          v1::Action_Name(cmd.action), " takes a ", row->request->GetDescriptor()->full_name(),
-          ", not a ", cmd.body->GetDescriptor()->full_name()));
-    }
     row->check(*cmd.body, Edge{cmd.caller, directory, profiles}, c);
   }
   return c.Status();

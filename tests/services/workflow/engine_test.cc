@@ -161,6 +161,23 @@ TEST_F(EngineTest, CreateValidatesEveryFieldAtTheEdge) {
                      }));
 }
 
+// Each action reads its body as the message the action table gives it; a command carrying
+// another is refused at the edge, before anything reads it.
+TEST_F(EngineTest, ABodyOfAnotherActionsMessageIsRefused) {
+  auto draft = Create(FullRequest("uncc", v1::PRESERVATION));
+  ASSERT_TRUE(draft.ok()) << draft.status();
+  v1::AcknowledgeRequestRequest wrong;
+  wrong.set_name(draft->name());
+  auto s = engine_->ApplyAndWait(MakeCommand(v1::REFUSE, Who(comity::testing::kGreta), wrong));
+  EXPECT_EQ(s.status(),
+            absl::InvalidArgumentError("REFUSE takes a comity.v1.RefuseRequestRequest, not a "
+                                       "comity.v1.AcknowledgeRequestRequest"));
+  auto timer = engine_->ApplyAndWait(MakeCommand(v1::CLOCK_BREACH, Caller::System(), wrong));
+  EXPECT_EQ(timer.status().code(), absl::StatusCode::kInvalidArgument);
+  auto held = engine_->ApplyAndWait(MakeCommand(v1::CLOCK_HELD, Caller::System(), wrong));
+  EXPECT_EQ(held.status(), absl::InvalidArgumentError("no command takes the action CLOCK_HELD"));
+}
+
 TEST_F(EngineTest, LanguageMustBeAcceptedByTheRequestedAuthority) {
   v1::Request r = FullRequest("uncc", v1::PRESERVATION);
   r.set_language("fr");  // DE-BFJ accepts de and en
