@@ -25,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "clients/bench/ceiling.h"
 #include "comity/v1/requests.grpc.pb.h"
+#include "common/files.h"
 #include "common/sha256.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -46,6 +47,12 @@ ABSL_FLAG(bool, ceiling, true, "also measure the raw RocksDB ceiling and print t
 ABSL_FLAG(std::string, ceiling_dir, "/tmp", "where to make the scratch RocksDB for the ceiling");
 ABSL_FLAG(std::string, requester, "spiffe://comity.dev/FR-CA/alice", "requesting principal");
 ABSL_FLAG(std::string, responder, "spiffe://comity.dev/DE-BFJ/greta", "responding principal");
+ABSL_FLAG(bool, tls, false,
+          "also measure over mutual TLS against --tls_addr, each client count alternately with "
+          "plaintext in the same run, each principal with its own certificate from --certs_dir");
+ABSL_FLAG(std::string, tls_addr, "127.0.0.1:7701", "comityd address with mutual TLS (--tls)");
+ABSL_FLAG(std::string, certs_dir, "deploy/dev/certs",
+          "ca.pem and one NAME.pem/NAME.key per principal, as deploy/dev/make-certs.sh makes them");
 
 namespace comity::bench {
 namespace {
@@ -67,6 +74,7 @@ class Completion {
 
 struct Run {
   std::string requester, responder;
+  bool tls = false;
   absl::Time measure_from, end;
   absl::Mutex mu;
   int running = 0;
@@ -76,8 +84,11 @@ struct Run {
 // One call outstanding at a time, each issued from the previous call's completion.
 class Lifecycle : public Completion {
  public:
-  // With `cq`, calls go through the async API on that queue; without, the callback API.
-  Lifecycle(Run* run, Stub* stub, grpc::CompletionQueue* cq) : run_(run), stub_(stub), cq_(cq) {
+  // With `cq`, calls go through the async API on that queue; without, the callback API. The
+  // requester's calls go through `requesting`, the responder's through `receiving` (the same
+  // stub in development mode, where the principal travels in a header).
+  Lifecycle(Run* run, Stub* requesting, Stub* receiving, grpc::CompletionQueue* cq)
+      : run_(run), requesting_(requesting), receiving_(receiving), cq_(cq) {
     *create_.mutable_request() = Template();
     auto* item = deliver_.mutable_delivery()->add_items();
     item->set_name("evidence.bin");
@@ -111,18 +122,19 @@ class Lifecycle : public Completion {
             int next) {
     reader_.reset();  // lives in the previous call's arena, which its context owns
     ctx_ = std::make_unique<grpc::ClientContext>();
-    ctx_->AddMetadata("x-comity-principal", who);
+    if (!run_->tls) ctx_->AddMetadata("x-comity-principal", who);
+    Stub* const stub = who == run_->requester ? requesting_ : receiving_;
     next_ = next;
     started_ = absl::Now();
     if (cq_ != nullptr) {
-      reader_ = (stub_->*async)(ctx_.get(), *req, cq_);
+      reader_ = (stub->*async)(ctx_.get(), *req, cq_);
       reader_->StartCall();
       reader_->Finish(&reply_, &status_, static_cast<Completion*>(this));
       return;
     }
     // The callback owns its context: the next call starts inside it.
     std::shared_ptr<grpc::ClientContext> ctx = std::move(ctx_);
-    (stub_->async()->*callback)(ctx.get(), req, &reply_, [this, ctx](grpc::Status s) {
+    (stub->async()->*callback)(ctx.get(), req, &reply_, [this, ctx](grpc::Status s) {
       status_ = std::move(s);
       Completed();
     });
@@ -183,7 +195,8 @@ class Lifecycle : public Completion {
   }
 
   Run* run_;
-  Stub* stub_;
+  Stub* requesting_;
+  Stub* receiving_;
   grpc::CompletionQueue* cq_;
   std::unique_ptr<grpc::ClientContext> ctx_;
   std::unique_ptr<grpc::ClientAsyncResponseReader<v1::Request>> reader_;
@@ -213,9 +226,17 @@ struct Figures {
   int64_t errors;
 };
 
-Figures Measure(const std::vector<Stub*>& stubs, const std::vector<grpc::CompletionQueue*>& cqs,
-                int clients, absl::Duration measured) {
+// The stubs of one server: one per connection, for each principal (the same in development mode).
+struct Stubs {
+  bool tls = false;
+  std::vector<std::unique_ptr<Stub>> owned;
+  std::vector<Stub*> requesting, receiving;
+};
+
+Figures Measure(const Stubs& stubs, const std::vector<grpc::CompletionQueue*>& cqs, int clients,
+                absl::Duration measured) {
   Run run;
+  run.tls = stubs.tls;
   run.requester = absl::GetFlag(FLAGS_requester);
   run.responder = absl::GetFlag(FLAGS_responder);
   run.measure_from = absl::Now() + absl::Seconds(1);
@@ -223,7 +244,8 @@ Figures Measure(const std::vector<Stub*>& stubs, const std::vector<grpc::Complet
   run.running = clients;
   std::vector<std::unique_ptr<Lifecycle>> all;
   for (int i = 0; i < clients; ++i) {
-    all.push_back(std::make_unique<Lifecycle>(&run, stubs[i % stubs.size()],
+    const size_t c = i % stubs.requesting.size();
+    all.push_back(std::make_unique<Lifecycle>(&run, stubs.requesting[c], stubs.receiving[c],
                                               cqs.empty() ? nullptr : cqs[i % cqs.size()]));
   }
   for (auto& l : all) l->Start();
@@ -258,16 +280,60 @@ int Main() {
     }
     levels.push_back(n);
   }
-  std::vector<std::unique_ptr<Stub>> owned;
-  std::vector<Stub*> stubs;
-  for (int i = 0; i < std::max(1, absl::GetFlag(FLAGS_connections)); ++i) {
+  auto channel_args = [](int connection) {
     grpc::ChannelArguments args;
-    args.SetInt("comity.bench.connection", i);  // distinct arguments: a connection of its own
+    args.SetInt("comity.bench.connection", connection);  // distinct arguments: its own connection
     if (!absl::GetFlag(FLAGS_retries)) args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
     if (absl::GetFlag(FLAGS_minimal_stack)) args.SetInt(GRPC_ARG_MINIMAL_STACK, 1);
-    owned.push_back(v1::RequestService::NewStub(
-        grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args)));
-    stubs.push_back(owned.back().get());
+    return args;
+  };
+  const int connections = std::max(1, absl::GetFlag(FLAGS_connections));
+  Stubs plain;
+  for (int i = 0; i < connections; ++i) {
+    plain.owned.push_back(v1::RequestService::NewStub(
+        grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), channel_args(i))));
+    plain.requesting.push_back(plain.owned.back().get());
+    plain.receiving.push_back(plain.owned.back().get());
+  }
+  Stubs tls;
+  tls.tls = true;
+  if (absl::GetFlag(FLAGS_tls)) {
+    // Each principal's certificate: deploy/dev/make-certs.sh names spiffe://domain/AUTH/user's
+    // AUTH-user.pem.
+    auto credentials =
+        [](const std::string& principal) -> std::shared_ptr<grpc::ChannelCredentials> {
+      std::vector<std::string> parts = absl::StrSplit(principal, '/');
+      if (parts.size() < 5) return nullptr;
+      const std::string dir = absl::GetFlag(FLAGS_certs_dir);
+      const std::string name = absl::StrCat(parts[3], "-", parts[4]);
+      grpc::SslCredentialsOptions o;
+      absl::StatusOr<std::string> ca = ReadFile(absl::StrCat(dir, "/ca.pem"));
+      absl::StatusOr<std::string> cert = ReadFile(absl::StrCat(dir, "/", name, ".pem"));
+      absl::StatusOr<std::string> key = ReadFile(absl::StrCat(dir, "/", name, ".key"));
+      for (const auto* f : {&ca, &cert, &key}) {
+        if (!f->ok()) {
+          std::fprintf(stderr, "error: %s (make them with deploy/dev/make-certs.sh)\n",
+                       std::string(f->status().message()).c_str());
+          return nullptr;
+        }
+      }
+      o.pem_root_certs = *ca;
+      o.pem_cert_chain = *cert;
+      o.pem_private_key = *key;
+      return grpc::SslCredentials(o);
+    };
+    auto requesting = credentials(absl::GetFlag(FLAGS_requester));
+    auto receiving = credentials(absl::GetFlag(FLAGS_responder));
+    if (requesting == nullptr || receiving == nullptr) return 66;
+    const std::string tls_addr = absl::GetFlag(FLAGS_tls_addr);
+    for (int i = 0; i < connections; ++i) {
+      tls.owned.push_back(v1::RequestService::NewStub(
+          grpc::CreateCustomChannel(tls_addr, requesting, channel_args(i))));
+      tls.requesting.push_back(tls.owned.back().get());
+      tls.owned.push_back(v1::RequestService::NewStub(
+          grpc::CreateCustomChannel(tls_addr, receiving, channel_args(i))));
+      tls.receiving.push_back(tls.owned.back().get());
+    }
   }
   // With the async API, each thread polls a completion queue of its own and runs the
   // completions it finds there: no hand-off between a poller and a callback thread.
@@ -291,19 +357,29 @@ int Main() {
   std::printf(
       "comity-bench: %s over %zu connection(s), %s client API, %d s per run after 1 s warm-up, "
       "%u cores\n",
-      addr.c_str(), stubs.size(), async ? "async" : "callback", absl::GetFlag(FLAGS_seconds),
-      std::thread::hardware_concurrency());
+      addr.c_str(), plain.requesting.size(), async ? "async" : "callback",
+      absl::GetFlag(FLAGS_seconds), std::thread::hardware_concurrency());
+  if (absl::GetFlag(FLAGS_tls)) {
+    std::printf("and over mutual TLS at %s (a connection per principal), alternately\n",
+                absl::GetFlag(FLAGS_tls_addr).c_str());
+  }
   std::printf(
       "lifecycle: create, submit, acknowledge, accept, deliver (final), confirm_receipt\n\n");
-  std::printf("%8s  %14s  %8s  %8s  %7s\n", "clients", "transitions/s", "p50 ms", "p99 ms",
-              "errors");
+  std::printf("%8s  %-9s  %14s  %8s  %8s  %7s\n", "clients", "transport", "transitions/s", "p50 ms",
+              "p99 ms", "errors");
   double last = 0;
   for (int clients : levels) {
-    Figures f = Measure(stubs, cqs, clients, measured);
-    std::printf("%8d  %14.0f  %8.2f  %8.2f  %7lld\n", clients, f.per_second, f.p50, f.p99,
-                static_cast<long long>(f.errors));
+    Figures f = Measure(plain, cqs, clients, measured);
+    std::printf("%8d  %-9s  %14.0f  %8.2f  %8.2f  %7lld\n", clients, "plaintext", f.per_second,
+                f.p50, f.p99, static_cast<long long>(f.errors));
     std::fflush(stdout);
     last = f.per_second;
+    if (!absl::GetFlag(FLAGS_tls)) continue;
+    Figures t = Measure(tls, cqs, clients, measured);
+    std::printf("%8d  %-9s  %14.0f  %8.2f  %8.2f  %7lld   (%.2f of plaintext)\n", clients, "mTLS",
+                t.per_second, t.p50, t.p99, static_cast<long long>(t.errors),
+                f.per_second > 0 ? t.per_second / f.per_second : 0.0);
+    std::fflush(stdout);
   }
   for (grpc::CompletionQueue* cq : cqs) cq->Shutdown();
   for (std::thread& t : pollers) t.join();
