@@ -37,6 +37,26 @@ namespace {
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
 
+// A key's prefix up to and including its last '/': the list a key belongs to (the audit entries
+// of one request, the Merkle nodes of one level, one listing's ids, the events). Keys are mostly
+// written in order within it, so the memtable starts each insert where the last one of the same
+// list went instead of searching from the top.
+class KeyListPrefix : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "comity.ListPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    size_t end = key.size();
+    while (end > 0 && key[end - 1] != '/') --end;
+    return rocksdb::Slice(key.data(), end);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    for (size_t i = 0; i < key.size(); ++i) {
+      if (key[i] == '/') return true;
+    }
+    return false;
+  }
+};
+
 // Column::kCounters: a write adds its value to the stored one (both EncodeCounter). Wraps
 // around rather than overflowing, as two's complement sums do.
 class CounterAdd : public rocksdb::AssociativeMergeOperator {
@@ -225,9 +245,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& dir,
   options.keep_log_file_num = 3;
 
   rocksdb::ColumnFamilyOptions cf_options;
-  // Most keys are written in order within a short prefix (audit entries of a request, Merkle
-  // nodes of a level, events): the memtable starts each insert from the last one's place.
-  cf_options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(6));
+  cf_options.memtable_insert_with_hint_prefix_extractor = std::make_shared<KeyListPrefix>();
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
   for (const auto& [column, name] : kColumnNames) {

@@ -161,8 +161,10 @@ class Engine::Group : public View {
   }
   // Only for derived keys that no command reads back through the overlay (timers, due times).
   void DeleteIndex(const std::string& key) { writes_.Delete(Column::kIndex, key); }
+  // Counter deltas are summed over the group and written once per counter when it closes: the
+  // same few counters change with nearly every change.
   void AddFigures(const Figures& delta) {
-    for (const auto& [key, amount] : delta) writes_.Add(key, amount);
+    for (const auto& [key, amount] : delta) figures_[key] += amount;
   }
   void AddEvent(FeedEvent event) { events_.push_back(std::move(event)); }
   std::vector<FeedEvent> TakeEvents() { return std::move(events_); }
@@ -192,8 +194,12 @@ class Engine::Group : public View {
     writes_.Put(Column::kAudit, key, bytes);
   }
 
-  // The group's last write: the Merkle log's size, if it grew.
+  // The group's last writes: its counters' sums, and the Merkle log's size if it grew.
   void Close() {
+    for (auto& [key, amount] : figures_) {
+      if (amount != 0) writes_.Add(key, amount);
+    }
+    figures_.clear();
     if (tlog_size_) writes_.Put(Column::kMeta, storage::kTlogSizeKey, absl::StrCat(*tlog_size_));
     tlog_size_.reset();
   }
@@ -205,6 +211,7 @@ class Engine::Group : public View {
   storage::WriteSet& writes_;
   std::optional<config::v1::DirectoryConfig> changed_directory_;
   std::optional<uint64_t> tlog_size_;
+  Figures figures_;
   std::vector<FeedEvent> events_;
 };
 
