@@ -1,8 +1,10 @@
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
 #include "rocksdb/merge_operator.h"
@@ -194,6 +196,29 @@ class RocksDbStore : public Store {
   }
 
  private:
+  StoreStats Stats() const override {
+    StoreStats stats;
+    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+      uint64_t pending = 0;
+      if (db_->GetIntProperty(h, rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
+                              &pending)) {
+        stats.pending_compaction_bytes += pending;
+      }
+      std::map<std::string, std::string> cf;
+      if (db_->GetMapProperty(h, rocksdb::DB::Properties::kCFStats, &cf)) {
+        for (const char* key : {"io_stalls.total_stop", "io_stalls.total_slowdown"}) {
+          uint64_t n = 0;
+          auto it = cf.find(key);
+          if (it != cf.end() && absl::SimpleAtoi(it->second, &n)) stats.write_stalls += n;
+        }
+      }
+    }
+    uint64_t stopped = 0;
+    stats.writes_stopped =
+        db_->GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &stopped) && stopped != 0;
+    return stats;
+  }
+
   rocksdb::ColumnFamilyHandle* Handle(Column c) const { return handles_[static_cast<int>(c)]; }
 
   std::unique_ptr<rocksdb::Env> env_;  // null: the default Env

@@ -114,6 +114,13 @@ class Cursor {
   virtual absl::Status status() const = 0;
 };
 
+// What an operator watches of the storage engine.
+struct StoreStats {
+  uint64_t pending_compaction_bytes = 0;  // compaction debt, summed over the columns
+  uint64_t write_stalls = 0;              // writes slowed down or stopped since the store opened
+  bool writes_stopped = false;            // writes are stopped right now
+};
+
 // Store is a durable, ordered map from keys to values with atomic multi-key commits.
 // Thread-safe: any number of readers; Commit calls are serialized by the caller (the engine).
 class Store {
@@ -135,6 +142,9 @@ class Store {
   // Applies every write in `batch` atomically and durably (fsync) before returning.
   // Returns UNAVAILABLE on an I/O error; after one, the store refuses further commits.
   virtual absl::Status Commit(const WriteSet& batch) = 0;
+
+  // The storage engine's figures for /metrics; zeros where a store has none.
+  virtual StoreStats Stats() const { return {}; }
 };
 
 struct RocksDbOptions {

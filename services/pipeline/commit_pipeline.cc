@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <chrono>
 #include <iterator>
 
 namespace comity::pipeline {
@@ -78,6 +79,7 @@ void CommitPipeline::Sequence() {
         taken.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      if (stages_.on_queue_depth) stages_.on_queue_depth(queue_.size());
     }
     uint64_t durable;
     {
@@ -134,7 +136,14 @@ void CommitPipeline::Commit() {
     }
     // After a failed append nothing more is appended: later groups were applied on top of it.
     if (!failed && !f.group.writes.empty()) {
-      if (absl::Status s = log_->Append(f.group.number, f.group.writes); !s.ok()) {
+      const auto started = std::chrono::steady_clock::now();
+      absl::Status s = log_->Append(f.group.number, f.group.writes);
+      if (s.ok() && stages_.on_appended) {
+        stages_.on_appended(
+            f.group,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      }
+      if (!s.ok()) {
         failed = true;
         {
           absl::MutexLock lock(&mu_);

@@ -66,6 +66,11 @@ class CommitPipeline {
     std::function<void(Group& group)> close;
     // Told, once, the status of the append that stopped the pipeline. On the committer thread.
     std::function<void(const absl::Status&)> on_failure;
+    // For metrics, both optional and non-blocking: each durable group's size and how long its
+    // append took (committer thread); what is still queued each time the sequencer has taken a
+    // group's worth from the queue.
+    std::function<void(const Group& group, double append_seconds)> on_appended;
+    std::function<void(size_t depth)> on_queue_depth;
   };
 
   // Starts the three threads. `log` must outlive the pipeline.

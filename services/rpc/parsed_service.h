@@ -1,6 +1,7 @@
 #ifndef COMITY_SERVICES_RPC_PARSED_SERVICE_H_
 #define COMITY_SERVICES_RPC_PARSED_SERVICE_H_
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -27,6 +28,11 @@ class UnaryCall {
   virtual ~UnaryCall() = default;
   // Sends the reply (when `status` is OK) or `status`.
   virtual void Answer(grpc::Status status) = 0;
+  // When the call reached its handler, for its latency.
+  std::chrono::steady_clock::time_point started() const { return started_; }
+
+ private:
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 // The status for a request body that does not parse as `type`: INVALID_ARGUMENT with a

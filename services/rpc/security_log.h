@@ -1,14 +1,18 @@
 #ifndef COMITY_SERVICES_RPC_SECURITY_LOG_H_
 #define COMITY_SERVICES_RPC_SECURITY_LOG_H_
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <ostream>
+#include <unordered_map>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/server_context.h"
 #include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "services/rpc/parsed_service.h"
 
@@ -20,7 +24,10 @@ namespace comity::rpc {
 // error messages name fields and rules, not case data. Counts them too. Thread-safe.
 class SecurityLog {
  public:
-  // `metrics`, if given, gets the counter family comity_denied_calls_total{code}.
+  // `metrics`, if given, gets the counter family comity_denied_calls_total{code}, and for every
+  // unary call grpc_server_handled_total{grpc_service,grpc_method,grpc_code} and the histogram
+  // grpc_server_handling_seconds{grpc_service,grpc_method} (the names gRPC's Prometheus
+  // interceptors use).
   SecurityLog(std::ostream* out, prometheus::Registry* metrics);
 
   // Every unary handler starts here and ends in Finish; the calls in between are in flight.
@@ -53,6 +60,19 @@ class SecurityLog {
   std::atomic<int64_t> unauthenticated_{0}, permission_denied_{0}, not_found_{0};
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> draining_{false};
+  // One method's call metrics, made on its first call.
+  struct MethodMetrics {
+    prometheus::Histogram* seconds = nullptr;
+    std::array<prometheus::Counter*, 17> by_code{};  // by grpc::StatusCode, made on first use
+  };
+  MethodMetrics* MetricsOf(const char* method, grpc::StatusCode code);
+
+  prometheus::Family<prometheus::Histogram>* handling_seconds_ = nullptr;
+  prometheus::Family<prometheus::Counter>* handled_ = nullptr;
+  absl::Mutex methods_mu_;
+  // By the method's path, whose pointer every call of the method passes.
+  std::unordered_map<const char*, std::unique_ptr<MethodMetrics>> methods_
+      ABSL_GUARDED_BY(methods_mu_);
   prometheus::Counter* unauthenticated_metric_ = nullptr;
   prometheus::Counter* permission_denied_metric_ = nullptr;
   prometheus::Counter* not_found_metric_ = nullptr;

@@ -20,8 +20,11 @@
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/server_builder.h"
+#include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/metric_family.h"
 
 namespace comity::server {
 
@@ -34,6 +37,66 @@ bool IsLoopbackAddress(const std::string& address) {
   }
   return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
+
+// The storage engine's figures and the data directory's size, read at each scrape of /metrics.
+class StoreMetrics : public prometheus::Collectable {
+ public:
+  StoreMetrics(const storage::Store* store, std::string data_dir)
+      : store_(store), data_dir_(std::move(data_dir)) {}
+
+  // From now on a scrape reads nothing of the store (it is about to close).
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    store_ = nullptr;
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    absl::MutexLock lock(&mu_);
+    if (store_ == nullptr) return {};
+    const storage::StoreStats stats = store_->Stats();
+    std::error_code ec;
+    uint64_t bytes = 0;
+    for (auto it = std::filesystem::recursive_directory_iterator(data_dir_, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      std::error_code size_ec;
+      if (it->is_regular_file(size_ec)) {
+        const uintmax_t size = it->file_size(size_ec);
+        if (!size_ec) bytes += size;
+      }
+    }
+    auto one = [](const char* name, const char* help, prometheus::MetricType type, double value) {
+      prometheus::MetricFamily f;
+      f.name = name;
+      f.help = help;
+      f.type = type;
+      prometheus::ClientMetric m;
+      if (type == prometheus::MetricType::Counter) {
+        m.counter.value = value;
+      } else {
+        m.gauge.value = value;
+      }
+      f.metric.push_back(std::move(m));
+      return f;
+    };
+    return {
+        one("comity_store_pending_compaction_bytes",
+            "RocksDB's estimate of the bytes compaction still has to rewrite",
+            prometheus::MetricType::Gauge, static_cast<double>(stats.pending_compaction_bytes)),
+        one("comity_store_write_stalls_total",
+            "Writes RocksDB slowed down or stopped since the node started",
+            prometheus::MetricType::Counter, static_cast<double>(stats.write_stalls)),
+        one("comity_store_writes_stopped", "1 while RocksDB has writes stopped",
+            prometheus::MetricType::Gauge, stats.writes_stopped ? 1 : 0),
+        one("comity_data_dir_bytes", "Bytes of the files in the data directory",
+            prometheus::MetricType::Gauge, static_cast<double>(bytes)),
+    };
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  const storage::Store* store_ ABSL_GUARDED_BY(mu_);
+  const std::string data_dir_;
+};
 
 namespace {
 
@@ -213,6 +276,44 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
     s->events_->OnStreamsChanged([streams](size_t n) { streams->Set(static_cast<double>(n)); });
   }
   workflow::EngineOptions options;
+  if (s->metrics_ != nullptr) {
+    // The write pipeline: how large its groups are, how long a commit takes, what waits.
+    std::vector<double> counts;
+    for (double b = 1; b <= 512; b *= 2) counts.push_back(b);
+    std::vector<double> bytes;
+    for (double b = 1024; b <= 4 << 20; b *= 4) bytes.push_back(b);
+    const std::vector<double> seconds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                         0.01,   0.025,   0.05,   0.1,   0.25,   1};
+    prometheus::Histogram* group_changes = &prometheus::BuildHistogram()
+                                                .Name("comity_commit_group_changes")
+                                                .Help("Changes per durable commit group")
+                                                .Register(*s->metrics_)
+                                                .Add({}, counts);
+    prometheus::Histogram* group_bytes = &prometheus::BuildHistogram()
+                                              .Name("comity_commit_group_bytes")
+                                              .Help("Bytes written per durable commit group")
+                                              .Register(*s->metrics_)
+                                              .Add({}, bytes);
+    prometheus::Histogram* commit_seconds =
+        &prometheus::BuildHistogram()
+             .Name("comity_commit_seconds")
+             .Help("Time to make one commit group durable (the synced batch)")
+             .Register(*s->metrics_)
+             .Add({}, seconds);
+    options.on_group_committed = [group_changes, group_bytes, commit_seconds](
+                                     size_t changes, size_t written, double took) {
+      group_changes->Observe(static_cast<double>(changes));
+      group_bytes->Observe(static_cast<double>(written));
+      commit_seconds->Observe(took);
+    };
+    prometheus::Gauge* depth =
+        &prometheus::BuildGauge()
+             .Name("comity_engine_queue_depth")
+             .Help("Commands still queued after the sequencer last took a group's worth")
+             .Register(*s->metrics_)
+             .Add({});
+    options.on_queue_depth = [depth](size_t n) { depth->Set(static_cast<double>(n)); };
+  }
   options.on_durable_events = [hub = s->events_.get(),
                                timed](std::vector<workflow::FeedEvent> events) {
     for (const workflow::FeedEvent& e : events) {
@@ -265,6 +366,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
           absl::StrCat("cannot serve metrics on ", config.metrics_address()));
     }
     s->exposer_->RegisterCollectable(s->metrics_);
+    s->store_metrics_ = std::make_shared<StoreMetrics>(s->store_.get(), config.data_dir());
+    s->exposer_->RegisterCollectable(s->store_metrics_);
   }
   s->security_log_ =
       std::make_unique<rpc::SecurityLog>(server_options.security_log, s->metrics_.get());
@@ -326,6 +429,7 @@ void Server::Shutdown(absl::Duration grace) {
     grpc_->Wait();
   }
   if (engine_ != nullptr) engine_->Stop();
+  if (store_metrics_ != nullptr) store_metrics_->Close();
   store_.reset();
 }
 

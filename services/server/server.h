@@ -35,6 +35,8 @@ absl::StatusOr<std::string> LoadEncryptionKey(const config::v1::ServerConfig& co
 bool IsLoopbackAddress(const std::string& address);
 
 // A running node: store, directory, profiles, engine and gRPC services.
+class StoreMetrics;
+
 class Server {
  public:
   // Checks `config` as Start would, opening nothing for writing: its settings, the TLS files, the
@@ -93,6 +95,7 @@ class Server {
   std::unique_ptr<rpc::AuditService> audit_;
   std::shared_ptr<prometheus::Registry> metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::shared_ptr<StoreMetrics> store_metrics_;  // read at each scrape
   std::unique_ptr<rpc::SecurityLog> security_log_;
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;

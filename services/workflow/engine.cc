@@ -74,6 +74,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store, con
   stages.open = [e](pipeline::Group& group, uint64_t durable) { e->OpenGroup(group, durable); };
   stages.close = [e](pipeline::Group& group) { e->CloseGroup(group); };
   stages.on_failure = e->options_.on_storage_failure;
+  if (e->options_.on_group_committed) {
+    stages.on_appended = [e](const pipeline::Group& group, double seconds) {
+      e->options_.on_group_committed(group.items, group.writes.ByteSize(), seconds);
+    };
+  }
+  stages.on_queue_depth = e->options_.on_queue_depth;
   pipeline::PipelineOptions pipeline_options;
   pipeline_options.max_items = static_cast<size_t>(e->options_.max_batch);
   pipeline_options.max_bytes = e->options_.max_group_bytes;

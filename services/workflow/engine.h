@@ -44,6 +44,10 @@ struct EngineOptions {
   // Told, once, the status of the write that failed when the engine stops taking changes (its
   // cause is for the operator's log, never for callers). Runs on the committer thread.
   std::function<void(const absl::Status&)> on_storage_failure;
+  // For metrics, optional, must not block: each durable commit group's changes, bytes and
+  // commit time (committer thread); what is still queued each time the sequencer takes from it.
+  std::function<void(size_t changes, size_t bytes, double seconds)> on_group_committed;
+  std::function<void(size_t depth)> on_queue_depth;
 };
 
 class Engine {

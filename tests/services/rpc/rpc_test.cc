@@ -12,6 +12,9 @@
 #include <memory>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "comity/v1/audit.grpc.pb.h"
 #include "comity/v1/directory.grpc.pb.h"
 #include "comity/v1/requests.grpc.pb.h"
@@ -1045,6 +1048,68 @@ TEST(ServerConfigTest, RefusedCallsAreCountedInMetrics) {
             std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("comity_denied_calls_total{code=\"NOT_FOUND\"} 0"), std::string::npos);
+}
+
+// The value on the exposition line that starts with `series` (a name and its labels), or -1.
+double MetricValue(const std::string& metrics, const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
+    if (!absl::StartsWith(line, series + " ")) continue;
+    double v = -1;
+    if (absl::SimpleAtod(line.substr(series.size() + 1), &v)) return v;
+  }
+  return -1;
+}
+
+TEST(ServerConfigTest, MetricsShowCallsCommitGroupsAndTheStore) {
+  TempDir dir;
+  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path());
+  config.set_metrics_address("127.0.0.1:0");
+  auto server = server::Server::Start(config, Clock::Real());
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::RequestService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kAlice);
+    v1::CreateRequestRequest req;
+    *req.mutable_request() = comity::testing::FullRequest("uncc", v1::PRESERVATION);
+    v1::Request out;
+    ASSERT_TRUE(stub->CreateRequest(&ctx, req, &out).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", comity::testing::kAlice);
+    v1::SubmitRequestRequest req;
+    req.set_name("requests/nope");
+    v1::Request out;
+    ASSERT_EQ(stub->SubmitRequest(&ctx, req, &out).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  const std::string m = comity::testing::ScrapeMetrics((*server)->metrics_port());
+  const std::string svc = "grpc_service=\"comity.v1.RequestService\"";
+  EXPECT_EQ(
+      MetricValue(m, "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"CreateRequest\"," +
+                         svc + "}"),
+      1)
+      << m;
+  EXPECT_EQ(MetricValue(m,
+                        "grpc_server_handled_total{grpc_code=\"INVALID_ARGUMENT\","
+                        "grpc_method=\"SubmitRequest\"," +
+                            svc + "}"),
+            1);
+  EXPECT_EQ(MetricValue(
+                m, "grpc_server_handling_seconds_count{grpc_method=\"CreateRequest\"," + svc + "}"),
+            1);
+  // The directory's seed and the draft: two durable groups of one change each.
+  EXPECT_EQ(MetricValue(m, "comity_commit_group_changes_count"), 2);
+  EXPECT_EQ(MetricValue(m, "comity_commit_group_changes_sum"), 2);
+  EXPECT_EQ(MetricValue(m, "comity_commit_seconds_count"), 2);
+  EXPECT_GT(MetricValue(m, "comity_commit_group_bytes_sum"), 1000);
+  EXPECT_GE(MetricValue(m, "comity_engine_queue_depth"), 0);
+  EXPECT_GT(MetricValue(m, "comity_data_dir_bytes"), 0);
+  EXPECT_GE(MetricValue(m, "comity_store_pending_compaction_bytes"), 0);
+  EXPECT_EQ(MetricValue(m, "comity_store_write_stalls_total"), 0);
+  EXPECT_EQ(MetricValue(m, "comity_store_writes_stopped"), 0);
 }
 
 TEST(ServerConfigTest, EncryptionKeyFileMustBePrivateAndWellFormed) {
