@@ -5,11 +5,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "comity/config/v1/config.pb.h"
 #include "comity/v1/audit.pb.h"
 #include "comity/v1/directory.pb.h"
 #include "comity/v1/requests.pb.h"
-#include "services/workflow/action_bodies.h"
+#include "services/workflow/actions.h"
+#include "services/workflow/names.h"
+#include "services/workflow/validation.h"
 
 namespace comity::workflow {
 namespace {
@@ -100,6 +103,74 @@ const google::protobuf::Message* RequestMessageOf(v1::Action action) {
     default:
       return nullptr;
   }
+}
+
+absl::Status ValidateCommand(const Command& cmd, const Directory& directory,
+                             const ProfileSet& profiles) {
+  const google::protobuf::Message* message = RequestMessageOf(cmd.action);
+  if (message == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no command takes the action ", v1::Action_Name(cmd.action)));
+  }
+  if (cmd.body->GetDescriptor() != message->GetDescriptor()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        v1::Action_Name(cmd.action), " takes a ", message->GetDescriptor()->full_name(), ", not a ",
+        cmd.body->GetDescriptor()->full_name()));
+  }
+  Checker c;
+  if (IsDirectoryAction(cmd.action)) {
+    c.Text("request_id", cmd.request_id, 128, false);
+    if (cmd.action == v1::UPSERT_AUTHORITY &&
+        !Body<v1::UpsertAuthorityRequest>(cmd).has_authority()) {
+      c.Add("authority", "is required", "REQUIRED");
+    }
+    if (cmd.action == v1::SET_RESERVATION) {
+      const auto& m = Body<v1::SetReservationRequest>(cmd);
+      const v1::Reservation& r = m.reservation();
+      if (!IsCountryCode(r.country())) {
+        c.Add("reservation.country", "must be an ISO 3166-1 alpha-2 code such as DE",
+              "COUNTRY_FORMAT");
+      }
+      if (profiles.Find(r.instrument()) == nullptr) {
+        c.Add("reservation.instrument",
+              absl::StrCat("must be a loaded profile: ", absl::StrJoin(profiles.Ids(), ", ")),
+              "UNKNOWN_INSTRUMENT");
+      } else if (FindReservationRule(*profiles.Find(r.instrument()), r.code()) == nullptr) {
+        c.Add("reservation.code",
+              absl::StrCat("is not a reservation or declaration the ", r.instrument(),
+                           " profile defines"),
+              "UNKNOWN_RESERVATION");
+      }
+      if (!m.withdraw() && r.kind() != v1::RESERVATION && r.kind() != v1::DECLARATION) {
+        c.Add("reservation.kind", "must be RESERVATION or DECLARATION", "REQUIRED");
+      }
+      c.Text("reservation.text", r.text(), 4096, false);
+    }
+    return c.Status();
+  }
+  if (cmd.action != v1::CREATE) {
+    absl::StatusOr<std::string> id = ParseRequestName(cmd.name, "name");
+    if (!id.ok()) c.Add("name", "must be requests/<26-character id>", "NAME_FORMAT");
+  }
+  c.Text("etag", cmd.etag, 64, false);
+  c.Text("request_id", cmd.request_id, 128, false);
+  if (const ActionRow* row = FindAction(cmd.action)) {
+    row->check(*cmd.body, Edge{cmd.caller, directory, profiles}, c);
+  }
+  return c.Status();
+}
+
+absl::Status ApplyAction(const ActionInput& in, v1::Request& record, Effect& effect) {
+  if (in.command.action == v1::EXPIRE_PRESERVATION) {
+    return bodies::ApplyExpiry(in, record, effect);
+  }
+  const ActionRow* row = FindAction(in.command.action);
+  if (row == nullptr || row->apply == nullptr) {
+    return absl::InternalError(absl::StrCat("the engine was handed ",
+                                            v1::Action_Name(in.command.action),
+                                            ", which it does not apply to a request"));
+  }
+  return row->apply(in, record, effect);
 }
 
 }  // namespace comity::workflow

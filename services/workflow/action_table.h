@@ -22,13 +22,6 @@
 
 namespace comity::workflow {
 
-// What the edge's checks may consult besides the body.
-struct Edge {
-  const Caller& caller;
-  const Directory& directory;
-  const ProfileSet& profiles;
-};
-
 struct ActionRow {
   v1::Action action = v1::ACTION_UNSPECIFIED;
   const google::protobuf::Message* request = nullptr;  // its message's default instance
@@ -55,14 +48,23 @@ const ActionRow* FindAction(v1::Action action);
 // The message every action's command carries: the table's for a caller's action, and for the
 // node's own (a timer, a recorded read, a preservation's expiry, the directory's changes) the one
 // it is made with. Null for an action no command takes. ValidateCommand refuses a command whose
-// body is of another type, so Body<Msg> below always reads the type the body is.
+// body is of another type, so Body<Msg> (command.h) always reads the type the body is.
 const google::protobuf::Message* RequestMessageOf(v1::Action action);
 
-// `command`'s body as the message of its action (RequestMessageOf), checked at the edge.
-template <typename Msg>
-const Msg& Body(const Command& command) {
-  return static_cast<const Msg&>(*command.body);
-}
+// The edge, through the table, on the caller's thread before the sequencer: checks that
+// `command`'s body is its action's message, then its fields against their formats and limits, and
+// a draft's content against the directory (the requested authority exists and accepts the
+// language) and the profiles (the instrument exists and covers the request type). Every
+// violation at once, as INVALID_ARGUMENT with google.rpc.BadRequest details (field and rule).
+absl::Status ValidateCommand(const Command& command, const Directory& directory,
+                             const ProfileSet& profiles);
+
+// The sequencer, through the table: applies `input.command` to `record`, whose visibility, the
+// caller's role and the etag have been checked: the lifecycle table (FAILED_PRECONDITION), then the
+// profile's rules (INVALID_ARGUMENT for a ground or date the instrument does not allow,
+// FAILED_PRECONDITION for a state of another request). Sets the new state. On error `record` may be
+// partly changed and must be dropped.
+absl::Status ApplyAction(const ActionInput& input, v1::Request& record, Effect& effect);
 
 }  // namespace comity::workflow
 

@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/auth/policy.h"
-#include "services/workflow/action_bodies.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/lifecycle.h"
 #include "services/workflow/names.h"
@@ -448,6 +447,10 @@ absl::Status ApplyBody(const ActionInput& in, const v1::WithdrawRequestRequest& 
   return absl::OkStatus();
 }
 
+absl::Status ApplyExpiry(const ActionInput& in, v1::Request& record, Effect& effect) {
+  return Expire(in, record, effect);
+}
+
 }  // namespace bodies
 
 bool HoldsPreservation(v1::State state) {
@@ -483,17 +486,6 @@ absl::StatusOr<v1::Request> NewDraft(const Command& command, const std::string& 
     if (!followed.ok()) return followed.status();
   }
   return r;
-}
-
-absl::Status ApplyAction(const ActionInput& in, v1::Request& record, Effect& effect) {
-  if (in.command.action == v1::EXPIRE_PRESERVATION) return Expire(in, record, effect);
-  const ActionRow* row = FindAction(in.command.action);
-  if (row == nullptr || row->apply == nullptr) {
-    return absl::InternalError(absl::StrCat("the engine was handed ",
-                                            v1::Action_Name(in.command.action),
-                                            ", which it does not apply to a request"));
-  }
-  return row->apply(in, record, effect);
 }
 
 }  // namespace comity::workflow

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "comity/v1/requests.pb.h"
 #include "comity/v1/resources.pb.h"
 #include "services/workflow/command.h"
 #include "services/workflow/directory.h"
@@ -45,13 +46,6 @@ struct ActionInput {
   const Directory* directory = nullptr;
 };
 
-// Applies `input.command` to `record`, whose visibility, the caller's role and the etag have
-// been checked: the lifecycle table (FAILED_PRECONDITION), then the profile's rules
-// (INVALID_ARGUMENT for a ground or date the instrument does not allow, FAILED_PRECONDITION for
-// a state of another request). Sets the new state. On error `record` may be partly changed and
-// must be dropped.
-absl::Status ApplyAction(const ActionInput& input, v1::Request& record, Effect& effect);
-
 // Builds a new draft from a CreateRequest command (output-only fields cleared), checking a
 // follow-up link against the view.
 absl::StatusOr<v1::Request> NewDraft(const Command& command, const std::string& id, absl::Time now,
@@ -64,6 +58,55 @@ bool HoldsPreservation(v1::State state);
 // The name of a follow-up of preservation `id` that holds it, or "" if none does.
 absl::StatusOr<std::string> HoldingFollowUp(const View& view, absl::string_view id);
 
+// What each action of the action table (action_table.h) does to a request, its body read as its
+// own message; the table calls them.
+namespace bodies {
+
+absl::Status ApplyBody(const ActionInput& in, const v1::UpdateDraftRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::SubmitRequestRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::SupplementRequestRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::AcceptConditionsRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::DeclineConditionsRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::ConfirmReceiptRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::ReleasePreservationRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::WithdrawRequestRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::AcknowledgeRequestRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::RequestInformationRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::ConsultRequestRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::ProposeConditionsRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::AcceptRequestRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::PostponeRequestRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::ResumeRequestRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::RefuseRequestRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::DeliverEvidenceRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::ConfirmPreservedRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::ExtendPreservationRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::AddNoteRequest& body, v1::Request& record,
+                       Effect& effect);
+
+// The node's own action on a request outside the table: a preservation's expiry.
+absl::Status ApplyExpiry(const ActionInput& in, v1::Request& record, Effect& effect);
+
+}  // namespace bodies
 }  // namespace comity::workflow
 
 #endif  // COMITY_SERVICES_WORKFLOW_ACTIONS_H_

@@ -12,10 +12,22 @@
 #include "absl/strings/string_view.h"
 #include "google/protobuf/repeated_field.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "services/auth/caller.h"
+#include "services/workflow/directory.h"
 #include "services/workflow/errors.h"
+#include "services/workflow/profiles.h"
 #include "services/workflow/timeutil.h"
 
 namespace comity::workflow {
+
+using auth::Caller;
+
+// What the edge's checks may consult besides a command's body.
+struct Edge {
+  const Caller& caller;
+  const Directory& directory;
+  const ProfileSet& profiles;
+};
 
 inline constexpr size_t kMaxShortText = 256;   // names, codes, references, identifiers
 inline constexpr size_t kMaxLongText = 32768;  // facts, reasons, notes

@@ -27,6 +27,13 @@ struct Command {
   std::string request_id;  // empty: not idempotent
 };
 
+// `command`'s body as the message of its action (RequestMessageOf in action_table.h), which
+// ValidateCommand checks before anything reads it.
+template <typename Msg>
+const Msg& Body(const Command& command) {
+  return static_cast<const Msg&>(*command.body);
+}
+
 template <typename Msg>
 Command MakeCommand(v1::Action action, Caller caller, const Msg& body) {
   Command c;

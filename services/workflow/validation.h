@@ -1,11 +1,12 @@
 #ifndef COMITY_SERVICES_WORKFLOW_VALIDATION_H_
 #define COMITY_SERVICES_WORKFLOW_VALIDATION_H_
 
-// Validation at the edge: pure checks of a command's own fields, run on the caller's thread
-// before the command reaches the sequencer. Every violation is reported at once, as
-// INVALID_ARGUMENT with google.rpc.BadRequest details (field path and rule).
+// Validation at the edge: the limits, and the pure checks of each message's own fields
+// (bodies::CheckBody in validation.cc), which ValidateCommand (action_table.h) runs through the
+// action table on the caller's thread before a command reaches the sequencer.
 
 #include "absl/status/status.h"
+#include "comity/v1/requests.pb.h"
 #include "services/workflow/checker.h"
 #include "services/workflow/command.h"
 #include "services/workflow/directory.h"
@@ -18,12 +19,32 @@ namespace comity::workflow {
 // gRPC message limit however large its records are.
 inline constexpr size_t kMaxRecordBytes = 1 << 20;
 
-// Checks `command`'s fields against their formats and limits, and a draft's content against the
-// directory (the requested authority exists and accepts the language) and the profiles (the
-// instrument exists and covers the request type).
-absl::Status ValidateCommand(const Command& command, const Directory& directory,
-                             const ProfileSet& profiles);
+// The checks of each message's own fields, for the action table (action_table.h).
+namespace bodies {
 
+void CheckBody(const v1::CreateRequestRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::UpdateDraftRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::SubmitRequestRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::SupplementRequestRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::AcceptConditionsRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::DeclineConditionsRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::ConfirmReceiptRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::ReleasePreservationRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::WithdrawRequestRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::AcknowledgeRequestRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::RequestInformationRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::ConsultRequestRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::ProposeConditionsRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::AcceptRequestRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::PostponeRequestRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::ResumeRequestRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::RefuseRequestRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::DeliverEvidenceRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::ConfirmPreservedRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::ExtendPreservationRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::AddNoteRequest& body, const Edge& edge, Checker& c);
+
+}  // namespace bodies
 }  // namespace comity::workflow
 
 #endif  // COMITY_SERVICES_WORKFLOW_VALIDATION_H_
