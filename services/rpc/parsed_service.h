@@ -95,6 +95,8 @@ bool Parse(const grpc::ByteBuffer& in, google::protobuf::Message* message);
 
 namespace internal {
 
+// A unary call in flight: its request (a message, or a shared_ptr to one its handler may keep)
+// and its reply.
 template <typename Request, typename Reply>
 class ParsedUnaryCall final : public grpc::ServerUnaryReactor, public UnaryCall {
  public:
@@ -113,31 +115,6 @@ class ParsedUnaryCall final : public grpc::ServerUnaryReactor, public UnaryCall 
   }
 
   Request request;
-  Reply reply;
-
- private:
-  grpc::ByteBuffer* const out_;
-};
-
-// A unary call whose request is shared with whatever its handler hands it to.
-template <typename Reply>
-class SharedUnaryCall final : public grpc::ServerUnaryReactor, public UnaryCall {
- public:
-  SharedUnaryCall(grpc::ByteBuffer* out, std::shared_ptr<google::protobuf::Message> request)
-      : request(std::move(request)), out_(out) {}
-  void Answer(grpc::Status status) override {
-    if (status.ok() && !Serialize(reply, out_)) {
-      status = grpc::Status(grpc::StatusCode::INTERNAL, "the reply could not be serialized");
-    }
-    COMITY_TSAN_RELEASE(this);
-    Finish(std::move(status));
-  }
-  void OnDone() override {
-    COMITY_TSAN_ACQUIRE(this);
-    delete this;
-  }
-
-  std::shared_ptr<google::protobuf::Message> request;
   Reply reply;
 
  private:
@@ -188,19 +165,22 @@ void ParsedService::AddUnaryShared(absl::string_view method,
   AddMethod(
       new grpc::internal::RpcServiceMethod(path, grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
   MarkMethodRawCallback(
-      added_++, new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
-                    [path, &prototype, handler = std::move(handler)](
-                        grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-                        grpc::ByteBuffer* out) -> grpc::ServerUnaryReactor* {
-                      auto* call = new internal::SharedUnaryCall<Reply>(
-                          out, std::shared_ptr<google::protobuf::Message>(prototype.New()));
-                      if (!Parse(*in, call->request.get())) {
-                        call->Answer(UnparsableBody(prototype.GetDescriptor()->full_name()));
-                        return call;
-                      }
-                      handler(ctx, path, call->request, &call->reply, call);
-                      return call;
-                    }));
+      added_++,
+      new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+          [path, &prototype, handler = std::move(handler)](
+              grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+              grpc::ByteBuffer* out) -> grpc::ServerUnaryReactor* {
+            auto* call =
+                new internal::ParsedUnaryCall<std::shared_ptr<google::protobuf::Message>, Reply>(
+                    out);
+            call->request.reset(prototype.New());
+            if (!Parse(*in, call->request.get())) {
+              call->Answer(UnparsableBody(prototype.GetDescriptor()->full_name()));
+              return call;
+            }
+            handler(ctx, path, call->request, &call->reply, call);
+            return call;
+          }));
 }
 
 template <typename Self, typename Request>
