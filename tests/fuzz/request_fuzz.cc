@@ -14,7 +14,7 @@
 #include "comity/v1/requests.pb.h"
 #include "services/rpc/well_formed.h"
 #include "services/workflow/command.h"
-#include "services/workflow/validation.h"
+#include "services/workflow/action_table.h"
 #include "tests/testing/fixtures.h"
 
 namespace comity {
