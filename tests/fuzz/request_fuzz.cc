@@ -13,8 +13,8 @@
 #include "comity/v1/directory.pb.h"
 #include "comity/v1/requests.pb.h"
 #include "services/rpc/well_formed.h"
-#include "services/workflow/command.h"
 #include "services/workflow/action_table.h"
+#include "services/workflow/command.h"
 #include "tests/testing/fixtures.h"
 
 namespace comity {
@@ -44,28 +44,8 @@ struct Env {
   std::vector<workflow::Caller> callers = {
       testing::As(*directory, testing::kAlice), testing::As(*directory, testing::kGreta),
       testing::As(*directory, "spiffe://comity.dev/FR-CA/admin")};
-  std::vector<Kind> kinds = {
-      Change<v1::CreateRequestRequest>(v1::CREATE),
-      Change<v1::UpdateDraftRequest>(v1::UPDATE_DRAFT),
-      Change<v1::SubmitRequestRequest>(v1::SUBMIT),
-      Change<v1::SupplementRequestRequest>(v1::SUPPLEMENT),
-      Change<v1::AcceptConditionsRequest>(v1::ACCEPT_CONDITIONS),
-      Change<v1::DeclineConditionsRequest>(v1::DECLINE_CONDITIONS),
-      Change<v1::ConfirmReceiptRequest>(v1::CONFIRM_RECEIPT),
-      Change<v1::ReleasePreservationRequest>(v1::RELEASE_PRESERVATION),
-      Change<v1::WithdrawRequestRequest>(v1::WITHDRAW),
-      Change<v1::AcknowledgeRequestRequest>(v1::ACKNOWLEDGE),
-      Change<v1::RequestInformationRequest>(v1::REQUEST_INFORMATION),
-      Change<v1::ConsultRequestRequest>(v1::CONSULT),
-      Change<v1::ProposeConditionsRequest>(v1::PROPOSE_CONDITIONS),
-      Change<v1::AcceptRequestRequest>(v1::ACCEPT),
-      Change<v1::PostponeRequestRequest>(v1::POSTPONE),
-      Change<v1::ResumeRequestRequest>(v1::RESUME),
-      Change<v1::RefuseRequestRequest>(v1::REFUSE),
-      Change<v1::DeliverEvidenceRequest>(v1::DELIVER),
-      Change<v1::ConfirmPreservedRequest>(v1::CONFIRM_PRESERVED),
-      Change<v1::ExtendPreservationRequest>(v1::EXTEND_PRESERVATION),
-      Change<v1::AddNoteRequest>(v1::ADD_NOTE),
+  // The action table's changes, in its order, then the directory's and the reads.
+  std::vector<Kind> kinds = Kinds({
       Change<v1::UpsertAuthorityRequest>(v1::UPSERT_AUTHORITY),
       Change<v1::SetReservationRequest>(v1::SET_RESERVATION),
       Read<v1::GetRequestRequest>(),
@@ -79,7 +59,23 @@ struct Env {
       Read<v1::ListAuthoritiesRequest>(),
       Read<v1::WhoAmIRequest>(),
       Read<v1::ListReservationsRequest>(),
-  };
+  });
+
+  static std::vector<Kind> Kinds(std::vector<Kind> others) {
+    std::vector<Kind> kinds;
+    for (const workflow::ActionRow& row : workflow::ActionTable()) {
+      kinds.push_back({row.request, [action = row.action](workflow::Caller caller,
+                                                          const google::protobuf::Message& m) {
+                         std::shared_ptr<google::protobuf::Message> body(m.New());
+                         body->CopyFrom(m);
+                         return workflow::MakeCommand(
+                             action, std::move(caller),
+                             std::shared_ptr<const google::protobuf::Message>(std::move(body)));
+                       }});
+    }
+    kinds.insert(kinds.end(), others.begin(), others.end());
+    return kinds;
+  }
 };
 
 }  // namespace
