@@ -47,15 +47,10 @@ class KeyListPrefix : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "comity.ListPrefix"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    size_t end = key.size();
-    while (end > 0 && key[end - 1] != '/') --end;
-    return rocksdb::Slice(key.data(), end);
+    return rocksdb::Slice(key.data(), absl::string_view(key.data(), key.size()).rfind('/') + 1);
   }
   bool InDomain(const rocksdb::Slice& key) const override {
-    for (size_t i = 0; i < key.size(); ++i) {
-      if (key[i] == '/') return true;
-    }
-    return false;
+    return absl::string_view(key.data(), key.size()).find('/') != absl::string_view::npos;
   }
 };
 

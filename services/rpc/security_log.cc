@@ -26,47 +26,6 @@ std::string PresentedPrincipal(const grpc::ServerContextBase& ctx) {
   return "-";
 }
 
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK:
-      return "OK";
-    case grpc::StatusCode::CANCELLED:
-      return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN:
-      return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS:
-      return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED:
-      return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE:
-      return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS:
-      return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    default:
-      return "UNKNOWN";
-  }
-}
-
 }  // namespace
 
 SecurityLog::SecurityLog(std::ostream* out, prometheus::Registry* metrics) : out_(out) {
@@ -91,22 +50,25 @@ SecurityLog::SecurityLog(std::ostream* out, prometheus::Registry* metrics) : out
 SecurityLog::MethodMetrics* SecurityLog::MetricsOf(const char* method, grpc::StatusCode code) {
   absl::MutexLock lock(&methods_mu_);
   std::unique_ptr<MethodMetrics>& m = methods_[method];
-  // "/comity.v1.RequestService/SubmitRequest": the service, then the method.
-  const absl::string_view path(method);
-  const size_t slash = path.rfind('/');
-  const std::string service(path.substr(1, slash == absl::string_view::npos ? 0 : slash - 1));
-  const std::string name(path.substr(slash == absl::string_view::npos ? 0 : slash + 1));
   if (m == nullptr) {
     m = std::make_unique<MethodMetrics>();
+    // "/comity.v1.RequestService/SubmitRequest": the service, then the method.
+    const absl::string_view path(method);
+    const size_t slash = path.rfind('/');
+    m->service = std::string(path.substr(1, slash == absl::string_view::npos ? 0 : slash - 1));
+    m->method = std::string(path.substr(slash == absl::string_view::npos ? 0 : slash + 1));
     m->seconds = &handling_seconds_->Add(
-        {{"grpc_service", service}, {"grpc_method", name}},
+        {{"grpc_service", m->service}, {"grpc_method", m->method}},
         prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
   }
   const int c = static_cast<int>(code);
   if (c >= 0 && c < static_cast<int>(m->by_code.size()) && m->by_code[c] == nullptr) {
-    m->by_code[c] = &handled_->Add(
-        {{"grpc_service", service}, {"grpc_method", name}, {"grpc_code", CodeName(code)}});
+    // gRPC's codes are absl's, number for number.
+    m->by_code[c] =
+        &handled_->Add({{"grpc_service", m->service},
+                        {"grpc_method", m->method},
+                        {"grpc_code", absl::StatusCodeToString(static_cast<absl::StatusCode>(c))}});
   }
   return m.get();
 }

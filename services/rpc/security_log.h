@@ -62,6 +62,7 @@ class SecurityLog {
   std::atomic<bool> draining_{false};
   // One method's call metrics, made on its first call.
   struct MethodMetrics {
+    std::string service, method;  // the label values
     prometheus::Histogram* seconds = nullptr;
     std::array<prometheus::Counter*, 17> by_code{};  // by grpc::StatusCode, made on first use
   };

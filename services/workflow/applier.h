@@ -43,10 +43,10 @@ struct Change {
   // Chained to the trail (sequence, previous hash), with who acted when, the action, the states
   // before and after and the action's details; sealing gives it its digest and leaf.
   v1::AuditEntry entry;
-  // Index keys the action itself adds (the party, a follow-up link, a timer looked at again),
-  // and removes; then those derived from the record (DerivedKeys) that the change ends and starts.
+  // Index keys the action itself adds (the party, a follow-up link, a timer looked at again);
+  // then those derived from the record (DerivedKeys) that the change ends and starts. (A timer's
+  // own key is used up whatever comes of it, so the engine removes it before applying.)
   std::vector<std::pair<std::string, std::string>> index_puts;
-  std::vector<std::string> index_deletes;
   std::vector<std::string> derived_deletes;
   std::vector<std::string> derived_puts;
   Figures figures;  // counter deltas (FigureDelta)

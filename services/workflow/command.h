@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "comity/config/v1/config.pb.h"
 #include "comity/v1/audit.pb.h"
@@ -34,7 +35,9 @@ const Msg& Body(const Command& command) {
   return static_cast<const Msg&>(*command.body);
 }
 
-template <typename Msg>
+// Only for API messages: a shared_ptr body takes the overload below.
+template <typename Msg,
+          typename = std::enable_if_t<std::is_base_of_v<google::protobuf::Message, Msg>>>
 Command MakeCommand(v1::Action action, Caller caller, const Msg& body) {
   Command c;
   c.action = action;

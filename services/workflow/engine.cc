@@ -231,7 +231,6 @@ v1::Request Engine::Write(Change change, const std::string& idem_key,
   v1::Request& record = change.record;
   std::string record_bytes = SealRecord(id, record, change.entry, group);
   for (const auto& [key, value] : change.index_puts) group.AddIndex(key, value);
-  for (const std::string& key : change.index_deletes) group.DeleteIndex(key);
   for (const std::string& key : change.derived_deletes) group.DeleteIndex(key);
   for (const std::string& key : change.derived_puts) group.AddIndex(key, "");
   group.AddFigures(change.figures);

@@ -106,7 +106,7 @@ class Engine {
   std::string SealRecord(const std::string& id, v1::Request& record, v1::AuditEntry& entry,
                          Group& group);
   // Writes a sealed entry at `audit_key`, and the tree nodes it completes, into `group`.
-  void Write(audit::Sealer::Sealed sealed, const std::string& audit_key, Group& group);
+  void WriteSealed(audit::Sealer::Sealed sealed, const std::string& audit_key, Group& group);
 
   storage::Store* const store_;
   const Clock* const clock_;

@@ -91,7 +91,8 @@ absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& 
   entry.set_record_digest(Sha256(audit::DeterministicBytes(record.config())));
   audit::Sealer::Sealed sealed = sealer_.Seal(entry);
   record.set_audit_head(Sha256(sealed.bytes));
-  Write(std::move(sealed), storage::AuditKey(storage::kDirectoryTrail, entry.sequence()), group);
+  WriteSealed(std::move(sealed), storage::AuditKey(storage::kDirectoryTrail, entry.sequence()),
+              group);
   record.set_audit_size(entry.sequence());
   group.AddDirectory(std::move(record));
   return v1::Request();
@@ -116,12 +117,12 @@ void Engine::AddEvent(const std::string& id, const v1::Request& record, v1::Audi
 std::string Engine::SealRecord(const std::string& id, v1::Request& record, v1::AuditEntry& entry,
                                Group& group) {
   std::string record_bytes;
-  Write(sealer_.SealRecord(record, entry, &record_bytes), storage::AuditKey(id, entry.sequence()),
-        group);
+  WriteSealed(sealer_.SealRecord(record, entry, &record_bytes),
+              storage::AuditKey(id, entry.sequence()), group);
   return record_bytes;
 }
 
-void Engine::Write(audit::Sealer::Sealed sealed, const std::string& audit_key, Group& group) {
+void Engine::WriteSealed(audit::Sealer::Sealed sealed, const std::string& audit_key, Group& group) {
   for (audit::LogAppender::Node& n : sealed.nodes) {
     group.AddTlogNode(storage::TlogNodeKey(n.level, n.index), std::move(n.hash));
   }

@@ -136,7 +136,6 @@ TEST_F(ApplierTest, CreateMakesADraftItsFirstEntryAndItsKeys) {
   EXPECT_EQ(e.leaf_index(), 0u);
 
   EXPECT_THAT(c->index_puts, ElementsAre(Pair(storage::PartyKey("authorities/FR-CA", "r1"), "q")));
-  EXPECT_TRUE(c->index_deletes.empty());
   EXPECT_TRUE(c->derived_deletes.empty());
   EXPECT_EQ(Rederived(nullptr, *c), DerivedKeys("r1", c->record));
   EXPECT_EQ(c->figures, FigureDelta({}, CountedFigures(c->record)));
