@@ -119,6 +119,15 @@ struct StoreStats {
   uint64_t pending_compaction_bytes = 0;  // compaction debt, summed over the columns
   uint64_t write_stalls = 0;              // writes slowed down or stopped since the store opened
   bool writes_stopped = false;            // writes are stopped right now
+  uint64_t background_jobs = 0;           // flushes and compactions running now
+  // The memory budget (RocksDbOptions::cache_bytes) and what is charged to it now: data, index
+  // and filter blocks, and the memtables.
+  uint64_t cache_capacity_bytes = 0;
+  uint64_t cache_usage_bytes = 0;
+  uint64_t memtable_bytes = 0;  // the memtables' share of cache_usage_bytes
+  // Memory the table readers hold outside the budget (small: their index and filter blocks are
+  // in the cache).
+  uint64_t table_reader_bytes = 0;
 };
 
 // Store is a durable, ordered map from keys to values with atomic multi-key commits.
@@ -153,7 +162,13 @@ struct RocksDbOptions {
   std::string encryption_key;
   // Tests only: every file goes through a file system that fails as `faults` says.
   std::shared_ptr<FaultInjector> faults;
+  // The store's memory budget: one LRU block cache that holds the tables' data, index and filter
+  // blocks, with the memtables (up to a quarter of it) charged against it, so resident memory
+  // stays near this figure however large the store grows. 0: kDefaultCacheBytes.
+  uint64_t cache_bytes = 0;
 };
+
+inline constexpr uint64_t kDefaultCacheBytes = uint64_t{512} << 20;
 
 // Opens (creating if allowed) the RocksDB store in `dir`. FAILED_PRECONDITION if the directory
 // holds data of an unknown schema version, or if the encryption key is wrong or missing (checked

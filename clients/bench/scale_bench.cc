@@ -3,12 +3,14 @@
 // caseworker's screen makes, at each size in --sizes, on the same growing store:
 //
 //   comity-scale-bench [--sizes 10000,100000,1000000] [--dir /tmp/comity-scale] [--reads 2000]
-//                      [--profiles deploy/profiles] [--directory deploy/dev/directory.textproto]
+//                      [--cache_mb 512] [--profiles deploy/profiles]
+//                      [--directory deploy/dev/directory.textproto]
 //
 // The lifecycles stop at every stage (a sixth each: submitted, received, in execution, executed,
 // closed; a tenth are emergencies with a running clock), from FR-CA to DE-BFJ, so the filters
-// below select a share of the store, or nothing. Prints p50 and p99 per read and the process's
-// resident memory (the store's block cache and memtables live in it).
+// below select a share of the store, or nothing. Prints p50 and p99 per read, and the process's
+// resident memory beside the store's budget (--cache_mb: block cache with the memtables charged
+// to it) and what is charged to the budget.
 
 #include <algorithm>
 #include <cstdio>
@@ -37,6 +39,7 @@ ABSL_FLAG(std::string, sizes, "10000,100000", "stored requests at which to measu
 ABSL_FLAG(std::string, dir, "/tmp/comity-scale", "the scratch data directory (emptied first)");
 ABSL_FLAG(int, reads, 2000, "timed calls per read and size");
 ABSL_FLAG(int, in_flight, 512, "commands in flight while loading");
+ABSL_FLAG(int, cache_mb, 512, "the store's memory budget in MiB (comityd's cache_mb)");
 ABSL_FLAG(std::string, profiles, "deploy/profiles", "instrument profiles");
 ABSL_FLAG(std::string, directory, "deploy/dev/directory.textproto", "the directory");
 
@@ -153,7 +156,9 @@ int Main() {
     std::fprintf(stderr, "cannot load profiles or directory\n");
     return 1;
   }
-  auto store = storage::OpenRocksDbStore(dir);
+  storage::RocksDbOptions store_options;
+  store_options.cache_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_cache_mb)) << 20;
+  auto store = storage::OpenRocksDbStore(dir, store_options);
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
     return 1;
@@ -240,6 +245,21 @@ int Main() {
                   return bytes / 1e9;
                 }());
 
+    // Reads are timed on a settled store, as a node's would be between bursts: once the load's
+    // flushes and compactions have finished (or after two minutes, said so).
+    const absl::Time settle_start = absl::Now();
+    for (;;) {
+      const storage::StoreStats stats = (*store)->Stats();
+      if (stats.background_jobs == 0 && stats.pending_compaction_bytes == 0) break;
+      if (absl::Now() - settle_start > absl::Minutes(2)) {
+        std::printf("# compaction still running after 2 min; reads timed beside it\n");
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    std::printf("# compaction settled in %.1f s\n",
+                absl::ToDoubleSeconds(absl::Now() - settle_start));
+
     std::mt19937 rng(42);
     auto time_read = [&](const char* what, const std::function<bool()>& read) {
       std::vector<double> ms;
@@ -292,7 +312,13 @@ int Main() {
               greta, t, workflow::Reader::TrailKind::kGet, [] { return uint64_t{0}; }, false)
           .ok();
     });
-    std::printf("# resident memory %.0f MiB\n", RssKib() / 1024.0);
+    const storage::StoreStats stats = (*store)->Stats();
+    std::printf(
+        "# resident memory %.0f MiB; budget %.0f MiB, charged %.0f MiB (memtables %.0f MiB); "
+        "table readers %.1f MiB\n",
+        RssKib() / 1024.0, stats.cache_capacity_bytes / 1048576.0,
+        stats.cache_usage_bytes / 1048576.0, stats.memtable_bytes / 1048576.0,
+        stats.table_reader_bytes / 1048576.0);
   }
   engine->reset();
   store->reset();

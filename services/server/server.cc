@@ -89,6 +89,19 @@ class StoreMetrics : public prometheus::Collectable {
             prometheus::MetricType::Gauge, stats.writes_stopped ? 1 : 0),
         one("comity_data_dir_bytes", "Bytes of the files in the data directory",
             prometheus::MetricType::Gauge, static_cast<double>(bytes)),
+        one("comity_store_background_jobs", "RocksDB flushes and compactions running now",
+            prometheus::MetricType::Gauge, static_cast<double>(stats.background_jobs)),
+        one("comity_store_cache_capacity_bytes",
+            "The store's memory budget (cache_mb): block cache with the memtables charged to it",
+            prometheus::MetricType::Gauge, static_cast<double>(stats.cache_capacity_bytes)),
+        one("comity_store_cache_usage_bytes",
+            "Bytes charged to the budget now: data, index and filter blocks and memtables",
+            prometheus::MetricType::Gauge, static_cast<double>(stats.cache_usage_bytes)),
+        one("comity_store_memtable_bytes", "The memtables' share of the budget's usage",
+            prometheus::MetricType::Gauge, static_cast<double>(stats.memtable_bytes)),
+        one("comity_store_table_reader_bytes",
+            "Memory RocksDB's open tables hold outside the budget", prometheus::MetricType::Gauge,
+            static_cast<double>(stats.table_reader_bytes)),
     };
   }
 
@@ -197,6 +210,10 @@ static absl::Status CheckSettings(const config::v1::ServerConfig& config) {
         absl::StrCat("refusing to serve without TLS on ", config.listen_address(),
                      ": development mode is allowed only on a loopback address such as 127.0.0.1"));
   }
+  if (config.cache_mb() != 0 && config.cache_mb() < 16) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cache_mb is ", config.cache_mb(), "; the store's memory budget must be at least 16 MiB"));
+  }
   return absl::OkStatus();
 }
 
@@ -244,6 +261,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   storage::RocksDbOptions store_options;
   store_options.encryption_key = *std::move(key);
   store_options.faults = server_options.faults;
+  store_options.cache_bytes = static_cast<uint64_t>(config.cache_mb()) << 20;
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       storage::OpenRocksDbStore(config.data_dir(), store_options);
   if (!store.ok()) return store.status();

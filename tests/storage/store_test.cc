@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/keys.h"
 #include "storage/rocksdb_status.h"
@@ -155,6 +156,32 @@ TEST(StoreTest, CountersAddTheirDeltasAndSurviveReopen) {
   EXPECT_EQ(k, 101);
   int64_t v;
   EXPECT_FALSE(DecodeCounter("1234567", &v));
+}
+
+TEST(StoreTest, TheMemtablesStayWithinTheirShareOfTheMemoryBudget) {
+  TempDir dir;
+  RocksDbOptions options;
+  options.cache_bytes = 16 << 20;
+  auto opened = OpenRocksDbStore(dir.path(), options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Store& store = **opened;
+  EXPECT_EQ(store.Stats().cache_capacity_bytes, 16u << 20);
+  // 48 MiB written, three times the budget: the memtables are flushed at a quarter of it (4 MiB)
+  // instead of each column's 64 MiB write buffer, and what they hold is charged to the cache.
+  const std::string value(10 << 10, 'v');
+  for (int batch = 0; batch < 48; ++batch) {
+    WriteSet w;
+    for (int i = 0; i < 100; ++i) {
+      w.Put(Column::kRequests, absl::StrCat("r", batch, "-", i), value);
+    }
+    ASSERT_TRUE(store.Commit(w).ok());
+  }
+  const StoreStats stats = store.Stats();
+  EXPECT_GT(stats.memtable_bytes, 0u);
+  EXPECT_LE(stats.memtable_bytes, 16u << 20);
+  EXPECT_GE(stats.cache_usage_bytes, stats.memtable_bytes);
+  EXPECT_EQ(*store.Get(Column::kRequests, "r0-0"), value);
+  EXPECT_EQ(*store.Get(Column::kRequests, "r47-99"), value);
 }
 
 TEST(StoreTest, ColumnFamiliesAreNamedInEnumOrder) {

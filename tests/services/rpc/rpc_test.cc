@@ -1110,6 +1110,12 @@ TEST(ServerConfigTest, MetricsShowCallsCommitGroupsAndTheStore) {
   EXPECT_GE(MetricValue(m, "comity_store_pending_compaction_bytes"), 0);
   EXPECT_EQ(MetricValue(m, "comity_store_write_stalls_total"), 0);
   EXPECT_EQ(MetricValue(m, "comity_store_writes_stopped"), 0);
+  // The default budget, and what is charged to it: at least the memtables of the writes above.
+  EXPECT_EQ(MetricValue(m, "comity_store_cache_capacity_bytes"), 512 << 20);
+  EXPECT_GT(MetricValue(m, "comity_store_memtable_bytes"), 0);
+  EXPECT_GE(MetricValue(m, "comity_store_cache_usage_bytes"),
+            MetricValue(m, "comity_store_memtable_bytes"));
+  EXPECT_GE(MetricValue(m, "comity_store_table_reader_bytes"), 0);
 }
 
 TEST(ServerConfigTest, EncryptionKeyFileMustBePrivateAndWellFormed) {
