@@ -1158,5 +1158,23 @@ TEST(ServerConfigTest, RefusesPlaintextOffLoopback) {
   EXPECT_FALSE(server::IsLoopbackAddress("10.0.0.1:7700"));
 }
 
+TEST(ServerConfigTest, AMemoryBudgetTooSmallIsRefusedAndAGivenOneIsUsed) {
+  TempDir dir;
+  config::v1::ServerConfig config = comity::testing::TestServerConfig(dir.path() + "/data");
+  config.set_cache_mb(8);
+  absl::Status small = server::Server::CheckConfig(config, "");
+  EXPECT_EQ(small.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(small.message(), "cache_mb is 8")) << small;
+  EXPECT_EQ(server::Server::Start(config, Clock::Real()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  config.set_cache_mb(64);
+  config.set_metrics_address("127.0.0.1:0");
+  auto server = server::Server::Start(config, Clock::Real());
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_EQ(MetricValue(comity::testing::ScrapeMetrics((*server)->metrics_port()),
+                        "comity_store_cache_capacity_bytes"),
+            64 << 20);
+}
+
 }  // namespace
 }  // namespace comity
