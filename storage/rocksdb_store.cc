@@ -178,6 +178,28 @@ class RocksDbStore : public Store {
     return value;
   }
 
+  std::vector<absl::StatusOr<std::string>> MultiGet(
+      Column column, const std::vector<std::string>& keys) const override {
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    const rocksdb::ReadOptions options;
+    db_->MultiGet(options, Handle(column), keys.size(), slices.data(), values.data(),
+                  statuses.data());
+    std::vector<absl::StatusOr<std::string>> out;
+    out.reserve(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (statuses[i].IsNotFound()) {
+        out.push_back(absl::NotFoundError("no such key"));
+      } else if (!statuses[i].ok()) {
+        out.push_back(FromRocksDb(statuses[i], "read"));
+      } else {
+        out.push_back(values[i].ToString());
+      }
+    }
+    return out;
+  }
+
   absl::Status Scan(Column column, absl::string_view prefix, absl::string_view start_after,
                     const ScanFn& fn) const override {
     rocksdb::ReadOptions options;

@@ -260,33 +260,52 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
   v1::ListRequestsResponse out;
   size_t page_bytes = 0;
   std::string last_listed;
+  // The suffixes are taken as many at a time as the page still has room for (one more once it
+  // is full, to know whether there is a next page), and their records read in one MultiGet.
+  std::vector<std::string> suffixes;
+  std::vector<std::string> ids;
+  std::vector<bool> malformed;
   for (;;) {
-    absl::StatusOr<std::optional<std::string>> suffix = next();
-    if (!suffix.ok()) return suffix.status();
-    if (!suffix->has_value()) break;
-    if (out.requests_size() == page_size || page_bytes > kMaxPageBytes) {
-      out.set_next_page_token(absl::WebSafeBase64Escape(last_listed));
-      break;
+    suffixes.clear();
+    ids.clear();
+    malformed.clear();
+    const size_t room = std::max(page_size - out.requests_size(), 1);
+    while (suffixes.size() < room) {
+      absl::StatusOr<std::optional<std::string>> suffix = next();
+      if (!suffix.ok()) return suffix.status();
+      if (!suffix->has_value()) break;
+      std::string id = **suffix;
+      int64_t micros;
+      const bool bad = by_due && !storage::ParseDueSuffix(**suffix, &micros, &id);
+      suffixes.push_back(**std::move(suffix));
+      ids.push_back(bad ? std::string() : std::move(id));
+      malformed.push_back(bad);
     }
-    last_listed = **suffix;
-    std::string id = last_listed;
-    int64_t micros;
-    if (by_due && !storage::ParseDueSuffix(last_listed, &micros, &id)) {
-      return absl::DataLossError(absl::StrCat("the due index holds a malformed key: ", Echo(id)));
+    if (suffixes.empty()) break;
+    std::vector<absl::StatusOr<std::string>> records = store_->MultiGet(Column::kRequests, ids);
+    for (size_t i = 0; i < suffixes.size(); ++i) {
+      if (out.requests_size() == page_size || page_bytes > kMaxPageBytes) {
+        out.set_next_page_token(absl::WebSafeBase64Escape(last_listed));
+        return out;
+      }
+      last_listed = suffixes[i];
+      if (malformed[i]) {
+        return absl::DataLossError(
+            absl::StrCat("the due index holds a malformed key: ", Echo(suffixes[i])));
+      }
+      v1::Request r;
+      if (!records[i].ok() || !r.ParseFromString(*records[i])) {
+        return absl::DataLossError(
+            absl::StrCat("the index names requests/", ids[i], " but its record cannot be read"));
+      }
+      // The index is written with the record, so this holds; it also settles the rare request
+      // an auditor's authority is a party to, which the node-wide scope lists by either party.
+      absl::StatusOr<v1::Side> side = SideOf(caller, r);
+      if (!side.ok() && !(all && r.has_submit_time())) continue;
+      if (!Matches(q, r, side.ok() ? *side : v1::SIDE_UNSPECIFIED)) continue;
+      page_bytes += records[i]->size();
+      *out.add_requests() = std::move(r);
     }
-    absl::StatusOr<std::string> bytes = store_->Get(Column::kRequests, id);
-    v1::Request r;
-    if (!bytes.ok() || !r.ParseFromString(*bytes)) {
-      return absl::DataLossError(
-          absl::StrCat("the index names requests/", id, " but its record cannot be read"));
-    }
-    // The index is written with the record, so this holds; it also settles the rare request an
-    // auditor's authority is a party to, which the node-wide scope lists by either party.
-    absl::StatusOr<v1::Side> side = SideOf(caller, r);
-    if (!side.ok() && !(all && r.has_submit_time())) continue;
-    if (!Matches(q, r, side.ok() ? *side : v1::SIDE_UNSPECIFIED)) continue;
-    page_bytes += bytes->size();
-    *out.add_requests() = std::move(r);
   }
   return out;
 }

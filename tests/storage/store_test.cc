@@ -37,6 +37,24 @@ TEST(StoreTest, CommitIsVisibleAndSurvivesReopen) {
   EXPECT_EQ(store->Get(Column::kAudit, "r1").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(StoreTest, MultiGetAnswersEachKeyInItsOrder) {
+  TempDir dir;
+  auto store = Open(dir.path());
+  WriteSet batch;
+  batch.Put(Column::kRequests, "b", "record b");
+  batch.Put(Column::kRequests, "a", "record a");
+  batch.Put(Column::kAudit, "c", "an entry, in another column");
+  ASSERT_TRUE(store->Commit(batch).ok());
+  std::vector<absl::StatusOr<std::string>> got =
+      store->MultiGet(Column::kRequests, {"b", "c", "a", "b"});
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(*got[0], "record b");
+  EXPECT_EQ(got[1].status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*got[2], "record a");
+  EXPECT_EQ(*got[3], "record b");
+  EXPECT_TRUE(store->MultiGet(Column::kRequests, {}).empty());
+}
+
 TEST(StoreTest, ColumnsAreSeparate) {
   TempDir dir;
   auto store = Open(dir.path());
