@@ -112,9 +112,12 @@ namespace {
 // The requests under every one of a set of index prefixes, in key order: each prefix is
 // followed by the same kind of suffix (an id, or a due suffix), and a suffix is listed when every
 // prefix has it. Cursors leapfrog to the largest suffix any of them is at, so the cost follows
-// the shortest list, not the sum. A single prefix is a plain scan.
+// the shortest list, not the sum. A single prefix is a plain scan. `After` is asked for targets
+// that never go down, as a listing asks.
 class IndexJoin {
  public:
+  static constexpr int kStepsBeforeSeek = 8;
+
   IndexJoin(const storage::Store& store, std::vector<std::string> prefixes)
       : prefixes_(std::move(prefixes)) {
     for (const std::string& p : prefixes_) cursors_.push_back(store.NewCursor(Column::kIndex, p));
@@ -128,7 +131,16 @@ class IndexJoin {
     size_t agree = 0;
     for (size_t i = 0;; i = (i + 1) % cursors_.size()) {
       storage::Cursor& c = *cursors_[i];
-      c.Seek(prefixes_[i] + target);
+      // Targets only grow, so a cursor at or past this one is where a seek would put it, and
+      // one a few keys short steps there: a seek searches every level, a step reads the next
+      // key. A listing's next item is the very next key of a single list.
+      const std::string key = prefixes_[i] + target;
+      bool there = c.Valid() && c.key() >= key;
+      if (!there && c.Valid()) {
+        for (int step = 0; step < kStepsBeforeSeek && c.Valid() && c.key() < key; ++step) c.Next();
+        there = !c.Valid() || c.key() >= key;
+      }
+      if (!there) c.Seek(key);
       if (!c.Valid()) {
         if (absl::Status s = c.status(); !s.ok()) return s;
         return std::nullopt;
