@@ -107,7 +107,8 @@ class Cursor {
   // Moves to the first key at or after `target` (which starts with the prefix).
   virtual void Seek(absl::string_view target) = 0;
   virtual void Next() = 0;
-  // False past the prefix's last key, or after an error (then status() says which).
+  // False before the first Seek, past the prefix's last key, or after an error (then status()
+  // says which).
   virtual bool Valid() const = 0;
   virtual absl::string_view key() const = 0;
   virtual absl::string_view value() const = 0;
