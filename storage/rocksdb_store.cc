@@ -141,6 +141,13 @@ std::shared_ptr<rocksdb::TableFactory> TableFactory(const MemoryBudget& budget) 
   return std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(table));
 }
 
+// A point read's answer: the value, NOT_FOUND, or the I/O error as a status.
+absl::StatusOr<std::string> ReadResult(const rocksdb::Status& s, std::string value) {
+  if (s.IsNotFound()) return absl::NotFoundError("no such key");
+  if (!s.ok()) return FromRocksDb(s, "read");
+  return value;
+}
+
 class RocksDbStore : public Store {
  public:
   RocksDbStore(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::Env> faulty_env,
@@ -173,9 +180,7 @@ class RocksDbStore : public Store {
   absl::StatusOr<std::string> Get(Column column, absl::string_view key) const override {
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(column), ToSlice(key), &value);
-    if (s.IsNotFound()) return absl::NotFoundError("no such key");
-    if (!s.ok()) return FromRocksDb(s, "read");
-    return value;
+    return ReadResult(s, std::move(value));
   }
 
   std::vector<absl::StatusOr<std::string>> MultiGet(
@@ -188,15 +193,8 @@ class RocksDbStore : public Store {
                   statuses.data());
     std::vector<absl::StatusOr<std::string>> out;
     out.reserve(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (statuses[i].IsNotFound()) {
-        out.push_back(absl::NotFoundError("no such key"));
-      } else if (!statuses[i].ok()) {
-        out.push_back(FromRocksDb(statuses[i], "read"));
-      } else {
-        out.push_back(values[i].ToString());
-      }
-    }
+    for (size_t i = 0; i < keys.size(); ++i)
+      out.push_back(ReadResult(statuses[i], values[i].ToString()));
     return out;
   }
 

@@ -274,13 +274,12 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
   std::string last_listed;
   // The suffixes are taken as many at a time as the page still has room for (one more once it
   // is full, to know whether there is a next page), and their records read in one MultiGet.
+  // A malformed due suffix has the empty id, which no request has.
   std::vector<std::string> suffixes;
   std::vector<std::string> ids;
-  std::vector<bool> malformed;
   for (;;) {
     suffixes.clear();
     ids.clear();
-    malformed.clear();
     const size_t room = std::max(page_size - out.requests_size(), 1);
     while (suffixes.size() < room) {
       absl::StatusOr<std::optional<std::string>> suffix = next();
@@ -288,10 +287,9 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
       if (!suffix->has_value()) break;
       std::string id = **suffix;
       int64_t micros;
-      const bool bad = by_due && !storage::ParseDueSuffix(**suffix, &micros, &id);
+      if (by_due && !storage::ParseDueSuffix(**suffix, &micros, &id)) id.clear();
       suffixes.push_back(**std::move(suffix));
-      ids.push_back(bad ? std::string() : std::move(id));
-      malformed.push_back(bad);
+      ids.push_back(std::move(id));
     }
     if (suffixes.empty()) break;
     std::vector<absl::StatusOr<std::string>> records = store_->MultiGet(Column::kRequests, ids);
@@ -301,7 +299,7 @@ absl::StatusOr<v1::ListRequestsResponse> Reader::List(const Caller& caller,
         return out;
       }
       last_listed = suffixes[i];
-      if (malformed[i]) {
+      if (ids[i].empty()) {
         return absl::DataLossError(
             absl::StrCat("the due index holds a malformed key: ", Echo(suffixes[i])));
       }
