@@ -277,6 +277,11 @@ class RocksDbStore : public Store {
       uint64_t n = 0;
       if (db_->GetIntProperty(running, &n)) stats.background_jobs += n;
     }
+    uint64_t flushes_due = 0;
+    if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kMemTableFlushPending,
+                                      &flushes_due)) {
+      stats.background_jobs += flushes_due;
+    }
     stats.cache_capacity_bytes = cache_->GetCapacity();
     stats.cache_usage_bytes = cache_->GetUsage();
     stats.memtable_bytes = memtables_->memory_usage();

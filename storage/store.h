@@ -120,7 +120,7 @@ struct StoreStats {
   uint64_t pending_compaction_bytes = 0;  // compaction debt, summed over the columns
   uint64_t write_stalls = 0;              // writes slowed down or stopped since the store opened
   bool writes_stopped = false;            // writes are stopped right now
-  uint64_t background_jobs = 0;           // flushes and compactions running now
+  uint64_t background_jobs = 0;           // flushes due or running, compactions running
   // The memory budget (RocksDbOptions::cache_bytes) and what is charged to it now: data, index
   // and filter blocks, and the memtables.
   uint64_t cache_capacity_bytes = 0;
