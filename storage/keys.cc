@@ -172,4 +172,54 @@ std::string IdempotencyKey(absl::string_view principal, absl::string_view reques
   return absl::StrCat(principal, absl::string_view("\0", 1), request_id);
 }
 
+std::string PackageKeyKey(absl::string_view request_id, int package) {
+  return absl::StrFormat("%s/%06d", request_id, package);
+}
+
+std::string PackagePrefix(absl::string_view request_id, int package) {
+  return absl::StrCat(PackageKeyKey(request_id, package), "/");
+}
+
+std::string ItemPrefix(absl::string_view request_id, int package, int item) {
+  return absl::StrFormat("%s%04d/", PackagePrefix(request_id, package), item);
+}
+
+std::string ChunkPrefix(absl::string_view request_id, int package, int item) {
+  return absl::StrCat(ItemPrefix(request_id, package, item), "c");
+}
+
+std::string ChunkKey(absl::string_view request_id, int package, int item, uint64_t end) {
+  return absl::StrCat(ChunkPrefix(request_id, package, item), Digits(end));
+}
+
+bool ParseChunkKey(absl::string_view key, absl::string_view prefix, uint64_t* end) {
+  if (!absl::ConsumePrefix(&key, prefix) || key.size() != kDigits) return false;
+  for (char c : key) {
+    if (c < '0' || c > '9') return false;
+  }
+  return absl::SimpleAtoi(key, end);
+}
+
+std::string ProgressKey(absl::string_view request_id, int package, int item) {
+  return absl::StrCat(ItemPrefix(request_id, package, item), "p");
+}
+
+bool ParsePackageKeyKey(absl::string_view key, std::string* request_id, int* package) {
+  const size_t slash = key.rfind('/');
+  if (slash == absl::string_view::npos || key.size() - slash - 1 != 6) return false;
+  absl::string_view digits = key.substr(slash + 1);
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+  }
+  if (!IsValidId(std::string(key.substr(0, slash)))) return false;
+  *request_id = std::string(key.substr(0, slash));
+  return absl::SimpleAtoi(digits, package);
+}
+
+std::string PrefixEnd(absl::string_view prefix) {
+  std::string end(prefix);
+  if (!end.empty()) end.back() = static_cast<char>(end.back() + 1);
+  return end;
+}
+
 }  // namespace comity::storage

@@ -96,6 +96,25 @@ std::string IdempotencyKey(absl::string_view principal, absl::string_view reques
 // [index * 2^level, (index + 1) * 2^level). Level 0 holds the leaves.
 std::string TlogNodeKey(int level, uint64_t index);
 
+// kEvidence: an evidence package's chunks by item and offset, and each item's upload progress:
+//   <request id>/<package, 6 digits>/<item index, 4 digits>/c<end, 20 digits> -> sealed chunk
+//   <request id>/<package, 6 digits>/<item index, 4 digits>/p -> durable bytes, decimal
+// A chunk is keyed by the offset it ends at, so a seek to just past an offset finds the chunk
+// that holds it. kEvidenceKeys: <request id>/<package, 6 digits> -> the wrapped data key.
+std::string PackagePrefix(absl::string_view request_id, int package);
+std::string ItemPrefix(absl::string_view request_id, int package, int item);
+std::string ChunkPrefix(absl::string_view request_id, int package, int item);
+std::string ChunkKey(absl::string_view request_id, int package, int item, uint64_t end);
+// The end offset of a key that is ChunkPrefix and an offset; false if `key` is not one.
+bool ParseChunkKey(absl::string_view key, absl::string_view prefix, uint64_t* end);
+// The parts of a PackageKeyKey; false if `key` is not one.
+bool ParsePackageKeyKey(absl::string_view key, std::string* request_id, int* package);
+std::string ProgressKey(absl::string_view request_id, int package, int item);
+std::string PackageKeyKey(absl::string_view request_id, int package);
+// The first key after every key that starts with `prefix` (which does not end in 0xff): the end
+// of the prefix's range.
+std::string PrefixEnd(absl::string_view prefix);
+
 // kMeta.
 inline constexpr char kSchemaVersionKey[] = "schema_version";
 inline constexpr char kDirectoryKey[] = "directory";  // comity.storage.v1.DirectoryRecord

@@ -238,6 +238,9 @@ class RocksDbStore : public Store {
         case WriteSet::Op::kAdd:
           s = wb.Merge(Handle(w.column), ToSlice(w.key), ToSlice(w.value));
           break;
+        case WriteSet::Op::kDeleteRange:
+          s = wb.DeleteRange(Handle(w.column), ToSlice(w.key), ToSlice(w.value));
+          break;
       }
       if (!s.ok()) return FromRocksDb(s, "prepare write");
     }
@@ -247,6 +250,23 @@ class RocksDbStore : public Store {
     if (!s.ok()) {
       failed_.store(true);
       return FromRocksDb(s, "commit");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Scrub(Column column, absl::string_view begin, absl::string_view end) override {
+    // Every memtable flushed, so the logs that held the deleted values are obsolete and removed
+    // (logs are neither recycled nor archived here); then the range's tables rewritten to the
+    // bottom level, where a deletion drops what it covers.
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    if (rocksdb::Status s = db_->Flush(flush, handles_); !s.ok()) return FromRocksDb(s, "flush");
+    rocksdb::CompactRangeOptions compact;
+    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    const rocksdb::Slice from = ToSlice(begin);
+    const rocksdb::Slice to = ToSlice(end);
+    if (rocksdb::Status s = db_->CompactRange(compact, Handle(column), &from, &to); !s.ok()) {
+      return FromRocksDb(s, "compact");
     }
     return absl::OkStatus();
   }
@@ -355,6 +375,18 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& dir,
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
   for (const auto& [column, name] : kColumnNames) {
     descriptors.emplace_back(name, cf_options);
+    if (column == Column::kEvidence) {
+      // Chunks of up to 4 MiB, already encrypted: kept in blob files, so compactions move only
+      // the keys, and not compressed. Erased packages' blobs are collected as compactions pass.
+      rocksdb::ColumnFamilyOptions& evidence = descriptors.back().options;
+      evidence.enable_blob_files = true;
+      evidence.min_blob_size = 4096;
+      evidence.blob_compression_type = rocksdb::kNoCompression;
+      evidence.enable_blob_garbage_collection = true;
+      // Insert hints break a range deletion's insert into the memtable (an assertion in
+      // InlineSkipList::Insert); these keys gain nothing from them.
+      evidence.memtable_insert_with_hint_prefix_extractor = nullptr;
+    }
     if (column == Column::kCounters) {
       descriptors.back().options.merge_operator = std::make_shared<CounterAdd>();
       // A counter changes with nearly every change: past this many deltas in the memtable, a

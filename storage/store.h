@@ -20,15 +20,17 @@ namespace comity::storage {
 // The key spaces of the store (RocksDB column families). storage/keys.h builds and parses every
 // key (DESIGN.md §7).
 enum class Column {
-  kRequests,     // <request id> -> comity.v1.Request
-  kAudit,        // <request id><seq u64 big-endian> -> comity.v1.AuditEntry bytes
-  kIndex,        // listings, links, timers, due times, the live feed
-  kIdempotency,  // <principal>\0<request_id> -> comity.storage.v1.IdempotencyRecord
-  kMeta,         // schema version, node identity, directory
-  kTlog,         // Merkle log nodes: <level u8><index u64 big-endian> -> SHA-256
-  kCounters,     // figures kept per authority: int64 sums, written as deltas (WriteSet::Add)
+  kRequests,      // <request id> -> comity.v1.Request
+  kAudit,         // <request id><seq u64 big-endian> -> comity.v1.AuditEntry bytes
+  kIndex,         // listings, links, timers, due times, the live feed
+  kIdempotency,   // <principal>\0<request_id> -> comity.storage.v1.IdempotencyRecord
+  kMeta,          // schema version, node identity, directory
+  kTlog,          // Merkle log nodes: <level u8><index u64 big-endian> -> SHA-256
+  kCounters,      // figures kept per authority: int64 sums, written as deltas (WriteSet::Add)
+  kEvidence,      // evidence packages' encrypted chunks and upload progress (in blob files)
+  kEvidenceKeys,  // each evidence package's data key, wrapped by the node's key
 };
-inline constexpr int kColumnCount = 7;
+inline constexpr int kColumnCount = 9;
 
 // Each column's RocksDB column family name. Listed in the enum's order: the static_assert below
 // fails the build if they part.
@@ -40,6 +42,8 @@ inline constexpr std::array<std::pair<Column, const char*>, kColumnCount> kColum
     {Column::kMeta, "meta"},
     {Column::kTlog, "tlog"},
     {Column::kCounters, "counters"},
+    {Column::kEvidence, "evidence"},
+    {Column::kEvidenceKeys, "evidence_keys"},
 }};
 constexpr bool ColumnNamesInEnumOrder() {
   for (int i = 0; i < kColumnCount; ++i) {
@@ -59,7 +63,7 @@ bool DecodeCounter(absl::string_view bytes, int64_t* value);
 // A set of writes applied together by Store::Commit.
 class WriteSet {
  public:
-  enum class Op { kPut, kDelete, kAdd };
+  enum class Op { kPut, kDelete, kAdd, kDeleteRange };
   struct Write {
     Column column;
     std::string key;
@@ -74,6 +78,11 @@ class WriteSet {
   void Delete(Column column, std::string key) {
     bytes_ += key.size();
     writes_.push_back({column, std::move(key), std::string(), Op::kDelete});
+  }
+  // Deletes every key of `column` in [begin, end).
+  void DeleteRange(Column column, std::string begin, std::string end) {
+    bytes_ += begin.size() + end.size();
+    writes_.push_back({column, std::move(begin), std::move(end), Op::kDeleteRange});
   }
   // Adds `delta` to the counter at `key` (Column::kCounters only); a counter never written is 0.
   void Add(std::string key, int64_t delta) {
@@ -163,6 +172,14 @@ class Store {
   // Applies every write in `batch` atomically and durably (fsync) before returning.
   // Returns UNAVAILABLE on an I/O error; after one, the store refuses further commits.
   virtual absl::Status Commit(const WriteSet& batch) = 0;
+
+  // Rewrites what holds `column`'s keys in [begin, end) so that no file of the store keeps a
+  // value deleted there any more: the logs written before it and the tables (an erased evidence
+  // key must not survive in an older file). Durable when it returns.
+  virtual absl::Status Scrub(Column /*column*/, absl::string_view /*begin*/,
+                             absl::string_view /*end*/) {
+    return absl::UnimplementedError("this store cannot scrub deleted values");
+  }
 
   // The storage engine's figures for /metrics; zeros where a store has none.
   virtual StoreStats Stats() const { return {}; }

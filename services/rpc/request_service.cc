@@ -22,6 +22,7 @@ RequestService::RequestService(const Identifier* identifier, workflow::Engine* e
       record_reads_(record_reads),
       events_(events) {
   for (const workflow::ActionRow& row : workflow::ActionTable()) {
+    if (row.service != "comity.v1.RequestService") continue;
     AddUnaryShared<v1::Request>(
         row.method, *row.request,
         [this, action = row.action](grpc::CallbackServerContext* ctx, const char* path,

@@ -9,6 +9,7 @@
 #include "comity/config/v1/config.pb.h"
 #include "comity/v1/audit.pb.h"
 #include "comity/v1/directory.pb.h"
+#include "comity/v1/evidence.pb.h"
 #include "comity/v1/requests.pb.h"
 #include "services/workflow/actions.h"
 #include "services/workflow/names.h"
@@ -38,6 +39,8 @@ ActionRow Row(v1::Action action, Sides sides) {
   std::string name = Msg::descriptor()->name();
   if (absl::EndsWith(name, "Request")) name.resize(name.size() - strlen("Request"));
   row.method = std::move(name);
+  // The service of the file that defines the message.
+  row.service = Msg::descriptor()->file()->service(0)->full_name();
   row.requesting = (sides & kRequesting) != 0;
   row.receiving = (sides & kReceiving) != 0;
   row.check = &Check<Msg>;
@@ -70,6 +73,8 @@ const std::vector<ActionRow>& ActionTable() {
       Row<v1::ConfirmPreservedRequest>(v1::CONFIRM_PRESERVED, kReceiving),
       Row<v1::ExtendPreservationRequest>(v1::EXTEND_PRESERVATION, kBoth),
       Row<v1::AddNoteRequest>(v1::ADD_NOTE, kBoth),
+      Row<v1::CreatePackageRequest>(v1::CREATE_PACKAGE, kReceiving),
+      Row<v1::ErasePackageRequest>(v1::ERASE_PACKAGE, kBoth),
   };
   return *kTable;
 }
@@ -94,6 +99,10 @@ const google::protobuf::Message* RequestMessageOf(v1::Action action) {
       return &v1::ClockTimerRequest::default_instance();
     case v1::EXPIRE_PRESERVATION:
       return &v1::ExpirePreservationRequest::default_instance();
+    case v1::UPLOAD_ITEM:
+      return &v1::RecordUploadRequest::default_instance();
+    case v1::DOWNLOAD:
+      return &v1::RecordDownloadRequest::default_instance();
     case v1::SEED_DIRECTORY:
       return &config::v1::DirectoryConfig::default_instance();
     case v1::UPSERT_AUTHORITY:
@@ -164,6 +173,7 @@ absl::Status ApplyAction(const ActionInput& in, v1::Request& record, Effect& eff
   if (in.command.action == v1::EXPIRE_PRESERVATION) {
     return bodies::ApplyExpiry(in, record, effect);
   }
+  if (in.command.action == v1::UPLOAD_ITEM) return bodies::ApplyUpload(in, record, effect);
   const ActionRow* row = FindAction(in.command.action);
   if (row == nullptr || row->apply == nullptr) {
     return absl::InternalError(absl::StrCat("the engine was handed ",

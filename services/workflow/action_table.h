@@ -25,7 +25,8 @@ namespace comity::workflow {
 struct ActionRow {
   v1::Action action = v1::ACTION_UNSPECIFIED;
   const google::protobuf::Message* request = nullptr;  // its message's default instance
-  std::string method;       // its RequestService method: the message's name less "Request"
+  std::string service;      // the service of its method, e.g. "comity.v1.RequestService"
+  std::string method;       // its method: the message's name less "Request"
   bool requesting = false;  // the requesting side takes it
   bool receiving = false;   // the receiving side takes it
   // The checks of the body's own fields; `body` is of `request`'s type.
@@ -39,7 +40,7 @@ struct ActionRow {
   }
 };
 
-// Every row, in the order of RequestService's methods in requests.proto.
+// Every row: RequestService's methods in the order of requests.proto, then EvidenceService's.
 const std::vector<ActionRow>& ActionTable();
 
 // The row of `action`; null for the node's own actions (timers, reads, the directory's changes).

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/sha256.h"
 #include "services/auth/policy.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/lifecycle.h"
@@ -143,6 +144,36 @@ absl::Status Expire(const ActionInput& in, v1::Request& record, Effect& effect) 
 
 }  // namespace
 
+std::string ManifestDigest(const v1::EvidencePackage& package) {
+  std::string manifest;
+  for (const v1::PackageItem& item : package.items()) {
+    absl::StrAppend(&manifest, item.sha256(), "  ", item.name(), "\n");
+  }
+  return ToHex(Sha256(manifest));
+}
+
+absl::StatusOr<v1::EvidencePackage*> FindPackage(v1::Request& record, absl::string_view name) {
+  for (v1::EvidencePackage& p : *record.mutable_packages()) {
+    if (p.name() == name) return &p;
+  }
+  return absl::NotFoundError(absl::StrCat("package ", name, " not found"));
+}
+
+absl::StatusOr<const v1::EvidencePackage*> FindPackage(const v1::Request& record,
+                                                       absl::string_view name) {
+  for (const v1::EvidencePackage& p : record.packages()) {
+    if (p.name() == name) return &p;
+  }
+  return absl::NotFoundError(absl::StrCat("package ", name, " not found"));
+}
+
+absl::StatusOr<int> FindItem(const v1::EvidencePackage& package, absl::string_view name) {
+  for (int i = 0; i < package.items_size(); ++i) {
+    if (package.items(i).name() == name) return i;
+  }
+  return absl::NotFoundError(absl::StrCat("item ", name, " is not in ", package.name()));
+}
+
 namespace bodies {
 
 absl::Status ApplyBody(const ActionInput& in, const v1::SubmitRequestRequest&, v1::Request& record,
@@ -265,6 +296,40 @@ absl::Status ApplyBody(const ActionInput& in, const v1::DeliverEvidenceRequest& 
   *d = m.delivery();
   d->set_number(record.deliveries_size());
   *d->mutable_delivered_time() = ToProto(in.now);
+  for (int i = 0; i < d->packages_size(); ++i) {
+    absl::StatusOr<v1::EvidencePackage*> found = FindPackage(record, d->packages(i));
+    if (!found.ok()) {
+      return InvalidField(absl::StrCat("delivery.packages[", i, "]"),
+                          absl::StrCat(d->packages(i), " is not a package of ", record.name()),
+                          "UNKNOWN_PACKAGE");
+    }
+    v1::EvidencePackage& package = **found;
+    if (package.state() != v1::COMPLETE) {
+      std::string why = absl::StrCat("is ", v1::PackageState_Name(package.state()));
+      if (package.state() == v1::UPLOADING) {
+        for (const v1::PackageItem& item : package.items()) {
+          if (!item.complete()) {
+            absl::StrAppend(&why, ": item ", item.name(), " is not uploaded yet");
+            break;
+          }
+        }
+      } else if (package.state() == v1::DELIVERED) {
+        absl::StrAppend(&why, " by delivery ", package.delivery());
+      }
+      return Precondition(
+          "PACKAGE", package.name(),
+          absl::StrCat("only a COMPLETE package is delivered; ", package.name(), " ", why));
+    }
+    package.set_state(v1::DELIVERED);
+    package.set_delivery(d->number());
+    for (const v1::PackageItem& item : package.items()) {
+      v1::DeliveredItem* delivered = d->add_items();
+      delivered->set_name(item.name());
+      delivered->set_sha256(item.sha256());
+      delivered->set_category(item.category());
+      delivered->set_size_bytes(item.size_bytes());
+    }
+  }
   for (const v1::DeliveredItem& item : d->items()) effect.entry.add_attachments(item.sha256());
   effect.entry.set_reasons(d->transfer_conditions());
   return absl::OkStatus();
@@ -449,6 +514,129 @@ absl::Status ApplyBody(const ActionInput& in, const v1::WithdrawRequestRequest& 
 
 absl::Status ApplyExpiry(const ActionInput& in, v1::Request& record, Effect& effect) {
   return Expire(in, record, effect);
+}
+
+absl::Status ApplyBody(const ActionInput& in, const v1::CreatePackageRequest& m,
+                       v1::Request& record, Effect& effect) {
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  if (record.packages_size() >= kMaxPackages) {
+    return Precondition("PACKAGES", record.name(),
+                        absl::StrCat("a request holds at most ", kMaxPackages,
+                                     " evidence packages; deliver more items per package"));
+  }
+  absl::StatusOr<std::string> id = ParseRequestName(record.name(), "parent");
+  if (!id.ok()) return id.status();
+  v1::EvidencePackage* package = record.add_packages();
+  package->set_name(MakePackageName(*id, record.packages_size()));
+  for (const v1::PackageItem& item : m.items()) {
+    v1::PackageItem* declared = package->add_items();
+    *declared = item;
+    declared->set_complete(false);
+  }
+  package->set_state(v1::UPLOADING);
+  *package->mutable_create_time() = ToProto(in.now);
+  package->set_creator(in.command.caller.principal);
+  package->set_digest(ManifestDigest(*package));
+  v1::EvidenceRef* ref = effect.entry.mutable_evidence();
+  ref->set_package(package->name());
+  ref->set_sha256(package->digest());
+  return absl::OkStatus();
+}
+
+absl::Status ApplyBody(const ActionInput& in, const v1::ErasePackageRequest& m, v1::Request& record,
+                       Effect& effect) {
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  absl::StatusOr<v1::EvidencePackage*> found = FindPackage(record, m.name());
+  if (!found.ok()) return found.status();
+  v1::EvidencePackage& package = **found;
+  if (package.state() == v1::ERASED) {
+    return Precondition("PACKAGE", package.name(),
+                        absl::StrCat(package.name(), " is already erased"));
+  }
+  const bool delivered = package.state() == v1::DELIVERED;
+  if (in.side == v1::RECEIVING && delivered) {
+    return Precondition(
+        "PACKAGE", package.name(),
+        absl::StrCat(package.name(), " was delivered (delivery ", package.delivery(),
+                     "): only the requesting side may erase it now"));
+  }
+  if (in.side == v1::REQUESTING && !delivered) {
+    return Precondition("PACKAGE", package.name(),
+                        absl::StrCat(package.name(), " is ", v1::PackageState_Name(package.state()),
+                                     ": the requesting side erases only delivered packages"));
+  }
+  const absl::StatusOr<PackageName> parsed = ParsePackageName(package.name(), "name");
+  if (!parsed.ok()) return absl::DataLossError(absl::StrCat("bad stored name ", package.name()));
+  package.set_state(v1::ERASED);
+  *package.mutable_erase_time() = ToProto(in.now);
+  effect.evidence_key_deletes.push_back(storage::PackageKeyKey(parsed->request_id, parsed->number));
+  v1::EvidenceRef* ref = effect.entry.mutable_evidence();
+  ref->set_package(package.name());
+  ref->set_sha256(package.digest());
+  effect.entry.set_reasons(m.reasons());
+  return absl::OkStatus();
+}
+
+absl::Status ApplyUpload(const ActionInput& in, v1::Request& record, Effect& effect) {
+  const auto& m = Body<v1::RecordUploadRequest>(in.command);
+  if (absl::Status s = Step(in, record); !s.ok()) return s;
+  absl::StatusOr<v1::EvidencePackage*> found = FindPackage(record, m.package());
+  if (!found.ok()) return found.status();
+  v1::EvidencePackage& package = **found;
+  if (package.state() != v1::UPLOADING) {
+    return Precondition("PACKAGE", package.name(),
+                        absl::StrCat(package.name(), " is ", v1::PackageState_Name(package.state()),
+                                     ": nothing more is uploaded to it"));
+  }
+  absl::StatusOr<int> index = FindItem(package, m.item());
+  if (!index.ok()) return index.status();
+  v1::PackageItem& item = *package.mutable_items(*index);
+  if (item.complete()) {
+    return Precondition("ITEM", item.name(), absl::StrCat(item.name(), " is already complete"));
+  }
+  item.set_complete(true);
+  bool all = true;
+  for (const v1::PackageItem& each : package.items()) all = all && each.complete();
+  if (all) package.set_state(v1::COMPLETE);
+  v1::EvidenceRef* ref = effect.entry.mutable_evidence();
+  ref->set_package(package.name());
+  ref->set_item(item.name());
+  ref->set_sha256(item.sha256());
+  ref->set_length(item.size_bytes());
+  ref->set_complete(true);
+  return absl::OkStatus();
+}
+
+absl::Status CheckDownload(const v1::RecordDownloadRequest& m, v1::Side side,
+                           const v1::Request& record, Effect& effect) {
+  if (side != v1::REQUESTING) {
+    return absl::PermissionDeniedError("only the requesting side downloads evidence");
+  }
+  absl::StatusOr<const v1::EvidencePackage*> found = FindPackage(record, m.package());
+  if (!found.ok()) return found.status();
+  const v1::EvidencePackage& package = **found;
+  if (package.state() != v1::DELIVERED) {
+    return Precondition("PACKAGE", package.name(),
+                        absl::StrCat(package.name(), " is ", v1::PackageState_Name(package.state()),
+                                     ": only a delivered package is downloaded"));
+  }
+  absl::StatusOr<int> index = FindItem(package, m.item());
+  if (!index.ok()) return index.status();
+  const v1::PackageItem& item = package.items(*index);
+  if (m.offset() < 0 || m.offset() > item.size_bytes() || m.length() < 0 ||
+      m.length() > item.size_bytes() - m.offset()) {
+    return InvalidField("offset",
+                        absl::StrCat("must be within the item's ", item.size_bytes(), " bytes"),
+                        "OUT_OF_RANGE");
+  }
+  v1::EvidenceRef* ref = effect.entry.mutable_evidence();
+  ref->set_package(package.name());
+  ref->set_item(item.name());
+  ref->set_sha256(item.sha256());
+  ref->set_offset(m.offset());
+  ref->set_length(m.length());
+  ref->set_complete(m.offset() + m.length() == item.size_bytes());
+  return absl::OkStatus();
 }
 
 }  // namespace bodies

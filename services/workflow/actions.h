@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "comity/v1/evidence.pb.h"
 #include "comity/v1/requests.pb.h"
 #include "comity/v1/resources.pb.h"
 #include "services/workflow/command.h"
@@ -34,7 +35,22 @@ struct Effect {
   v1::AuditEntry entry;  // the action's own details: grounds, reasons, note, conditions, basis
   std::vector<std::pair<std::string, std::string>> index_puts;  // kIndex key -> value
   v1::NoteKind note_kind = v1::NOTE_KIND_UNSPECIFIED;           // a note's kind, for the clocks
+  std::vector<std::string> evidence_key_deletes;  // kEvidenceKeys: an erased package's data key
 };
+
+// A request holds at most this many evidence packages.
+inline constexpr int kMaxPackages = 100;
+
+// An evidence package's digest: SHA-256 (hex) of its manifest, one line per item in order,
+// "<sha256 hex>  <name>\n" (the sha256sum format).
+std::string ManifestDigest(const v1::EvidencePackage& package);
+
+// The package `name` of `record`, or NOT_FOUND naming it.
+absl::StatusOr<v1::EvidencePackage*> FindPackage(v1::Request& record, absl::string_view name);
+absl::StatusOr<const v1::EvidencePackage*> FindPackage(const v1::Request& record,
+                                                       absl::string_view name);
+// The item `name` of `package` and its index, or NOT_FOUND naming it.
+absl::StatusOr<int> FindItem(const v1::EvidencePackage& package, absl::string_view name);
 
 struct ActionInput {
   const Command& command;
@@ -102,6 +118,16 @@ absl::Status ApplyBody(const ActionInput& in, const v1::ExtendPreservationReques
                        v1::Request& record, Effect& effect);
 absl::Status ApplyBody(const ActionInput& in, const v1::AddNoteRequest& body, v1::Request& record,
                        Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::CreatePackageRequest& body,
+                       v1::Request& record, Effect& effect);
+absl::Status ApplyBody(const ActionInput& in, const v1::ErasePackageRequest& body,
+                       v1::Request& record, Effect& effect);
+
+// The node's record of an item's completed upload, made for the uploader (UPLOAD_ITEM).
+absl::Status ApplyUpload(const ActionInput& in, v1::Request& record, Effect& effect);
+// The entry of a download, before its first byte (DOWNLOAD); the record does not change.
+absl::Status CheckDownload(const v1::RecordDownloadRequest& body, v1::Side side,
+                           const v1::Request& record, Effect& effect);
 
 // The node's own action on a request outside the table: a preservation's expiry.
 absl::Status ApplyExpiry(const ActionInput& in, v1::Request& record, Effect& effect);

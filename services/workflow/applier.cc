@@ -149,7 +149,7 @@ absl::StatusOr<Decision> Authorize(const Command& cmd, const v1::Request* record
     if (!cmd.caller.system) return absl::PermissionDeniedError("only the node fires its timers");
     return Decision{v1::SYSTEM, auth::ActingRole(cmd.caller, v1::SYSTEM)};
   }
-  if (cmd.action == v1::ACCESS) {
+  if (IsReadAction(cmd.action)) {
     if (absl::Status s = auth::AuthorizeRead(cmd.caller, *record); !s.ok()) return s;
     const absl::StatusOr<v1::Side> side = auth::SideOf(cmd.caller, *record);
     return Decision{side.ok() ? *side : v1::SIDE_UNSPECIFIED, ReadingRole(cmd.caller)};
@@ -157,9 +157,12 @@ absl::StatusOr<Decision> Authorize(const Command& cmd, const v1::Request* record
   absl::StatusOr<v1::Side> side = auth::AuthorizeAction(cmd.caller, *record);
   if (!side.ok()) return side.status();
   const ActionRow* row = FindAction(cmd.action);
-  // The node's side takes one action outside the table: a preservation's expiry.
+  // Two actions outside the table: a preservation's expiry, by the node, and the record of an
+  // item's upload, made for the receiving side's uploader.
   const bool taken = row != nullptr ? row->TakenBy(*side)
-                                    : *side == v1::SYSTEM && cmd.action == v1::EXPIRE_PRESERVATION;
+                     : cmd.action == v1::EXPIRE_PRESERVATION
+                         ? *side == v1::SYSTEM
+                         : cmd.action == v1::UPLOAD_ITEM && *side == v1::RECEIVING;
   if (!taken) {
     return absl::PermissionDeniedError(absl::StrCat("the ", v1::Side_Name(*side),
                                                     " side never takes the action ",
@@ -187,7 +190,7 @@ absl::StatusOr<Change> ApplyChange(const ApplyInput& in, const std::string& id,
     if (!loaded) return absl::InternalError("no request to apply the action to");
     record = *std::move(loaded);
     state_before = record.state();
-    if (cmd.action != v1::ACCESS) {
+    if (!IsReadAction(cmd.action)) {
       keys_before = DerivedKeys(id, record);
       figures_before = CountedFigures(record);
     }
@@ -195,6 +198,12 @@ absl::StatusOr<Change> ApplyChange(const ApplyInput& in, const std::string& id,
       if (absl::Status s = FireTimer(in, id, record, effect); !s.ok()) return s;
     } else if (cmd.action == v1::ACCESS) {
       effect.entry.set_reasons(Body<v1::RecordAccessRequest>(cmd).what());
+    } else if (cmd.action == v1::DOWNLOAD) {
+      if (absl::Status s = bodies::CheckDownload(Body<v1::RecordDownloadRequest>(cmd),
+                                                 in.decision.side, record, effect);
+          !s.ok()) {
+        return s;
+      }
     } else {
       const InstrumentProfile* profile = in.profiles.Find(record.instrument());
       if (profile == nullptr) {
@@ -212,7 +221,7 @@ absl::StatusOr<Change> ApplyChange(const ApplyInput& in, const std::string& id,
     }
   }
 
-  if (cmd.action != v1::ACCESS) {
+  if (!IsReadAction(cmd.action)) {
     if (const size_t bytes = record.ByteSizeLong(); bytes > kMaxRecordBytes) {
       return InvalidField(
           cmd.action == v1::CREATE ? "request" : "name",
@@ -231,7 +240,7 @@ absl::StatusOr<Change> ApplyChange(const ApplyInput& in, const std::string& id,
   if (action != v1::ACTION_UNSPECIFIED) entry.set_action(action);
   entry.set_state_before(state_before);
   entry.set_state_after(record.state());
-  if (cmd.action == v1::ACCESS) return change;  // a read changes nothing else
+  if (IsReadAction(cmd.action)) return change;  // a read changes nothing else
   entry.set_channel(record.channel());
 
   record.set_version(record.version() + 1);
@@ -239,6 +248,7 @@ absl::StatusOr<Change> ApplyChange(const ApplyInput& in, const std::string& id,
   *record.mutable_update_time() = ToProto(in.now);
 
   change.index_puts = std::move(effect.index_puts);
+  change.evidence_key_deletes = std::move(effect.evidence_key_deletes);
   const std::set<std::string> keys_after = DerivedKeys(id, record);
   for (const std::string& k : keys_before) {
     if (keys_after.count(k) == 0) change.derived_deletes.push_back(k);

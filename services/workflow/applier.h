@@ -50,6 +50,7 @@ struct Change {
   std::vector<std::string> derived_deletes;
   std::vector<std::string> derived_puts;
   Figures figures;  // counter deltas (FigureDelta)
+  std::vector<std::string> evidence_key_deletes;  // kEvidenceKeys: erased packages' data keys
 };
 
 struct ApplyInput {

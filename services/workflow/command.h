@@ -8,6 +8,7 @@
 #include "comity/config/v1/config.pb.h"
 #include "comity/v1/audit.pb.h"
 #include "comity/v1/directory.pb.h"
+#include "comity/v1/evidence.pb.h"
 #include "comity/v1/requests.pb.h"
 #include "comity/v1/resources.pb.h"
 #include "google/protobuf/message.h"
@@ -93,6 +94,11 @@ inline bool IsDirectoryAction(v1::Action action) {
 
 // True for the node's timed actions on a request's clock (body: comity.v1.ClockTimerRequest):
 // CLOCK_WARNING for a warning, CLOCK_BREACH for a due time.
+// A read recorded on the trail: the record does not change and no event is published.
+inline bool IsReadAction(v1::Action action) {
+  return action == v1::ACCESS || action == v1::DOWNLOAD;
+}
+
 inline bool IsTimerAction(v1::Action action) {
   return action == v1::CLOCK_WARNING || action == v1::CLOCK_BREACH;
 }

@@ -207,7 +207,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     }
     // A read leaves the record as it is; a change rewrites it, so the cached copy is moved out.
     absl::StatusOr<v1::Request> loaded =
-        cmd.action == v1::ACCESS || timer ? group.LoadRequest(id) : group.TakeRequest(id);
+        IsReadAction(cmd.action) || timer ? group.LoadRequest(id) : group.TakeRequest(id);
     if (absl::IsNotFound(loaded.status()) && !timer) return RequestNotFound(cmd.name);
     if (!loaded.ok()) return loaded.status();
     record = *std::move(loaded);
@@ -233,6 +233,7 @@ v1::Request Engine::Write(Change change, const std::string& idem_key,
   for (const auto& [key, value] : change.index_puts) group.AddIndex(key, value);
   for (const std::string& key : change.derived_deletes) group.DeleteIndex(key);
   for (const std::string& key : change.derived_puts) group.AddIndex(key, "");
+  for (const std::string& key : change.evidence_key_deletes) group.DeleteEvidenceKey(key);
   group.AddFigures(change.figures);
   AddEvent(id, record, std::move(change.entry), group);  // the entry's last use
   if (!idem_key.empty()) {

@@ -100,7 +100,7 @@ absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& 
 
 void Engine::AddEvent(const std::string& id, const v1::Request& record, v1::AuditEntry entry,
                       Group& group) {
-  if (entry.action() == v1::ACCESS) return;
+  if (IsReadAction(entry.action())) return;
   const uint64_t cursor = entry.leaf_index() + 1;
   storage::v1::EventRecord stored;
   stored.set_request_id(id);

@@ -161,6 +161,7 @@ class Engine::Group : public View {
   }
   // Only for derived keys that no command reads back through the overlay (timers, due times).
   void DeleteIndex(const std::string& key) { writes_.Delete(Column::kIndex, key); }
+  void DeleteEvidenceKey(const std::string& key) { writes_.Delete(Column::kEvidenceKeys, key); }
   // Counter deltas are summed over the group and written once per counter when it closes: the
   // same few counters change with nearly every change.
   void AddFigures(const Figures& delta) {

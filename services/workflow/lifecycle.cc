@@ -51,6 +51,12 @@ constexpr Transition kTransitions[] = {
     // Once a request has ended, only reads and the node's own entries join its trail.
     {kAny, v1::ADD_NOTE, kReq, kSame, Gate::kLive},
     {kAny, v1::ADD_NOTE, kRcv, kSame, Gate::kLive},
+    // Evidence packages: made and uploaded while the request is executed; erased whenever the
+    // package's own rules allow (actions.cc), a closed request's included.
+    {v1::IN_EXECUTION, v1::CREATE_PACKAGE, kRcv, kSame, Gate::kAlways},
+    {v1::IN_EXECUTION, v1::UPLOAD_ITEM, kRcv, kSame, Gate::kAlways},
+    {kAny, v1::ERASE_PACKAGE, kReq, kSame, Gate::kEver},
+    {kAny, v1::ERASE_PACKAGE, kRcv, kSame, Gate::kEver},
 };
 
 bool Matches(const Transition& t, State from, const StepFacts& facts) {
@@ -67,6 +73,8 @@ bool Matches(const Transition& t, State from, const StepFacts& facts) {
       return t.from == from && facts.direct_refusal;
     case Gate::kLive:
       return !IsTerminal(from);
+    case Gate::kEver:
+      return true;
   }
   return false;
 }
@@ -88,7 +96,8 @@ absl::StatusOr<State> NextState(State from, Action action, Side side, const Step
   }
   std::vector<std::string> allowed;
   for (const Transition& t : kTransitions) {
-    if (t.side == side && Matches(t, from, facts) && t.action != v1::ADD_NOTE) {
+    if (t.side == side && Matches(t, from, facts) && t.action != v1::ADD_NOTE &&
+        t.action != v1::ERASE_PACKAGE) {
       allowed.push_back(v1::Action_Name(t.action));
     }
   }

@@ -17,6 +17,7 @@ enum class Gate {
   kDirectRefusal,  // a refusal on grounds the profile allows without consultation
   kLive,           // any non-terminal state (`from` is STATE_UNSPECIFIED); `to` unspecified:
                    // unchanged
+  kEver,           // any state, terminal ones too (`from` is STATE_UNSPECIFIED)
 };
 
 struct Transition {

@@ -14,6 +14,15 @@ absl::StatusOr<std::string> ParseRequestName(absl::string_view name, absl::strin
 // id -> "requests/<id>".
 std::string RequestName(absl::string_view id);
 
+// An evidence package's name: requests/<id>/packages/<n>, n from 1 in decimal.
+struct PackageName {
+  std::string request_id;
+  int number = 0;
+};
+// The parts of `name`, or INVALID_ARGUMENT (with the field violation) on `field`.
+absl::StatusOr<PackageName> ParsePackageName(absl::string_view name, absl::string_view field);
+std::string MakePackageName(absl::string_view request_id, int number);
+
 }  // namespace comity::workflow
 
 #endif  // COMITY_SERVICES_WORKFLOW_NAMES_H_

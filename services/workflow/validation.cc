@@ -1,5 +1,6 @@
 #include "services/workflow/validation.h"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -119,9 +120,21 @@ void CheckContent(const v1::Request& r, const Caller& caller, const Directory& d
 }
 
 void CheckDelivery(const v1::Delivery& d, bool present, Checker& c) {
-  if (!present || d.items_size() == 0) {
-    c.Add("delivery.items", "a delivery lists at least one item", "REQUIRED");
+  if (!present || (d.items_size() == 0 && d.packages_size() == 0)) {
+    c.Add("delivery.items", "a delivery lists at least one item or package", "REQUIRED");
     return;
+  }
+  if (d.packages_size() > kMaxRepeated) {
+    c.Add("delivery.packages", absl::StrCat("at most ", kMaxRepeated, " packages"), "TOO_MANY");
+  }
+  std::set<std::string> packages;
+  for (int i = 0; i < d.packages_size() && i < kMaxRepeated; ++i) {
+    const std::string f = absl::StrCat("delivery.packages[", i, "]");
+    if (!ParsePackageName(d.packages(i), f).ok()) {
+      c.Add(f, "must be requests/<id>/packages/<n>", "PACKAGE_NAME_FORMAT");
+    } else if (!packages.insert(d.packages(i)).second) {
+      c.Add(f, "names a package twice", "DUPLICATE");
+    }
   }
   if (d.items_size() > 10000) c.Add("delivery.items", "at most 10000 items", "TOO_MANY");
   for (int i = 0; i < d.items_size() && i < 10000; ++i) {
@@ -204,6 +217,42 @@ void CheckBody(const v1::RefuseRequestRequest& m, const Edge&, Checker& c) {
 
 void CheckBody(const v1::DeliverEvidenceRequest& m, const Edge&, Checker& c) {
   CheckDelivery(m.delivery(), m.has_delivery(), c);
+}
+
+void CheckBody(const v1::CreatePackageRequest& m, const Edge&, Checker& c) {
+  if (!ParseRequestName(m.parent(), "parent").ok()) {
+    c.Add("parent", "must be requests/<26-character id>", "NAME_FORMAT");
+  }
+  if (m.items().empty()) c.Add("items", "a package declares at least one item", "REQUIRED");
+  if (m.items_size() > kMaxPackageItems) {
+    c.Add("items", absl::StrCat("has ", m.items_size(), " items; at most ", kMaxPackageItems),
+          "TOO_MANY");
+  }
+  std::set<std::string> names;
+  for (int i = 0; i < m.items_size() && i < kMaxPackageItems; ++i) {
+    const v1::PackageItem& item = m.items(i);
+    const std::string f = absl::StrCat("items[", i, "]");
+    c.Text(absl::StrCat(f, ".name"), item.name(), kMaxShortText, true);
+    if (item.name().find('/') != std::string::npos || item.name() == "." || item.name() == "..") {
+      c.Add(absl::StrCat(f, ".name"), "is a file name: no '/', not . or ..", "ITEM_NAME_FORMAT");
+    } else if (!item.name().empty() && !names.insert(item.name()).second) {
+      c.Add(absl::StrCat(f, ".name"), "is the name of an earlier item", "DUPLICATE");
+    }
+    if (!IsSha256Hex(item.sha256())) {
+      c.Add(absl::StrCat(f, ".sha256"), "must be 64 lower-case hex characters", "DIGEST_FORMAT");
+    }
+    c.Enum(absl::StrCat(f, ".category"), item.category(), v1::DataCategory_IsValid, true);
+    if (item.size_bytes() <= 0) {
+      c.Add(absl::StrCat(f, ".size_bytes"), "must be at least 1 byte", "OUT_OF_RANGE");
+    }
+  }
+}
+
+void CheckBody(const v1::ErasePackageRequest& m, const Edge&, Checker& c) {
+  if (!ParsePackageName(m.name(), "name").ok()) {
+    c.Add("name", "must be requests/<id>/packages/<n>", "PACKAGE_NAME_FORMAT");
+  }
+  c.Text("reasons", m.reasons(), kMaxLongText, true);
 }
 
 void CheckBody(const v1::ConfirmPreservedRequest& m, const Edge&, Checker& c) {

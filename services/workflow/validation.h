@@ -6,6 +6,7 @@
 // action table on the caller's thread before a command reaches the sequencer.
 
 #include "absl/status/status.h"
+#include "comity/v1/evidence.pb.h"
 #include "comity/v1/requests.pb.h"
 #include "services/workflow/checker.h"
 #include "services/workflow/command.h"
@@ -18,6 +19,7 @@ namespace comity::workflow {
 // (INVALID_ARGUMENT, reason RECORD_TOO_LARGE). A page of a listing is cut to stay under the
 // gRPC message limit however large its records are.
 inline constexpr size_t kMaxRecordBytes = 1 << 20;
+inline constexpr int kMaxPackageItems = 1000;
 
 // The checks of each message's own fields, for the action table (action_table.h).
 namespace bodies {
@@ -40,6 +42,8 @@ void CheckBody(const v1::PostponeRequestRequest& body, const Edge& edge, Checker
 void CheckBody(const v1::ResumeRequestRequest& body, const Edge& edge, Checker& c);
 void CheckBody(const v1::RefuseRequestRequest& body, const Edge& edge, Checker& c);
 void CheckBody(const v1::DeliverEvidenceRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::CreatePackageRequest& body, const Edge& edge, Checker& c);
+void CheckBody(const v1::ErasePackageRequest& body, const Edge& edge, Checker& c);
 void CheckBody(const v1::ConfirmPreservedRequest& body, const Edge& edge, Checker& c);
 void CheckBody(const v1::ExtendPreservationRequest& body, const Edge& edge, Checker& c);
 void CheckBody(const v1::AddNoteRequest& body, const Edge& edge, Checker& c);

@@ -19,7 +19,9 @@ TEST(CliCommandsTest, EveryActionOfTheTableHasOneVerb) {
     }
   }
   std::map<std::string, int> table;
-  for (const workflow::ActionRow& row : workflow::ActionTable()) table[row.method] = 1;
+  for (const workflow::ActionRow& row : workflow::ActionTable()) {
+    if (row.service == "comity.v1.RequestService") table[row.method] = 1;
+  }
   EXPECT_EQ(verbs, table);
 }
 

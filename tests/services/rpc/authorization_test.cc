@@ -318,7 +318,10 @@ TEST(AuthorizationRulesTest, CoverEveryActionOfTheTableWithItsSides) {
     kinds[rpc.name] = rpc.kind;
     if (rpc.kind != Kind::kList && rpc.kind != Kind::kRead) ++changes;
   }
+  int rows = 0;
   for (const workflow::ActionRow& row : workflow::ActionTable()) {
+    if (row.service != "comity.v1.RequestService") continue;  // evidence_service_test's
+    ++rows;
     auto it = kinds.find(row.method);
     ASSERT_NE(it, kinds.end()) << row.method << " is served but not exercised here";
     const Kind want = row.action == v1::CREATE          ? Kind::kCreate
@@ -327,7 +330,7 @@ TEST(AuthorizationRulesTest, CoverEveryActionOfTheTableWithItsSides) {
                                                         : Kind::kReceiving;
     EXPECT_EQ(static_cast<int>(it->second), static_cast<int>(want)) << row.method;
   }
-  EXPECT_EQ(changes, static_cast<int>(workflow::ActionTable().size()));
+  EXPECT_EQ(changes, rows);
 }
 
 TEST_F(AuthorizationTest, EveryRoleEveryRpcEveryRelation) {

@@ -22,6 +22,12 @@ State Expected(State s, Action a, Side side, const StepFacts& f) {
   if (a == v1::ADD_NOTE)
     return (side == v1::REQUESTING || side == v1::RECEIVING) && !terminal ? s
                                                                           : v1::STATE_UNSPECIFIED;
+  // Evidence: packages are made and filled while the request is executed, and erased in any
+  // state by the side the package belongs to (actions.cc checks which).
+  if (a == v1::CREATE_PACKAGE || a == v1::UPLOAD_ITEM)
+    return side == v1::RECEIVING && s == v1::IN_EXECUTION ? s : v1::STATE_UNSPECIFIED;
+  if (a == v1::ERASE_PACKAGE)
+    return side == v1::REQUESTING || side == v1::RECEIVING ? s : v1::STATE_UNSPECIFIED;
   if (a == v1::WITHDRAW)
     return (side == v1::REQUESTING && !terminal) ? v1::WITHDRAWN : v1::STATE_UNSPECIFIED;
   if (side == v1::REQUESTING) {
@@ -109,7 +115,7 @@ TEST(LifecycleTest, EveryCellMatchesTheIndependentExpectation) {
 // The action table says which sides take each action; the lifecycle lets exactly those take it,
 // in some state.
 TEST(LifecycleTest, TheSidesOfTheActionTableAreTheLifecycles) {
-  ASSERT_EQ(ActionTable().size(), 21u);
+  ASSERT_EQ(ActionTable().size(), 23u);
   for (const ActionRow& row : ActionTable()) {
     if (row.action == v1::CREATE) continue;  // a draft is made, not stepped
     for (Side side : {v1::REQUESTING, v1::RECEIVING}) {
