@@ -38,13 +38,14 @@ bool Parse(const grpc::ByteBuffer& in, google::protobuf::Message* message) {
 
 const char* ParsedService::Path(absl::string_view method,
                                 const google::protobuf::Descriptor* request,
-                                const google::protobuf::Descriptor* reply, bool server_streaming) {
+                                const google::protobuf::Descriptor* reply, bool server_streaming,
+                                bool client_streaming) {
   const std::string full = absl::StrCat(service_, ".", method);
   const google::protobuf::MethodDescriptor* m =
       google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full);
   if (m == nullptr || m->input_type() != request ||
-      (reply != nullptr && m->output_type() != reply) || m->client_streaming() ||
-      m->server_streaming() != server_streaming) {
+      (reply != nullptr && m->output_type() != reply) ||
+      m->client_streaming() != client_streaming || m->server_streaming() != server_streaming) {
     std::fprintf(stderr, "comity: %s is not served as declared in its .proto\n", full.c_str());
     std::abort();
   }

@@ -77,11 +77,19 @@ class ParsedService : public grpc::Service {
                        grpc::ServerWriteReactor<grpc::ByteBuffer>* (Self::*start)(
                            grpc::CallbackServerContext*, const Request*));
 
+  // Serves the bidirectional `method` (requests of type Request) with `start`, a member of
+  // `self` returning the reactor, which parses each message it reads with Parse below.
+  template <typename Request, typename Self>
+  void AddBidiStream(absl::string_view method, Self* self,
+                     grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* (Self::*start)(
+                         grpc::CallbackServerContext*));
+
  private:
   // Checks `method` against the descriptor (aborting on a mismatch) and returns the path
   // "/<service>/<method>", kept for the life of the service.
   const char* Path(absl::string_view method, const google::protobuf::Descriptor* request,
-                   const google::protobuf::Descriptor* reply, bool server_streaming);
+                   const google::protobuf::Descriptor* reply, bool server_streaming,
+                   bool client_streaming = false);
 
   const std::string service_;
   std::deque<std::string> paths_;
@@ -202,6 +210,19 @@ void ParsedService::AddServerStream(absl::string_view method, Self* self,
             }
             return (self->*start)(ctx, &request);
           }));
+}
+
+template <typename Request, typename Self>
+void ParsedService::AddBidiStream(absl::string_view method, Self* self,
+                                  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* (
+                                      Self::*start)(grpc::CallbackServerContext*)) {
+  const char* path = Path(method, Request::descriptor(), nullptr, true, true);
+  AddMethod(new grpc::internal::RpcServiceMethod(path, grpc::internal::RpcMethod::BIDI_STREAMING,
+                                                 nullptr));
+  MarkMethodRawCallback(
+      added_++,
+      new grpc::internal::CallbackBidiHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+          [self, start](grpc::CallbackServerContext* ctx) { return (self->*start)(ctx); }));
 }
 
 }  // namespace comity::rpc

@@ -117,8 +117,11 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  absl::StatusOr<std::unique_ptr<comity::server::Server>> server = comity::server::Server::Start(
-      config, comity::Clock::Real(), {EnvironmentKey(), &std::cerr, nullptr});
+  comity::server::Server::Options options;
+  options.key_from_environment = EnvironmentKey();
+  options.security_log = &std::cerr;
+  absl::StatusOr<std::unique_ptr<comity::server::Server>> server =
+      comity::server::Server::Start(config, comity::Clock::Real(), options);
   if (!server.ok()) {
     Log(absl::StrCat("level=error msg=\"", server.status().message(), "\""));
     return 1;

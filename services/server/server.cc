@@ -25,6 +25,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/metric_family.h"
+#include "services/evidence/crypto.h"
 
 namespace comity::server {
 
@@ -176,6 +177,26 @@ absl::StatusOr<std::string> LoadEncryptionKey(const config::v1::ServerConfig& co
     return absl::InvalidArgumentError("the encryption key must be 64 hex digits (AES-256)");
   }
   return absl::HexStringToBytes(hex);
+}
+
+constexpr int kMaxMessageBytes = (4 << 20) + (64 << 10);
+constexpr char kEvidenceKeyLabel[] = "comity evidence key wrap v1";
+constexpr char kEvidenceKeyMeta[] = "evidence_key";
+
+// The key that wraps evidence packages' data keys: derived from the encryption key when the data
+// are encrypted at rest; otherwise a random one kept in the store (evidence is then as safe as
+// the disk, like the rest of the data, and erasure still destroys each package's own key).
+absl::StatusOr<std::string> EvidenceKey(storage::Store& store, const std::string& encryption_key) {
+  if (!encryption_key.empty()) return evidence::DeriveKey(encryption_key, kEvidenceKeyLabel);
+  absl::StatusOr<std::string> kept = store.Get(storage::Column::kMeta, kEvidenceKeyMeta);
+  if (kept.ok()) return kept;
+  if (!absl::IsNotFound(kept.status())) return kept.status();
+  absl::StatusOr<std::string> key = evidence::NewKey();
+  if (!key.ok()) return key.status();
+  storage::WriteSet w;
+  w.Put(storage::Column::kMeta, kEvidenceKeyMeta, *key);
+  if (absl::Status s = store.Commit(w); !s.ok()) return s;
+  return key;
 }
 
 // The Ed25519 key signing the log's checkpoints, named by the log's origin; null if none is set.
@@ -400,10 +421,33 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   s->audit_ = std::make_unique<rpc::AuditService>(s->identifier_.get(), s->reader_.get(), log,
                                                   s->checkpoints_.get(),
                                                   record_reads ? s->engine_.get() : nullptr);
+  absl::StatusOr<std::string> evidence_key = EvidenceKey(*s->store_, store_options.encryption_key);
+  if (!evidence_key.ok()) {
+    s->engine_->Stop();
+    return evidence_key.status();
+  }
+  evidence::ChunkStoreOptions chunk_options;
+  chunk_options.node_key = *std::move(evidence_key);
+  chunk_options.reserve_bytes =
+      static_cast<uint64_t>(config.evidence_reserve_mb() > 0 ? config.evidence_reserve_mb() : 1024)
+      << 20;
+  chunk_options.free_bytes = server_options.free_bytes
+                                 ? server_options.free_bytes
+                                 : [dir = config.data_dir()] { return evidence::FreeBytes(dir); };
+  s->chunks_ = std::make_unique<evidence::ChunkStore>(s->store_.get(), std::move(chunk_options));
+  s->evidence_ =
+      std::make_unique<rpc::EvidenceService>(s->identifier_.get(), s->engine_.get(),
+                                             s->reader_.get(), s->chunks_.get(), log, record_reads);
+  // Erasures the node stopped in the middle of end before it takes calls.
+  if (absl::Status purged = s->evidence_->PurgeErased(*s->store_); !purged.ok()) {
+    s->engine_->Stop();
+    return purged;
+  }
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address(), *credentials, &s->port_);
+  // An evidence chunk (up to 4 MiB) and its framing fit in one message.
   builder.SetMaxReceiveMessageSize(config.max_message_bytes() > 0 ? config.max_message_bytes()
-                                                                  : 4 << 20);
+                                                                  : kMaxMessageBytes);
   // Long-lived WatchEvents streams: ping idle connections every minute so that a client gone
   // without a word (a dropped network) is noticed and its stream let go.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
@@ -411,6 +455,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   builder.RegisterService(s->requests_.get());
   builder.RegisterService(s->directory_service_.get());
   builder.RegisterService(s->audit_.get());
+  builder.RegisterService(s->evidence_.get());
   s->grpc_ = builder.BuildAndStart();
   if (s->grpc_ == nullptr || s->port_ == 0) {
     s->engine_->Stop();
@@ -447,6 +492,7 @@ void Server::Shutdown(absl::Duration grace) {
     grpc_->Shutdown(std::chrono::system_clock::now());
     grpc_->Wait();
   }
+  if (evidence_ != nullptr) evidence_->StopWorkers();
   if (engine_ != nullptr) engine_->Stop();
   if (store_metrics_ != nullptr) store_metrics_->Close();
   store_.reset();

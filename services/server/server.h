@@ -1,6 +1,7 @@
 #ifndef COMITY_SERVICES_SERVER_SERVER_H_
 #define COMITY_SERVICES_SERVER_SERVER_H_
 
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 #include "services/audit/checkpointer.h"
 #include "services/rpc/audit_service.h"
 #include "services/rpc/directory_service.h"
+#include "services/rpc/evidence_service.h"
 #include "services/rpc/identify.h"
 #include "services/rpc/request_service.h"
 #include "services/rpc/security_log.h"
@@ -52,6 +54,8 @@ class Server {
     std::ostream* security_log = &std::cerr;
     // Tests only: I/O faults injected under the store (storage/faults.h).
     std::shared_ptr<storage::FaultInjector> faults;
+    // Tests only: the free bytes of the data directory's disk, for evidence uploads.
+    std::function<absl::StatusOr<uint64_t>()> free_bytes;
   };
   static absl::StatusOr<std::unique_ptr<Server>> Start(const config::v1::ServerConfig& config,
                                                        const Clock* clock, const Options& options);
@@ -93,6 +97,8 @@ class Server {
   std::unique_ptr<rpc::RequestService> requests_;
   std::unique_ptr<rpc::DirectoryService> directory_service_;
   std::unique_ptr<rpc::AuditService> audit_;
+  std::unique_ptr<evidence::ChunkStore> chunks_;
+  std::unique_ptr<rpc::EvidenceService> evidence_;
   std::shared_ptr<prometheus::Registry> metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::shared_ptr<StoreMetrics> store_metrics_;  // read at each scrape

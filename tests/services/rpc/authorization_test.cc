@@ -266,7 +266,7 @@ class AuthorizationTest : public ::testing::Test {
     config.mutable_tls()->set_cert_file(Path("server.pem"));
     config.mutable_tls()->set_key_file(Path("server.key"));
     config.mutable_tls()->set_client_ca_file(Path("ca.pem"));
-    auto s = server::Server::Start(config, Clock::Real(), {"", &security_log_, nullptr});
+    auto s = server::Server::Start(config, Clock::Real(), {"", &security_log_, nullptr, nullptr});
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = *std::move(s);
     for (const char* a : kAuthorities) {

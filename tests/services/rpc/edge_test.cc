@@ -50,7 +50,7 @@ class EdgeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto server = server::Server::Start(comity::testing::TestServerConfig(dir_.path()),
-                                        Clock::Real(), {"", &security_log_, nullptr});
+                                        Clock::Real(), {"", &security_log_, nullptr, nullptr});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),

@@ -1131,8 +1131,8 @@ TEST(ServerConfigTest, EncryptionKeyFileMustBePrivateAndWellFormed) {
   chmod(key_file.c_str(), 0600);
   ASSERT_TRUE(server::Server::Start(config, Clock::Real()).ok());
   // The same data with another key (from the environment): refused, cleanly.
-  server =
-      server::Server::Start(config, Clock::Real(), {std::string(64, 'b'), &std::cerr, nullptr});
+  server = server::Server::Start(config, Clock::Real(),
+                                 {std::string(64, 'b'), &std::cerr, nullptr, nullptr});
   EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(server.status().message().find("wrong encryption key"), std::string::npos);
   EXPECT_EQ(server::LoadEncryptionKey(config, "xyz").status().code(),

@@ -44,7 +44,7 @@ class WatchTest : public ::testing::Test {
     if (metrics) config.set_metrics_address("127.0.0.1:0");
     config.set_timer_period_ms(-1);  // the test fires timers itself
     if (buffer > 0) config.set_watch_buffer_events(buffer);
-    auto server = server::Server::Start(config, &clock_, {"", &log_, nullptr});
+    auto server = server::Server::Start(config, &clock_, {"", &log_, nullptr, nullptr});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),

@@ -1,0 +1,688 @@
+#include "services/rpc/evidence_service.h"
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/sha256.h"
+#include "common/tsan.h"
+#include "services/auth/policy.h"
+#include "services/rpc/read.h"
+#include "services/rpc/status.h"
+#include "services/rpc/well_formed.h"
+#include "services/workflow/actions.h"
+#include "services/workflow/errors.h"
+#include "services/workflow/names.h"
+#include "storage/keys.h"
+
+namespace comity::rpc {
+namespace {
+
+constexpr size_t kDownloadChunkBytes = 1 << 20;
+
+workflow::Command PackageCommand(v1::Action action, workflow::Caller caller,
+                                 std::shared_ptr<const google::protobuf::Message> body,
+                                 std::string request_name) {
+  workflow::Command c = workflow::MakeCommand(action, std::move(caller), std::move(body));
+  c.name = std::move(request_name);
+  return c;
+}
+
+// The request named by a package name, for the command; the raw name if it is malformed (the
+// edge then refuses it, naming the field).
+std::string RequestOfPackage(const std::string& package) {
+  absl::StatusOr<workflow::PackageName> parsed = workflow::ParsePackageName(package, "name");
+  return parsed.ok() ? workflow::RequestName(parsed->request_id) : package;
+}
+
+// The package and item a chunk or a download names, in a record the caller may see.
+struct Target {
+  v1::Request record;
+  workflow::PackageName package;
+  int item = 0;
+  const v1::EvidencePackage& Package() const {
+    for (const v1::EvidencePackage& p : record.packages()) {
+      if (p.name() == workflow::MakePackageName(package.request_id, package.number)) return p;
+    }
+    return v1::EvidencePackage::default_instance();
+  }
+  evidence::ItemRef Ref() const { return {package.request_id, package.number, item}; }
+};
+
+absl::StatusOr<Target> Resolve(const workflow::Reader& reader, const workflow::Caller& caller,
+                               const std::string& package, const std::string& item,
+                               const char* package_field) {
+  absl::StatusOr<workflow::PackageName> parsed = workflow::ParsePackageName(package, package_field);
+  if (!parsed.ok()) return parsed.status();
+  Target t;
+  t.package = *parsed;
+  absl::StatusOr<v1::Request> record =
+      reader.Get(caller, workflow::RequestName(parsed->request_id));
+  if (!record.ok()) return record.status();
+  t.record = *std::move(record);
+  absl::StatusOr<const v1::EvidencePackage*> found = workflow::FindPackage(t.record, package);
+  if (!found.ok()) return found.status();
+  absl::StatusOr<int> index = workflow::FindItem(**found, item);
+  if (!index.ok()) return index.status();
+  t.item = *index;
+  return t;
+}
+
+// Whether chunks may still be added to the target's item: the receiving side's responder, the
+// request in execution, the package uploading, the item not complete.
+absl::Status CheckUploadable(const workflow::Caller& caller, const Target& t) {
+  absl::StatusOr<v1::Side> side = auth::AuthorizeAction(caller, t.record);
+  if (!side.ok()) return side.status();
+  if (*side != v1::RECEIVING) {
+    return absl::PermissionDeniedError("only the receiving side uploads evidence");
+  }
+  if (t.record.state() != v1::IN_EXECUTION) {
+    return workflow::Precondition(
+        "STATE", v1::State_Name(t.record.state()),
+        absl::StrCat("evidence is uploaded while the request is IN_EXECUTION; it is ",
+                     v1::State_Name(t.record.state())));
+  }
+  const v1::EvidencePackage& p = t.Package();
+  if (p.state() != v1::UPLOADING) {
+    return workflow::Precondition("PACKAGE", p.name(),
+                                  absl::StrCat(p.name(), " is ", v1::PackageState_Name(p.state()),
+                                               ": nothing more is uploaded to it"));
+  }
+  if (p.items(t.item).complete()) {
+    return workflow::Precondition(
+        "ITEM", p.items(t.item).name(),
+        absl::StrCat("item ", p.items(t.item).name(), " is complete: nothing more is uploaded"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// One Upload stream. Chunks are handled in order on the service's threads, one at a time, while
+// the next is read (one chunk waits at most); acks are written one at a time. The state the
+// threads share outlives the reactor: gRPC may end the call while a chunk is being written.
+class UploadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  UploadReactor(EvidenceService* service, grpc::CallbackServerContext* ctx)
+      : state_(std::make_shared<State>()) {
+    state_->service = service;
+    state_->reactor = this;
+    absl::StatusOr<workflow::Caller> caller = service->identifier_->Identify(*ctx);
+    absl::MutexLock lock(&state_->mu);
+    if (!caller.ok()) {
+      state_->failure = caller.status();
+      state_->read_closed = true;
+      MaybeFinish(*state_);
+      return;
+    }
+    state_->caller = *std::move(caller);
+    state_->reading = true;
+    StartRead(&state_->in);
+  }
+
+  void OnReadDone(bool ok) override {
+    COMITY_TSAN_ACQUIRE(this);
+    State& s = *state_;
+    absl::MutexLock lock(&s.mu);
+    s.reading = false;
+    if (!ok) {
+      s.read_closed = true;
+      MaybeFinish(s);
+      return;
+    }
+    v1::UploadChunk chunk;
+    if (!Parse(s.in, &chunk)) {
+      Fail(s, absl::InvalidArgumentError(
+                  "a chunk could not be parsed as comity.v1.UploadChunk (UNPARSABLE_BODY)"));
+      return;
+    }
+    s.inbox.push_back(std::move(chunk));
+    if (s.inbox.size() < 2) {
+      s.reading = true;
+      StartRead(&s.in);
+    }
+    if (!s.busy) {
+      s.busy = true;
+      s.service->pool_->Schedule([state = state_] { Drain(state); });
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    COMITY_TSAN_ACQUIRE(this);
+    State& s = *state_;
+    absl::MutexLock lock(&s.mu);
+    s.writing = false;
+    s.outbox.pop_front();  // written
+    if (!ok) {
+      Fail(s, absl::CancelledError("the stream broke"));
+      return;
+    }
+    WriteNext(s);
+  }
+
+  void OnCancel() override {
+    State& s = *state_;
+    absl::MutexLock lock(&s.mu);
+    Fail(s, absl::CancelledError("the client cancelled the upload"));
+  }
+
+  void OnDone() override {
+    COMITY_TSAN_ACQUIRE(this);
+    {
+      absl::MutexLock lock(&state_->mu);
+      state_->reactor = nullptr;
+    }
+    delete this;
+  }
+
+ private:
+  struct State {
+    absl::Mutex mu;
+    EvidenceService* service = nullptr;
+    UploadReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;  // null once the call is done
+    workflow::Caller caller;
+    grpc::ByteBuffer in;
+    std::deque<v1::UploadChunk> inbox ABSL_GUARDED_BY(mu);
+    std::deque<grpc::ByteBuffer> outbox ABSL_GUARDED_BY(mu);
+    bool reading ABSL_GUARDED_BY(mu) = false;
+    bool read_closed ABSL_GUARDED_BY(mu) = false;
+    bool writing ABSL_GUARDED_BY(mu) = false;
+    bool busy ABSL_GUARDED_BY(mu) = false;  // a thread is handling the inbox
+    bool finished ABSL_GUARDED_BY(mu) = false;
+    absl::Status failure ABSL_GUARDED_BY(mu);
+    // Handled on one thread at a time (busy): the package named, and a running digest of the
+    // item being uploaded, from its first byte.
+    std::string package;
+    std::string hashed_item;
+    uint64_t hashed_bytes = 0;
+    Sha256Stream hash;
+  };
+
+  static void WriteNext(State& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+    if (s.reactor == nullptr || s.finished) return;
+    if (!s.writing && !s.outbox.empty()) {
+      s.writing = true;
+      COMITY_TSAN_RELEASE(s.reactor);
+      s.reactor->StartWrite(&s.outbox.front());  // popped when the write is done
+      return;
+    }
+    MaybeFinish(s);
+  }
+
+  // Ends the call once nothing is left to do: the client closed its side (or it failed), no chunk
+  // waits or is being handled, and every ack is written.
+  static void MaybeFinish(State& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+    if (s.reactor == nullptr || s.finished || s.busy || s.writing) return;
+    if (!s.failure.ok() || (s.read_closed && s.inbox.empty() && s.outbox.empty())) {
+      s.finished = true;
+      COMITY_TSAN_RELEASE(s.reactor);
+      s.reactor->Finish(ToGrpcStatus(s.failure));
+    }
+  }
+
+  static void Fail(State& s, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+    if (s.failure.ok()) s.failure = std::move(status);
+    s.inbox.clear();
+    // The ack being written stays until its write is done; the rest are dropped.
+    s.outbox.erase(s.outbox.begin() + (s.writing ? 1 : 0), s.outbox.end());
+    MaybeFinish(s);
+  }
+
+  static void Drain(const std::shared_ptr<State>& state) {
+    State& s = *state;
+    for (;;) {
+      v1::UploadChunk chunk;
+      {
+        absl::MutexLock lock(&s.mu);
+        if (!s.failure.ok() || s.inbox.empty() || s.reactor == nullptr) {
+          s.busy = false;
+          MaybeFinish(s);
+          return;
+        }
+        chunk = std::move(s.inbox.front());
+        s.inbox.pop_front();
+        if (!s.reading && !s.read_closed && s.reactor != nullptr) {
+          s.reading = true;
+          s.reactor->StartRead(&s.in);
+        }
+      }
+      absl::StatusOr<v1::UploadAck> ack = Handle(s, std::move(chunk));
+      absl::MutexLock lock(&s.mu);
+      if (!ack.ok()) {
+        s.busy = false;
+        Fail(s, ack.status());
+        return;
+      }
+      grpc::ByteBuffer out;
+      if (!Serialize(*ack, &out)) {
+        s.busy = false;
+        Fail(s, absl::InternalError("the ack could not be serialized"));
+        return;
+      }
+      s.outbox.push_back(std::move(out));
+      WriteNext(s);
+    }
+  }
+
+  static absl::StatusOr<v1::UploadAck> Handle(State& s, v1::UploadChunk chunk) {
+    if (s.package.empty()) {
+      if (chunk.package().empty()) {
+        return workflow::InvalidField("package", "the stream's first chunk names its package",
+                                      "REQUIRED");
+      }
+      s.package = chunk.package();
+    } else if (!chunk.package().empty() && chunk.package() != s.package) {
+      return workflow::InvalidField("package",
+                                    absl::StrCat("a stream uploads to one package: ", s.package),
+                                    "PACKAGE_CHANGED");
+    }
+    EvidenceService& service = *s.service;
+    absl::StatusOr<Target> target =
+        Resolve(*service.reader_, s.caller, s.package, chunk.item(), "package");
+    if (!target.ok()) return target.status();
+    if (absl::Status ok = CheckUploadable(s.caller, *target); !ok.ok()) return ok;
+    if (chunk.data().empty() || chunk.data().size() > evidence::kMaxChunkBytes) {
+      return workflow::InvalidField(
+          "data",
+          absl::StrCat("a chunk holds 1 byte to ", evidence::kMaxChunkBytes, " bytes, not ",
+                       chunk.data().size()),
+          "CHUNK_SIZE");
+    }
+    const std::string digest = ToHex(Sha256(chunk.data()));
+    if (chunk.sha256() != digest) {
+      return workflow::InvalidField(
+          "sha256",
+          absl::StrCat("the chunk at ", chunk.offset(), " hashes to ", digest, ", not ",
+                       chunk.sha256(), ": it was damaged on the way; send it again"),
+          "CHUNK_DIGEST_MISMATCH");
+    }
+    const v1::PackageItem& item = target->Package().items(target->item);
+    if (chunk.offset() < 0 || static_cast<uint64_t>(chunk.offset()) + chunk.data().size() >
+                                  static_cast<uint64_t>(item.size_bytes())) {
+      return workflow::InvalidField(
+          "offset",
+          absl::StrCat("the chunk at ", chunk.offset(), " of ", chunk.data().size(),
+                       " bytes overruns the item's declared ", item.size_bytes(), " bytes"),
+          "CHUNK_OVERRUNS_ITEM");
+    }
+    const evidence::ItemRef ref = target->Ref();
+    // The running digest starts from the item's durable bytes (a resumed upload rereads them).
+    if (s.hashed_item != item.name() || s.hashed_bytes != static_cast<uint64_t>(chunk.offset())) {
+      absl::StatusOr<uint64_t> durable = service.chunks_->Durable(ref);
+      if (!durable.ok()) return durable.status();
+      if (static_cast<uint64_t>(chunk.offset()) == *durable) {
+        s.hash = Sha256Stream();
+        s.hashed_bytes = 0;
+        if (*durable > 0) {
+          absl::Status read = service.chunks_->Read(ref, 0, [&](uint64_t, std::string bytes) {
+            s.hash.Update(bytes);
+            s.hashed_bytes += bytes.size();
+            return true;
+          });
+          if (!read.ok()) return read;
+        }
+        s.hashed_item = item.name();
+      }
+    }
+    const workflow::Caller& caller = s.caller;
+    const std::string package_name = s.package;
+    const std::string item_name = item.name();
+    absl::StatusOr<uint64_t> durable =
+        service.chunks_->Append(ref, chunk.offset(), chunk.data(), [&]() -> absl::Status {
+          absl::StatusOr<Target> now =
+              Resolve(*service.reader_, caller, package_name, item_name, "package");
+          if (!now.ok()) return now.status();
+          return CheckUploadable(caller, *now);
+        });
+    if (!durable.ok()) return durable.status();
+    s.hash.Update(chunk.data());
+    s.hashed_bytes = *durable;
+    v1::UploadAck ack;
+    ack.set_item(item.name());
+    ack.set_durable_bytes(static_cast<int64_t>(*durable));
+    if (*durable < static_cast<uint64_t>(item.size_bytes())) return ack;
+
+    // The item's last byte: its whole digest decides.
+    const std::string whole = ToHex(s.hash.Finish());
+    s.hashed_item.clear();
+    if (whole != item.sha256()) {
+      if (absl::Status reset = service.chunks_->Reset(ref); !reset.ok()) return reset;
+      return workflow::InvalidField(
+          "sha256",
+          absl::StrCat("item ", item.name(), " hashes to ", whole, ", not the declared ",
+                       item.sha256(), "; its bytes were dropped: upload it again from 0"),
+          "ITEM_DIGEST_MISMATCH");
+    }
+    v1::RecordUploadRequest record;
+    record.set_name(workflow::RequestName(target->package.request_id));
+    record.set_package(s.package);
+    record.set_item(item.name());
+    absl::StatusOr<v1::Request> done =
+        service.engine_->ApplyAndWait(workflow::MakeCommand(v1::UPLOAD_ITEM, caller, record));
+    if (!done.ok()) return done.status();
+    ack.set_complete(true);
+    return ack;
+  }
+
+  std::shared_ptr<State> state_;
+};
+
+// One Download stream: the DOWNLOAD entry first, then one chunk at a time, read on the service's
+// threads.
+class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  DownloadReactor(EvidenceService* service, grpc::CallbackServerContext* ctx,
+                  const v1::DownloadRequest& req)
+      : state_(std::make_shared<State>()) {
+    State& s = *state_;
+    s.service = service;
+    s.reactor = this;
+    absl::StatusOr<workflow::Caller> caller = service->identifier_->Identify(*ctx);
+    absl::StatusOr<Target> target =
+        caller.ok() ? Resolve(*service->reader_, *caller, req.name(), req.item(), "name")
+                    : absl::StatusOr<Target>(caller.status());
+    if (!target.ok()) {
+      absl::MutexLock lock(&s.mu);
+      End(s, target.status());
+      return;
+    }
+    const v1::PackageItem& item = target->Package().items(target->item);
+    s.ref = target->Ref();
+    s.offset = req.offset();
+    s.size = item.size_bytes();
+    s.item_sha256 = item.sha256();
+    v1::RecordDownloadRequest record;
+    record.set_name(workflow::RequestName(target->package.request_id));
+    record.set_package(req.name());
+    record.set_item(req.item());
+    record.set_offset(req.offset());
+    record.set_length(req.offset() >= 0 && req.offset() <= item.size_bytes()
+                          ? item.size_bytes() - req.offset()
+                          : 0);
+    service->engine_->Apply(workflow::MakeCommand(v1::DOWNLOAD, *std::move(caller), record),
+                            [state = state_](absl::StatusOr<v1::Request> r) {
+                              absl::MutexLock lock(&state->mu);
+                              if (!r.ok()) {
+                                End(*state, r.status());
+                                return;
+                              }
+                              Next(state);
+                            });
+  }
+
+  void OnWriteDone(bool ok) override {
+    COMITY_TSAN_ACQUIRE(this);
+    absl::MutexLock lock(&state_->mu);
+    if (!ok) {
+      End(*state_, absl::CancelledError("the stream broke"));
+      return;
+    }
+    Next(state_);
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&state_->mu);
+    End(*state_, absl::CancelledError("the client cancelled the download"));
+  }
+
+  void OnDone() override {
+    COMITY_TSAN_ACQUIRE(this);
+    {
+      absl::MutexLock lock(&state_->mu);
+      state_->reactor = nullptr;
+    }
+    delete this;
+  }
+
+ private:
+  struct State {
+    absl::Mutex mu;
+    EvidenceService* service = nullptr;
+    DownloadReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+    bool finished ABSL_GUARDED_BY(mu) = false;
+    evidence::ItemRef ref;
+    int64_t offset = 0;  // of the next chunk
+    int64_t size = 0;
+    std::string item_sha256;
+    grpc::ByteBuffer out;
+  };
+
+  static void End(State& s, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+    if (s.reactor == nullptr || s.finished) return;
+    s.finished = true;
+    COMITY_TSAN_RELEASE(s.reactor);
+    s.reactor->Finish(ToGrpcStatus(status));
+  }
+
+  // Reads the next chunk on a service thread and writes it; ends the call after the last.
+  static void Next(const std::shared_ptr<State>& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+    State& s = *state;
+    if (s.finished || s.reactor == nullptr) return;
+    if (s.offset >= s.size) {
+      End(s, absl::OkStatus());
+      return;
+    }
+    s.service->pool_->Schedule([state] {
+      State& s = *state;
+      v1::DownloadChunk chunk;
+      absl::Status read = s.service->chunks_->Read(s.ref, static_cast<uint64_t>(s.offset),
+                                                   [&](uint64_t at, std::string bytes) {
+                                                     chunk.set_offset(static_cast<int64_t>(at));
+                                                     if (bytes.size() > kDownloadChunkBytes * 4)
+                                                       bytes.resize(kDownloadChunkBytes * 4);
+                                                     chunk.set_data(std::move(bytes));
+                                                     return false;  // one chunk at a time
+                                                   });
+      absl::MutexLock lock(&s.mu);
+      if (read.ok() && chunk.data().empty()) {
+        read = absl::DataLossError(
+            absl::StrCat("the item's bytes end at ", s.offset, " before its declared ", s.size));
+      }
+      if (!read.ok()) {
+        End(s, read);
+        return;
+      }
+      chunk.set_sha256(ToHex(Sha256(chunk.data())));
+      chunk.set_size_bytes(s.size);
+      chunk.set_item_sha256(s.item_sha256);
+      s.offset = chunk.offset() + static_cast<int64_t>(chunk.data().size());
+      if (s.reactor == nullptr || s.finished) return;
+      if (!Serialize(chunk, &s.out)) {
+        End(s, absl::InternalError("the chunk could not be serialized"));
+        return;
+      }
+      COMITY_TSAN_RELEASE(s.reactor);
+      s.reactor->StartWrite(&s.out);
+    });
+  }
+
+  std::shared_ptr<State> state_;
+};
+
+EvidenceService::EvidenceService(const Identifier* identifier, workflow::Engine* engine,
+                                 const workflow::Reader* reader, evidence::ChunkStore* chunks,
+                                 SecurityLog* log, bool record_reads)
+    : ParsedService("comity.v1.EvidenceService"),
+      identifier_(identifier),
+      engine_(engine),
+      reader_(reader),
+      chunks_(chunks),
+      log_(log),
+      record_reads_(record_reads) {
+  AddUnary("CreatePackage", this, &EvidenceService::CreatePackage);
+  AddUnary("GetPackage", this, &EvidenceService::GetPackage);
+  AddUnary("ListPackages", this, &EvidenceService::ListPackages);
+  AddUnary("GetUploadStatus", this, &EvidenceService::GetUploadStatus);
+  AddBidiStream<v1::UploadChunk>("Upload", this, &EvidenceService::Upload);
+  AddServerStream("Download", this, &EvidenceService::Download);
+  AddUnary("ErasePackage", this, &EvidenceService::ErasePackage);
+}
+
+void EvidenceService::CreatePackage(grpc::CallbackServerContext* ctx,
+                                    const v1::CreatePackageRequest* req, v1::EvidencePackage* reply,
+                                    UnaryCall* call) {
+  AnswerChange(
+      ctx, *identifier_, *log_, "/comity.v1.EvidenceService/CreatePackage", *req, call, *engine_,
+      [req](workflow::Caller caller) {
+        return PackageCommand(v1::CREATE_PACKAGE, std::move(caller),
+                              std::make_shared<v1::CreatePackageRequest>(*req), req->parent());
+      },
+      [reply](absl::StatusOr<v1::Request>& r) {
+        if (r.ok() && r->packages_size() > 0) *reply = r->packages(r->packages_size() - 1);
+      });
+}
+
+void EvidenceService::ErasePackage(grpc::CallbackServerContext* ctx,
+                                   const v1::ErasePackageRequest* req, v1::EvidencePackage* reply,
+                                   UnaryCall* call) {
+  const char* method = "/comity.v1.EvidenceService/ErasePackage";
+  if (absl::Status s = log_->Start(); !s.ok()) {
+    log_->Finish(call, *ctx, method, s);
+    return;
+  }
+  absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
+  if (caller.ok()) {
+    if (absl::Status s = CheckWellFormed(*req); !s.ok()) caller = s;
+  }
+  if (!caller.ok()) {
+    log_->Finish(call, *ctx, method, caller.status());
+    return;
+  }
+  const std::string name = req->name();
+  engine_->Apply(
+      PackageCommand(v1::ERASE_PACKAGE, *std::move(caller),
+                     std::make_shared<v1::ErasePackageRequest>(*req), RequestOfPackage(name)),
+      [this, ctx, call, method, reply, name](absl::StatusOr<v1::Request> r) {
+        if (!r.ok()) {
+          log_->Finish(call, *ctx, method, r.status());
+          return;
+        }
+        absl::StatusOr<const v1::EvidencePackage*> erased = workflow::FindPackage(*r, name);
+        if (erased.ok()) *reply = **erased;
+        // The key is deleted with the entry; its bytes leave the store's files before the answer.
+        pool_->Schedule([this, ctx, call, method, name] {
+          absl::StatusOr<workflow::PackageName> p = workflow::ParsePackageName(name, "name");
+          absl::Status purged = p.ok() ? chunks_->Purge(p->request_id, p->number) : p.status();
+          if (!purged.ok()) {
+            purged = absl::Status(purged.code(),
+                                  absl::StrCat("the package is erased (its key is deleted) but its "
+                                               "files were not scrubbed yet; the node retries at "
+                                               "its next start: ",
+                                               purged.message()));
+          }
+          log_->Finish(call, *ctx, method, purged);
+        });
+      });
+}
+
+void EvidenceService::GetPackage(grpc::CallbackServerContext* ctx, const v1::GetPackageRequest* req,
+                                 v1::EvidencePackage* reply, UnaryCall* call) {
+  AnswerAuditedRead(
+      ctx, *identifier_, *log_, "/comity.v1.EvidenceService/GetPackage", *req, reply, call,
+      record_reads_ ? engine_ : nullptr, "GetPackage",
+      [&](const workflow::Caller& caller) -> absl::StatusOr<v1::EvidencePackage> {
+        absl::StatusOr<v1::Request> r = reader_->Get(caller, RequestOfPackage(req->name()));
+        if (!r.ok()) return r.status();
+        absl::StatusOr<const v1::EvidencePackage*> p = workflow::FindPackage(*r, req->name());
+        if (!p.ok()) return p.status();
+        return **p;
+      },
+      [req](const v1::EvidencePackage&) {
+        return std::vector<std::string>{RequestOfPackage(req->name())};
+      });
+}
+
+void EvidenceService::ListPackages(grpc::CallbackServerContext* ctx,
+                                   const v1::ListPackagesRequest* req,
+                                   v1::ListPackagesResponse* reply, UnaryCall* call) {
+  AnswerAuditedRead(
+      ctx, *identifier_, *log_, "/comity.v1.EvidenceService/ListPackages", *req, reply, call,
+      record_reads_ ? engine_ : nullptr, "ListPackages",
+      [&](const workflow::Caller& caller) -> absl::StatusOr<v1::ListPackagesResponse> {
+        absl::StatusOr<v1::Request> r = reader_->Get(caller, req->parent());
+        if (!r.ok()) return r.status();
+        v1::ListPackagesResponse out;
+        *out.mutable_packages() = r->packages();
+        return out;
+      },
+      [req](const v1::ListPackagesResponse&) { return std::vector<std::string>{req->parent()}; });
+}
+
+void EvidenceService::GetUploadStatus(grpc::CallbackServerContext* ctx,
+                                      const v1::GetPackageRequest* req, v1::UploadStatus* reply,
+                                      UnaryCall* call) {
+  AnswerAuditedRead(
+      ctx, *identifier_, *log_, "/comity.v1.EvidenceService/GetUploadStatus", *req, reply, call,
+      record_reads_ ? engine_ : nullptr, "GetUploadStatus",
+      [&](const workflow::Caller& caller) -> absl::StatusOr<v1::UploadStatus> {
+        absl::StatusOr<workflow::PackageName> parsed =
+            workflow::ParsePackageName(req->name(), "name");
+        if (!parsed.ok()) return parsed.status();
+        absl::StatusOr<v1::Request> r =
+            reader_->Get(caller, workflow::RequestName(parsed->request_id));
+        if (!r.ok()) return r.status();
+        absl::StatusOr<const v1::EvidencePackage*> p = workflow::FindPackage(*r, req->name());
+        if (!p.ok()) return p.status();
+        v1::UploadStatus out;
+        out.set_package((*p)->name());
+        out.set_state((*p)->state());
+        for (int i = 0; i < (*p)->items_size(); ++i) {
+          const v1::PackageItem& item = (*p)->items(i);
+          v1::ItemStatus* status = out.add_items();
+          status->set_item(item.name());
+          status->set_size_bytes(item.size_bytes());
+          status->set_complete(item.complete());
+          if (item.complete()) {
+            status->set_durable_bytes(item.size_bytes());
+            continue;
+          }
+          absl::StatusOr<uint64_t> durable =
+              chunks_->Durable({parsed->request_id, parsed->number, i});
+          if (!durable.ok()) return durable.status();
+          status->set_durable_bytes(static_cast<int64_t>(*durable));
+        }
+        return out;
+      },
+      [req](const v1::UploadStatus&) {
+        return std::vector<std::string>{RequestOfPackage(req->name())};
+      });
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* EvidenceService::Upload(
+    grpc::CallbackServerContext* ctx) {
+  return new UploadReactor(this, ctx);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* EvidenceService::Download(
+    grpc::CallbackServerContext* ctx, const v1::DownloadRequest* req) {
+  return new DownloadReactor(this, ctx, *req);
+}
+
+absl::Status EvidenceService::PurgeErased(const storage::Store& store) {
+  absl::StatusOr<std::vector<std::pair<std::string, int>>> keyed = chunks_->KeyedPackages();
+  if (!keyed.ok()) return keyed.status();
+  for (const auto& [id, number] : *keyed) {
+    absl::StatusOr<std::string> bytes = store.Get(storage::Column::kRequests, id);
+    bool erased = absl::IsNotFound(bytes.status());
+    if (bytes.ok()) {
+      v1::Request record;
+      if (!record.ParseFromString(*bytes)) {
+        return absl::DataLossError(absl::StrCat("the record of requests/", id, " is unreadable"));
+      }
+      absl::StatusOr<const v1::EvidencePackage*> p =
+          workflow::FindPackage(record, workflow::MakePackageName(id, number));
+      erased = !p.ok() || (*p)->state() == v1::ERASED;
+    } else if (!erased) {
+      return bytes.status();
+    }
+    if (erased) {
+      if (absl::Status s = chunks_->Purge(id, number); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace comity::rpc
