@@ -46,6 +46,7 @@ std::vector<Option> VerbOptions(std::vector<Option> more = {});
 std::vector<CommandSpec> RequestCommands();
 std::vector<CommandSpec> OtherCommands();
 std::vector<CommandSpec> InboxCommands();
+std::vector<CommandSpec> EvidenceCommands();
 
 // Prints "error: message" for a usage problem and returns kUsageError.
 int UsageError(const std::string& message);

@@ -197,6 +197,7 @@ int Main(int argc, char** argv) {
   std::vector<CommandSpec> commands = RequestCommands();
   for (CommandSpec& c : OtherCommands()) commands.push_back(std::move(c));
   for (CommandSpec& c : InboxCommands()) commands.push_back(std::move(c));
+  for (CommandSpec& c : EvidenceCommands()) commands.push_back(std::move(c));
 
   int exit_code = 0;
   int i = ParseGlobalOptions(argc, argv, commands, &exit_code);
@@ -239,7 +240,9 @@ int Main(int argc, char** argv) {
         Credentials(cert, key, ca);
     if (!credentials.ok()) return UsageError(std::string(credentials.status().message()));
     if (!cert.empty()) ctx.principal.clear();  // the certificate names the caller
-    ctx.channel = grpc::CreateChannel(addr, *credentials);
+    grpc::ChannelArguments channel_args;
+    channel_args.SetMaxReceiveMessageSize(8 << 20);  // an evidence chunk and its framing
+    ctx.channel = grpc::CreateCustomChannel(addr, *credentials, channel_args);
     return c.run(ctx, *args);
   }
   // A group asked for help without a verb: its commands.

@@ -261,7 +261,14 @@ std::string AddItems(const Args& a, v1::Delivery* d) {
     item->set_category(v1::DataCategory(*cat));
     item->set_size_bytes(static_cast<int64_t>(bytes.str().size()));
   }
-  return d->items().empty() ? "give at least one --item or --item-file" : "";
+  for (const std::string& package : a.GetAll("package")) {
+    d->add_packages(package.find('/') != std::string::npos
+                        ? package
+                        : absl::StrCat(RequestName(a.positional()[0]), "/packages/", package));
+  }
+  return d->items().empty() && d->packages().empty()
+             ? "give at least one --package, --item or --item-file"
+             : "";
 }
 
 int Deliver(Context& ctx, const Args& args) {
@@ -416,9 +423,11 @@ std::vector<CommandSpec> RequestCommands() {
                     {"reason", "TEXT", "the reasons, for the trail"}}),
        Refuse, "RefuseRequest"},
       {"request", "deliver",
-       "ID (--item NAME:SHA256:CATEGORY[:SIZE] | --item-file PATH:CATEGORY) ... [--final] "
+       "ID (--package PACKAGE | --item NAME:SHA256:CATEGORY[:SIZE] | --item-file PATH:CATEGORY) "
+       "... [--final] "
        "[--transfer-conditions TEXT]",
-       VerbOptions({{"item", "NAME:SHA256:CATEGORY[:SIZE]", "an item delivered (repeat)"},
+       VerbOptions({{"package", "PACKAGE", "a complete evidence package delivered (repeat)"},
+                    {"item", "NAME:SHA256:CATEGORY[:SIZE]", "an item delivered (repeat)"},
                     {"item-file", "PATH:CATEGORY",
                      "an item read from a file, its digest computed here (repeat)"},
                     {"final", "", "the last delivery"},
