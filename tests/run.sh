@@ -9,7 +9,8 @@
 #                                 tests (tests/tsan/absl_sync_annotations.cc says why it links more)
 #   ./tests/run.sh --all          the three, one after the other (what .ci/run does)
 #
-# Any sanitizer report fails the test that made it. COMITY_BUILD_DIR overrides the build folder
+# Any sanitizer report fails the test that made it; a build that fails stops the run (the
+# functions below run under `&&`, where `set -e` does not stop them). COMITY_BUILD_DIR overrides the build folder
 # of the first form.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,14 +27,14 @@ tsan_targets=(commit_pipeline_test engine_test clocks_test rpc_test edge_test wa
 tsan_suites='^(CommitPipeline|Engine|Clocks|Scheduler|Rpc|Checkpoint|PagedTrail|Edge|Watch|Authorization|IoFault|Evidence)'
 
 plain() {
-  COMITY_CMAKE_ARGS="-DCOMITY_WERROR=ON ${COMITY_CMAKE_ARGS:-}" ./deploy/build.sh
+  COMITY_CMAKE_ARGS="-DCOMITY_WERROR=ON ${COMITY_CMAKE_ARGS:-}" ./deploy/build.sh || return
   (cd "${COMITY_BUILD_DIR:-build}" && ctest --output-on-failure -j2 "$@")
 }
 
 asan() {
   COMITY_BUILD_DIR=build-asan COMITY_BUILD_TYPE=Debug COMITY_CMAKE_ARGS="-DCOMITY_WERROR=ON \
     -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_CXX_FLAGS=-O1 -DCOMITY_SANITIZE=address,undefined \
-    -DCOMITY_FUZZ=ON -DCOMITY_FUZZ_SECONDS=${COMITY_FUZZ_SECONDS:-20}" ./deploy/build.sh
+    -DCOMITY_FUZZ=ON -DCOMITY_FUZZ_SECONDS=${COMITY_FUZZ_SECONDS:-20}" ./deploy/build.sh || return
   # The fuzzers last; each takes one core for its time.
   (cd build-asan &&
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -43,8 +44,8 @@ asan() {
 
 tsan() {
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOMITY_WERROR=ON \
-    -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_CXX_FLAGS=-O1 -DCOMITY_SANITIZE=thread >/dev/null
-  cmake --build build-tsan -j "${COMITY_JOBS:-2}" --target "${tsan_targets[@]}"
+    -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_CXX_FLAGS=-O1 -DCOMITY_SANITIZE=thread >/dev/null || return
+  cmake --build build-tsan -j "${COMITY_JOBS:-2}" --target "${tsan_targets[@]}" || return
   (cd build-tsan &&
     TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1 suppressions=$PWD/../tests/tsan/suppressions.txt" \
       ctest --output-on-failure -j2 -R "$tsan_suites" "$@")

@@ -21,6 +21,8 @@
 namespace comity::rpc {
 namespace {
 
+constexpr char kUploadPath[] = "/comity.v1.EvidenceService/Upload";
+constexpr char kDownloadPath[] = "/comity.v1.EvidenceService/Download";
 constexpr size_t kDownloadChunkBytes = 1 << 20;
 
 workflow::Command PackageCommand(v1::Action action, workflow::Caller caller,
@@ -52,9 +54,31 @@ struct Target {
   evidence::ItemRef Ref() const { return {package.request_id, package.number, item}; }
 };
 
+// Who may move a package's bytes, decided on the record before anything of the package is looked
+// at: the receiving side's responder uploads; the requesting side's readers download.
+enum class Transfer { kUpload, kDownload };
+
+absl::Status AuthorizeTransfer(const workflow::Caller& caller, const v1::Request& record,
+                               Transfer transfer) {
+  if (transfer == Transfer::kUpload) {
+    absl::StatusOr<v1::Side> side = auth::AuthorizeAction(caller, record);
+    if (!side.ok()) return side.status();
+    if (*side != v1::RECEIVING) {
+      return absl::PermissionDeniedError("only the receiving side uploads evidence");
+    }
+    return absl::OkStatus();
+  }
+  if (absl::Status s = auth::AuthorizeRead(caller, record); !s.ok()) return s;
+  absl::StatusOr<v1::Side> side = auth::SideOf(caller, record);
+  if (!side.ok() || *side != v1::REQUESTING) {
+    return absl::PermissionDeniedError("only the requesting side downloads evidence");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Target> Resolve(const workflow::Reader& reader, const workflow::Caller& caller,
                                const std::string& package, const std::string& item,
-                               const char* package_field) {
+                               const char* package_field, Transfer transfer) {
   absl::StatusOr<workflow::PackageName> parsed = workflow::ParsePackageName(package, package_field);
   if (!parsed.ok()) return parsed.status();
   Target t;
@@ -62,6 +86,7 @@ absl::StatusOr<Target> Resolve(const workflow::Reader& reader, const workflow::C
   absl::StatusOr<v1::Request> record =
       reader.Get(caller, workflow::RequestName(parsed->request_id));
   if (!record.ok()) return record.status();
+  if (absl::Status s = AuthorizeTransfer(caller, *record, transfer); !s.ok()) return s;
   t.record = *std::move(record);
   absl::StatusOr<const v1::EvidencePackage*> found = workflow::FindPackage(t.record, package);
   if (!found.ok()) return found.status();
@@ -73,12 +98,7 @@ absl::StatusOr<Target> Resolve(const workflow::Reader& reader, const workflow::C
 
 // Whether chunks may still be added to the target's item: the receiving side's responder, the
 // request in execution, the package uploading, the item not complete.
-absl::Status CheckUploadable(const workflow::Caller& caller, const Target& t) {
-  absl::StatusOr<v1::Side> side = auth::AuthorizeAction(caller, t.record);
-  if (!side.ok()) return side.status();
-  if (*side != v1::RECEIVING) {
-    return absl::PermissionDeniedError("only the receiving side uploads evidence");
-  }
+absl::Status CheckUploadable(const Target& t) {
   if (t.record.state() != v1::IN_EXECUTION) {
     return workflow::Precondition(
         "STATE", v1::State_Name(t.record.state()),
@@ -97,6 +117,16 @@ absl::Status CheckUploadable(const workflow::Caller& caller, const Target& t) {
         absl::StrCat("item ", p.items(t.item).name(), " is complete: nothing more is uploaded"));
   }
   return absl::OkStatus();
+}
+
+// A stream refused (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND) goes to the security log, as
+// a unary call does.
+void LogRefusal(SecurityLog& log, const std::string& principal, const char* method,
+                const absl::Status& status) {
+  if (absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status) ||
+      absl::IsNotFound(status)) {
+    log.Record(principal, method, ToGrpcStatus(status));
+  }
 }
 
 }  // namespace
@@ -218,6 +248,7 @@ class UploadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     if (s.reactor == nullptr || s.finished || s.busy || s.writing) return;
     if (!s.failure.ok() || (s.read_closed && s.inbox.empty() && s.outbox.empty())) {
       s.finished = true;
+      LogRefusal(*s.service->log_, s.caller.principal, kUploadPath, s.failure);
       COMITY_TSAN_RELEASE(s.reactor);
       s.reactor->Finish(ToGrpcStatus(s.failure));
     }
@@ -281,9 +312,9 @@ class UploadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     }
     EvidenceService& service = *s.service;
     absl::StatusOr<Target> target =
-        Resolve(*service.reader_, s.caller, s.package, chunk.item(), "package");
+        Resolve(*service.reader_, s.caller, s.package, chunk.item(), "package", Transfer::kUpload);
     if (!target.ok()) return target.status();
-    if (absl::Status ok = CheckUploadable(s.caller, *target); !ok.ok()) return ok;
+    if (absl::Status ok = CheckUploadable(*target); !ok.ok()) return ok;
     if (chunk.data().empty() || chunk.data().size() > evidence::kMaxChunkBytes) {
       return workflow::InvalidField(
           "data",
@@ -332,10 +363,10 @@ class UploadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     const std::string item_name = item.name();
     absl::StatusOr<uint64_t> durable =
         service.chunks_->Append(ref, chunk.offset(), chunk.data(), [&]() -> absl::Status {
-          absl::StatusOr<Target> now =
-              Resolve(*service.reader_, caller, package_name, item_name, "package");
+          absl::StatusOr<Target> now = Resolve(*service.reader_, caller, package_name, item_name,
+                                               "package", Transfer::kUpload);
           if (!now.ok()) return now.status();
-          return CheckUploadable(caller, *now);
+          return CheckUploadable(*now);
         });
     if (!durable.ok()) return durable.status();
     s.hash.Update(chunk.data());
@@ -381,9 +412,10 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
     s.service = service;
     s.reactor = this;
     absl::StatusOr<workflow::Caller> caller = service->identifier_->Identify(*ctx);
-    absl::StatusOr<Target> target =
-        caller.ok() ? Resolve(*service->reader_, *caller, req.name(), req.item(), "name")
-                    : absl::StatusOr<Target>(caller.status());
+    if (caller.ok()) s.principal = caller->principal;
+    absl::StatusOr<Target> target = caller.ok() ? Resolve(*service->reader_, *caller, req.name(),
+                                                          req.item(), "name", Transfer::kDownload)
+                                                : absl::StatusOr<Target>(caller.status());
     if (!target.ok()) {
       absl::MutexLock lock(&s.mu);
       End(s, target.status());
@@ -443,6 +475,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
     EvidenceService* service = nullptr;
     DownloadReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
     bool finished ABSL_GUARDED_BY(mu) = false;
+    std::string principal;
     evidence::ItemRef ref;
     int64_t offset = 0;  // of the next chunk
     int64_t size = 0;
@@ -453,6 +486,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
   static void End(State& s, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
     if (s.reactor == nullptr || s.finished) return;
     s.finished = true;
+    LogRefusal(*s.service->log_, s.principal, kDownloadPath, status);
     COMITY_TSAN_RELEASE(s.reactor);
     s.reactor->Finish(ToGrpcStatus(status));
   }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "comity/v1/audit.grpc.pb.h"
 #include "comity/v1/directory.grpc.pb.h"
+#include "comity/v1/evidence.grpc.pb.h"
 #include "comity/v1/requests.grpc.pb.h"
 #include "common/sha256.h"
 #include "grpcpp/create_channel.h"
@@ -226,6 +227,115 @@ std::vector<DirectoryRpc> DirectoryRpcs() {
   };
 }
 
+// EvidenceService, on a request in execution that holds one package (requests/X/packages/1, one
+// item "a.bin" of kItem, nothing uploaded yet).
+const std::string kItem = "evidence bytes";
+enum class EvidenceKind { kRead, kReceiving, kEither, kDownload };
+struct EvidenceRpc {
+  const char* name;
+  EvidenceKind kind;
+  StatusCode requesting;  // for the requesting side's submitter, when its side may call it
+  StatusCode receiving;   // for the receiving side's responder
+  std::function<grpc::Status(v1::EvidenceService::Stub&, grpc::ClientContext*,
+                             const std::string& request)>
+      call;
+};
+
+std::vector<EvidenceRpc> EvidenceRpcs() {
+  auto package = [](const std::string& request) { return request + "/packages/1"; };
+  return {
+      {"CreatePackage", EvidenceKind::kReceiving, StatusCode::OK, StatusCode::OK,
+       [](v1::EvidenceService::Stub& e, grpc::ClientContext* c, const std::string& request) {
+         v1::CreatePackageRequest req;
+         req.set_parent(request);
+         v1::PackageItem* item = req.add_items();
+         item->set_name("b.bin");
+         item->set_category(v1::CONTENT);
+         item->set_size_bytes(1);
+         item->set_sha256(ToHex(Sha256("b")));
+         v1::EvidencePackage out;
+         return e.CreatePackage(c, req, &out);
+       }},
+      {"ListPackages", EvidenceKind::kRead, StatusCode::OK, StatusCode::OK,
+       [](v1::EvidenceService::Stub& e, grpc::ClientContext* c, const std::string& request) {
+         v1::ListPackagesRequest req;
+         req.set_parent(request);
+         v1::ListPackagesResponse out;
+         return e.ListPackages(c, req, &out);
+       }},
+      {"GetPackage", EvidenceKind::kRead, StatusCode::OK, StatusCode::OK,
+       [package](v1::EvidenceService::Stub& e, grpc::ClientContext* c, const std::string& request) {
+         v1::GetPackageRequest req;
+         req.set_name(package(request));
+         v1::EvidencePackage out;
+         return e.GetPackage(c, req, &out);
+       }},
+      {"GetUploadStatus", EvidenceKind::kRead, StatusCode::OK, StatusCode::OK,
+       [package](v1::EvidenceService::Stub& e, grpc::ClientContext* c, const std::string& request) {
+         v1::GetPackageRequest req;
+         req.set_name(package(request));
+         v1::UploadStatus out;
+         return e.GetUploadStatus(c, req, &out);
+       }},
+      {"Upload", EvidenceKind::kReceiving, StatusCode::OK, StatusCode::OK,
+       [package](v1::EvidenceService::Stub& e, grpc::ClientContext* c, const std::string& request) {
+         auto stream = e.Upload(c);
+         v1::UploadChunk chunk;
+         chunk.set_package(package(request));
+         chunk.set_item("a.bin");
+         chunk.set_data(kItem);
+         chunk.set_sha256(ToHex(Sha256(kItem)));
+         stream->Write(chunk);
+         stream->WritesDone();
+         v1::UploadAck ack;
+         while (stream->Read(&ack)) {
+         }
+         return stream->Finish();
+       }},
+      {"Download", EvidenceKind::kDownload, StatusCode::FAILED_PRECONDITION,
+       StatusCode::PERMISSION_DENIED,
+       [package](v1::EvidenceService::Stub& e, grpc::ClientContext* c, const std::string& request) {
+         v1::DownloadRequest req;
+         req.set_name(package(request));
+         req.set_item("a.bin");
+         auto reader = e.Download(c, req);
+         v1::DownloadChunk chunk;
+         while (reader->Read(&chunk)) {
+         }
+         return reader->Finish();
+       }},
+      // Not delivered: the receiving side may erase it, the requesting side not yet.
+      {"ErasePackage", EvidenceKind::kEither, StatusCode::FAILED_PRECONDITION, StatusCode::OK,
+       [package](v1::EvidenceService::Stub& e, grpc::ClientContext* c, const std::string& request) {
+         v1::ErasePackageRequest req;
+         req.set_name(package(request));
+         req.set_reasons("wrong request");
+         v1::EvidencePackage out;
+         return e.ErasePackage(c, req, &out);
+       }},
+  };
+}
+
+// The rules for evidence: visibility first, as for every request; reads for every reading role;
+// uploads and package changes for the side's acting role; downloads for the requesting side's
+// readers.
+StatusCode EvidenceExpected(const EvidenceRpc& rpc, const std::string& role, Relation relation) {
+  const bool reader = role != "admin";
+  if (relation == Relation::kUnrelated && role != "overseer") return StatusCode::NOT_FOUND;
+  if (rpc.kind == EvidenceKind::kRead)
+    return reader ? StatusCode::OK : StatusCode::PERMISSION_DENIED;
+  if (rpc.kind == EvidenceKind::kDownload) {
+    if (!reader || relation != Relation::kOwn) return StatusCode::PERMISSION_DENIED;
+    return rpc.requesting;
+  }
+  const bool actor = role == "submitter" || role == "responder";
+  if (!actor) return StatusCode::PERMISSION_DENIED;
+  const bool requesting = relation == Relation::kOwn;
+  if (role != (requesting ? "submitter" : "responder")) return StatusCode::PERMISSION_DENIED;
+  if (requesting && rpc.kind != EvidenceKind::kEither) return StatusCode::PERMISSION_DENIED;
+  return requesting ? rpc.requesting : rpc.receiving;
+}
+
 // The rules, as the issue states them.
 StatusCode Expected(const Rpc& rpc, const std::string& role, Relation relation) {
   const bool reader = role != "admin";
@@ -279,6 +389,7 @@ class AuthorizationTest : public ::testing::Test {
         auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                                            grpc::SslCredentials(options));
         requests_[Principal(a, r)] = v1::RequestService::NewStub(channel);
+        evidence_[Principal(a, r)] = v1::EvidenceService::NewStub(channel);
         directory_[Principal(a, r)] = v1::DirectoryService::NewStub(channel);
         audit_[Principal(a, r)] = v1::AuditService::NewStub(channel);
       }
@@ -286,6 +397,27 @@ class AuthorizationTest : public ::testing::Test {
   }
 
   std::string Path(const std::string& name) { return dir_.path() + "/" + name; }
+
+  // A fresh request from AA to BB, accepted by BB, holding package 1 (item a.bin, kItem).
+  std::string WithPackage() {
+    const std::string name = Submitted();
+    auto& stub = *requests_[Principal("BB", "responder")];
+    v1::Request out;
+    grpc::ClientContext c1, c2, c3;
+    EXPECT_TRUE(
+        stub.AcknowledgeRequest(&c1, Named<v1::AcknowledgeRequestRequest>(name), &out).ok());
+    EXPECT_TRUE(stub.AcceptRequest(&c2, Named<v1::AcceptRequestRequest>(name), &out).ok());
+    v1::CreatePackageRequest create;
+    create.set_parent(name);
+    v1::PackageItem* item = create.add_items();
+    item->set_name("a.bin");
+    item->set_category(v1::CONTENT);
+    item->set_size_bytes(static_cast<int64_t>(kItem.size()));
+    item->set_sha256(ToHex(Sha256(kItem)));
+    v1::EvidencePackage package;
+    EXPECT_TRUE(evidence_[Principal("BB", "responder")]->CreatePackage(&c3, create, &package).ok());
+    return name;
+  }
 
   // A fresh request from AA to BB, submitted.
   std::string Submitted() {
@@ -307,6 +439,7 @@ class AuthorizationTest : public ::testing::Test {
   std::map<std::string, std::unique_ptr<v1::RequestService::Stub>> requests_;
   std::map<std::string, std::unique_ptr<v1::AuditService::Stub>> audit_;
   std::map<std::string, std::unique_ptr<v1::DirectoryService::Stub>> directory_;
+  std::map<std::string, std::unique_ptr<v1::EvidenceService::Stub>> evidence_;
 };
 
 // The rules above are written independently of the server; here they are held against its one
@@ -318,10 +451,26 @@ TEST(AuthorizationRulesTest, CoverEveryActionOfTheTableWithItsSides) {
     kinds[rpc.name] = rpc.kind;
     if (rpc.kind != Kind::kList && rpc.kind != Kind::kRead) ++changes;
   }
+  std::map<std::string, EvidenceKind> evidence_kinds;
+  for (const EvidenceRpc& rpc : EvidenceRpcs()) {
+    evidence_kinds[rpc.name] = rpc.kind;
+    // Upload moves bytes; the change it leads to (UPLOAD_ITEM) is the node's, not a table row.
+    if ((rpc.kind == EvidenceKind::kReceiving || rpc.kind == EvidenceKind::kEither) &&
+        std::string(rpc.name) != "Upload") {
+      ++changes;
+    }
+  }
   int rows = 0;
   for (const workflow::ActionRow& row : workflow::ActionTable()) {
-    if (row.service != "comity.v1.RequestService") continue;  // evidence_service_test's
     ++rows;
+    if (row.service == "comity.v1.EvidenceService") {
+      auto it = evidence_kinds.find(row.method);
+      ASSERT_NE(it, evidence_kinds.end()) << row.method << " is served but not exercised here";
+      const EvidenceKind want =
+          row.requesting && row.receiving ? EvidenceKind::kEither : EvidenceKind::kReceiving;
+      EXPECT_EQ(static_cast<int>(it->second), static_cast<int>(want)) << row.method;
+      continue;
+    }
     auto it = kinds.find(row.method);
     ASSERT_NE(it, kinds.end()) << row.method << " is served but not exercised here";
     const Kind want = row.action == v1::CREATE          ? Kind::kCreate
@@ -354,6 +503,22 @@ TEST_F(AuthorizationTest, EveryRoleEveryRpcEveryRelation) {
       }
     }
   }
+  for (const EvidenceRpc& rpc : EvidenceRpcs()) {
+    for (const char* a : kAuthorities) {
+      for (const char* role : kRoles) {
+        const std::string principal = Principal(a, role);
+        const std::string name = WithPackage();
+        grpc::ClientContext ctx;
+        grpc::Status s = rpc.call(*evidence_[principal], &ctx, name);
+        const StatusCode want = EvidenceExpected(rpc, role, relation_of.at(a));
+        denied += want == StatusCode::PERMISSION_DENIED;
+        hidden += want == StatusCode::NOT_FOUND;
+        EXPECT_EQ(s.error_code(), want)
+            << rpc.name << " by " << principal << ": " << s.error_message();
+        ++cells;
+      }
+    }
+  }
   // DirectoryService: members read it; only an admin of an authority changes its entry.
   for (const DirectoryRpc& rpc : DirectoryRpcs()) {
     for (const char* a : kAuthorities) {
@@ -371,7 +536,7 @@ TEST_F(AuthorizationTest, EveryRoleEveryRpcEveryRelation) {
       }
     }
   }
-  EXPECT_EQ(cells, (24 + 4) * 3 * 5);
+  EXPECT_EQ(cells, (24 + 7 + 4) * 3 * 5);
   // Every refusal is counted and written to the security log, without case contents.
   EXPECT_EQ(server_->security_log().permission_denied(), denied);
   EXPECT_EQ(server_->security_log().not_found(), hidden);
