@@ -18,14 +18,12 @@
 #include "absl/time/clock.h"
 #include "clients/cli/commands.h"
 #include "clients/cli/format.h"
+#include "clients/cli/transfer.h"
 #include "comity/v1/evidence.grpc.pb.h"
 #include "common/sha256.h"
 
 namespace comity::cli {
 namespace {
-
-constexpr size_t kChunkBytes = 4 << 20;
-constexpr int kWindow = 3;  // chunks sent ahead of their acks
 
 // Transfers run as long as they need: their call has no deadline, only the caller's identity.
 std::unique_ptr<grpc::ClientContext> TransferCall(const Context& ctx) {
@@ -68,79 +66,6 @@ class Progress {
   absl::Time shown_ = absl::InfinitePast();
 };
 
-// SHA-256 (hex) and size of a file, read in chunks.
-absl::Status HashFile(const std::string& path, std::string* sha256, int64_t* size) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  Sha256Stream hash;
-  std::string buf(kChunkBytes, '\0');
-  *size = 0;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const std::streamsize n = in.gcount();
-    if (n <= 0) break;
-    hash.Update(absl::string_view(buf.data(), static_cast<size_t>(n)));
-    *size += n;
-  }
-  *sha256 = ToHex(hash.Finish());
-  return absl::OkStatus();
-}
-
-// Uploads `path` as `item` from the durable offset `from`.
-int UploadItem(const Context& ctx, v1::EvidenceService::Stub& stub, const std::string& package,
-               const std::string& item, const std::string& path, int64_t from, int64_t size) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return PrintError(absl::NotFoundError(absl::StrCat("cannot read ", path)));
-  in.seekg(from);
-  auto call = TransferCall(ctx);
-  auto stream = stub.Upload(call.get());
-  Progress progress(item, size, from);
-  int64_t at = from;
-  int in_flight = 0;
-  bool first = true;
-  bool broken = false;
-  v1::UploadAck ack;
-  std::string buf(kChunkBytes, '\0');
-  while (at < size && !broken) {
-    in.read(buf.data(), static_cast<std::streamsize>(std::min<int64_t>(kChunkBytes, size - at)));
-    const std::streamsize n = in.gcount();
-    if (n <= 0) {
-      return PrintError(absl::DataLossError(absl::StrCat(path, " ended before ", size, " bytes")));
-    }
-    v1::UploadChunk chunk;
-    if (first) chunk.set_package(package);
-    first = false;
-    chunk.set_item(item);
-    chunk.set_offset(at);
-    chunk.set_data(buf.data(), static_cast<size_t>(n));
-    chunk.set_sha256(ToHex(Sha256(chunk.data())));
-    if (!stream->Write(chunk)) {
-      broken = true;
-      break;
-    }
-    at += n;
-    if (++in_flight >= kWindow) {
-      if (!stream->Read(&ack)) {
-        broken = true;
-        break;
-      }
-      --in_flight;
-      progress.Show(ack.durable_bytes());
-    }
-  }
-  stream->WritesDone();
-  while (stream->Read(&ack)) progress.Show(ack.durable_bytes(), ack.complete());
-  grpc::Status status = stream->Finish();
-  if (!status.ok()) {
-    std::cerr << "\n";
-    return PrintError(status);
-  }
-  if (!ack.complete()) {
-    return PrintError(absl::DataLossError(absl::StrCat("the node did not confirm ", item)));
-  }
-  return 0;
-}
-
 int Upload(Context& ctx, const Args& args) {
   if (args.positional().size() < 2) return UsageError("expected REQUEST FILE...");
   const std::string request = RequestName(args.positional()[0]);
@@ -157,7 +82,9 @@ int Upload(Context& ctx, const Args& args) {
     item->set_category(v1::DataCategory(*category));
     std::string sha256;
     int64_t size = 0;
-    if (absl::Status s = HashFile(path, &sha256, &size); !s.ok()) return PrintError(s);
+    if (!HashFile(path, &sha256, &size)) {
+      return PrintError(absl::NotFoundError(absl::StrCat("cannot read ", path)));
+    }
     item->set_sha256(sha256);
     item->set_size_bytes(size);
   }
@@ -196,11 +123,12 @@ int Upload(Context& ctx, const Args& args) {
   for (int i = 0; i < status.items_size(); ++i) {
     const v1::ItemStatus& item = status.items(i);
     if (item.complete()) continue;
-    if (int rc = UploadItem(ctx, *stub, package.name(), item.item(), paths[i], item.durable_bytes(),
-                            item.size_bytes());
-        rc != 0) {
-      return rc;
-    }
+    Progress progress(item.item(), item.size_bytes(), item.durable_bytes());
+    auto call = TransferCall(ctx);
+    grpc::Status sent =
+        UploadFile(*stub, call.get(), package.name(), item.item(), paths[i], item.durable_bytes(),
+                   item.size_bytes(), [&](int64_t done, bool last) { progress.Show(done, last); });
+    if (!sent.ok()) return PrintError(sent);
   }
   const std::string number = package.name().substr(package.name().rfind('/') + 1);
   if (ctx.id_only) {
@@ -261,54 +189,6 @@ int Status(Context& ctx, const Args& args) {
   return 0;
 }
 
-// Downloads one item into `path`, resuming after the bytes already there; then checks the whole
-// file's digest.
-int DownloadItem(const Context& ctx, v1::EvidenceService::Stub& stub, const std::string& package,
-                 const v1::PackageItem& item, const std::string& path) {
-  std::error_code ec;
-  int64_t have = std::filesystem::exists(path, ec)
-                     ? static_cast<int64_t>(std::filesystem::file_size(path, ec))
-                     : 0;
-  if (have > item.size_bytes()) have = 0;  // not a prefix of this item: start again
-  if (have < item.size_bytes()) {
-    std::ofstream out(
-        path, have > 0 ? std::ios::binary | std::ios::app : std::ios::binary | std::ios::trunc);
-    if (!out) return PrintError(absl::UnavailableError(absl::StrCat("cannot write ", path)));
-    v1::DownloadRequest req;
-    req.set_name(package);
-    req.set_item(item.name());
-    req.set_offset(have);
-    auto call = TransferCall(ctx);
-    auto reader = stub.Download(call.get(), req);
-    Progress progress(item.name(), item.size_bytes(), have);
-    v1::DownloadChunk chunk;
-    while (reader->Read(&chunk)) {
-      if (chunk.offset() != have || ToHex(Sha256(chunk.data())) != chunk.sha256()) {
-        call->TryCancel();
-        return PrintError(absl::DataLossError(
-            absl::StrCat("the chunk at ", chunk.offset(), " of ", item.name(),
-                         " arrived damaged or out of place; run the download again")));
-      }
-      out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
-      have += static_cast<int64_t>(chunk.data().size());
-      progress.Show(have);
-    }
-    out.flush();
-    if (grpc::Status s = reader->Finish(); !s.ok()) return PrintError(s);
-    progress.Show(have, true);
-  }
-  std::string sha256;
-  int64_t size = 0;
-  if (absl::Status s = HashFile(path, &sha256, &size); !s.ok()) return PrintError(s);
-  if (sha256 != item.sha256() || size != item.size_bytes()) {
-    std::filesystem::rename(path, path + ".mismatch", ec);
-    return PrintError(
-        absl::DataLossError(absl::StrCat(item.name(), " hashes to ", sha256, ", not the delivered ",
-                                         item.sha256(), "; kept as ", path, ".mismatch")));
-  }
-  return 0;
-}
-
 int Download(Context& ctx, const Args& args) {
   if (args.positional().size() != 2) return UsageError("expected REQUEST PACKAGE");
   auto stub = v1::EvidenceService::NewStub(ctx.channel);
@@ -323,7 +203,11 @@ int Download(Context& ctx, const Args& args) {
   std::filesystem::create_directories(dir, ec);
   for (const v1::PackageItem& item : package.items()) {
     const std::string path = (std::filesystem::path(dir) / item.name()).string();
-    if (int rc = DownloadItem(ctx, *stub, package.name(), item, path); rc != 0) return rc;
+    Progress progress(item.name(), item.size_bytes(), 0);
+    grpc::Status got = DownloadFile(
+        *stub, [&ctx] { return TransferCall(ctx); }, package.name(), item, path,
+        [&](int64_t done, bool last) { progress.Show(done, last); });
+    if (!got.ok()) return PrintError(got);
     if (!ctx.id_only && !ctx.json) std::cout << path << "  " << item.sha256() << "  verified\n";
   }
   return 0;

@@ -538,14 +538,15 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
 
 EvidenceService::EvidenceService(const Identifier* identifier, workflow::Engine* engine,
                                  const workflow::Reader* reader, evidence::ChunkStore* chunks,
-                                 SecurityLog* log, bool record_reads)
+                                 SecurityLog* log, bool record_reads, int64_t quota_bytes)
     : ParsedService("comity.v1.EvidenceService"),
       identifier_(identifier),
       engine_(engine),
       reader_(reader),
       chunks_(chunks),
       log_(log),
-      record_reads_(record_reads) {
+      record_reads_(record_reads),
+      quota_bytes_(quota_bytes) {
   AddUnary("CreatePackage", this, &EvidenceService::CreatePackage);
   AddUnary("GetPackage", this, &EvidenceService::GetPackage);
   AddUnary("ListPackages", this, &EvidenceService::ListPackages);
@@ -555,11 +556,47 @@ EvidenceService::EvidenceService(const Identifier* identifier, workflow::Engine*
   AddUnary("ErasePackage", this, &EvidenceService::ErasePackage);
 }
 
+absl::Status EvidenceService::CheckQuota(const workflow::Caller& caller,
+                                         const v1::CreatePackageRequest& req) const {
+  if (quota_bytes_ <= 0) return absl::OkStatus();
+  int64_t declared = 0;
+  for (const v1::PackageItem& item : req.items()) {
+    if (item.size_bytes() > 0) declared += item.size_bytes();
+  }
+  absl::StatusOr<int64_t> held = reader_->EvidenceBytes(caller.authority);
+  if (!held.ok()) return held.status();
+  if (*held + declared > quota_bytes_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        caller.authority, " holds ", *held, " bytes of evidence; this package's ", declared,
+        " bytes would pass its quota of ", quota_bytes_,
+        " bytes (evidence_quota_mb): erase packages it no longer needs, or ask the node's "
+        "operator to raise the quota"));
+  }
+  return absl::OkStatus();
+}
+
 void EvidenceService::CreatePackage(grpc::CallbackServerContext* ctx,
                                     const v1::CreatePackageRequest* req, v1::EvidencePackage* reply,
                                     UnaryCall* call) {
+  const char* method = "/comity.v1.EvidenceService/CreatePackage";
+  // The quota is looked at only for a caller the request's record lets act on it, so it tells
+  // nothing to anyone else; the engine then decides the rest as for any change. (Two packages
+  // created at once may each fit alone: the quota is held to within one package.)
+  if (quota_bytes_ > 0) {
+    absl::StatusOr<workflow::Caller> caller = identifier_->Identify(*ctx);
+    if (caller.ok()) {
+      absl::StatusOr<v1::Request> record = reader_->Get(*caller, req->parent());
+      if (record.ok() && auth::AuthorizeAction(*caller, *record).ok()) {
+        if (absl::Status q = CheckQuota(*caller, *req); !q.ok()) {
+          if (absl::Status s = log_->Start(); !s.ok()) q = s;
+          log_->Finish(call, *ctx, method, q);
+          return;
+        }
+      }
+    }
+  }
   AnswerChange(
-      ctx, *identifier_, *log_, "/comity.v1.EvidenceService/CreatePackage", *req, call, *engine_,
+      ctx, *identifier_, *log_, method, *req, call, *engine_,
       [req](workflow::Caller caller) {
         return PackageCommand(v1::CREATE_PACKAGE, std::move(caller),
                               std::make_shared<v1::CreatePackageRequest>(*req), req->parent());

@@ -22,9 +22,10 @@ class EvidenceService final : public ParsedService {
  public:
   // With `record_reads`, GetPackage, ListPackages and GetUploadStatus are ACCESS entries, as
   // GetRequest is. Downloads are always recorded (DOWNLOAD).
+  // `quota_bytes`: the evidence each authority may hold (0: no quota).
   EvidenceService(const Identifier* identifier, workflow::Engine* engine,
                   const workflow::Reader* reader, evidence::ChunkStore* chunks, SecurityLog* log,
-                  bool record_reads);
+                  bool record_reads, int64_t quota_bytes);
 
   void CreatePackage(grpc::CallbackServerContext* ctx, const v1::CreatePackageRequest* req,
                      v1::EvidencePackage* reply, UnaryCall* call);
@@ -50,6 +51,9 @@ class EvidenceService final : public ParsedService {
 
  private:
   friend class UploadReactor;
+  // RESOURCE_EXHAUSTED if the package would take the caller's authority past its quota.
+  absl::Status CheckQuota(const workflow::Caller& caller,
+                          const v1::CreatePackageRequest& req) const;
   friend class DownloadReactor;
 
   const Identifier* const identifier_;
@@ -58,6 +62,7 @@ class EvidenceService final : public ParsedService {
   evidence::ChunkStore* const chunks_;
   SecurityLog* const log_;
   const bool record_reads_;
+  const int64_t quota_bytes_;
   std::unique_ptr<WorkerPool> pool_ = std::make_unique<WorkerPool>(4);
 };
 

@@ -23,6 +23,7 @@ constexpr char kPreserved[] = "preserved";
 constexpr char kPending[] = "pending";
 constexpr char kComplied[] = "complied";
 constexpr char kDeliveryMicros[] = "delivery_micros";
+constexpr char kEvidenceBytes[] = "evidence_bytes";  // a Statistics field, as the names above
 constexpr char kTypePrefix[] = "type/";
 constexpr char kGroundPrefix[] = "ground/";
 
@@ -119,7 +120,22 @@ Figures CountedFigures(const v1::Request& record) {
       out[storage::CounterKey(scope.name, scope.side, record.instrument(), figure)] += amount;
     }
   }
+  // The evidence the receiving authority holds for it (its quota): the declared bytes of the
+  // packages not erased.
+  int64_t evidence = 0;
+  for (const v1::EvidencePackage& p : record.packages()) {
+    if (p.state() == v1::ERASED) continue;
+    for (const v1::PackageItem& item : p.items()) evidence += item.size_bytes();
+  }
+  if (evidence > 0) {
+    out[storage::CounterKey(record.requested_authority(), storage::kReceivingCode,
+                            record.instrument(), kEvidenceBytes)] += evidence;
+  }
   return out;
+}
+
+int64_t EvidenceBytesOf(const std::string& figure, int64_t amount) {
+  return figure == kEvidenceBytes ? amount : 0;
 }
 
 Figures FigureDelta(const Figures& before, const Figures& after) {

@@ -37,6 +37,8 @@ std::set<std::string> DerivedKeys(const std::string& id, const v1::Request& reco
 // is submitted.
 using Figures = std::map<std::string, int64_t>;
 Figures CountedFigures(const v1::Request& record);
+// `amount` if `figure` is the evidence bytes a receiving authority holds, else 0.
+int64_t EvidenceBytesOf(const std::string& figure, int64_t amount);
 
 // `after` - `before`, without the zeros: what a change adds to the counters.
 Figures FigureDelta(const Figures& before, const Figures& after);

@@ -566,6 +566,28 @@ absl::StatusOr<v1::Statistics> Reader::Statistics(const Caller& caller,
   return out;
 }
 
+absl::StatusOr<int64_t> Reader::EvidenceBytes(const std::string& authority) const {
+  int64_t total = 0;
+  absl::Status bad_counter;
+  absl::Status s = store_->Scan(
+      Column::kCounters, storage::CounterPrefix(authority, storage::kReceivingCode), "",
+      [&](absl::string_view key, absl::string_view value) {
+        std::string scope, instrument, figure;
+        char side;
+        int64_t amount;
+        if (!storage::ParseCounterKey(key, &scope, &side, &instrument, &figure) ||
+            !storage::DecodeCounter(value, &amount)) {
+          bad_counter = absl::DataLossError(absl::StrCat("counter ", Echo(key), " is corrupt"));
+          return false;
+        }
+        total += EvidenceBytesOf(figure, amount);
+        return true;
+      });
+  if (!s.ok()) return s;
+  if (!bad_counter.ok()) return bad_counter;
+  return total;
+}
+
 std::string Reader::StoredRange(uint64_t begin, uint64_t end, absl::Status* status) const {
   if (begin >= end) return audit::EmptyRoot();
   // Largest aligned perfect subtrees, left to right, then folded right to left.

@@ -30,6 +30,9 @@ class Reader {
   // the counters the engine keeps with each change: the cost does not grow with the requests.
   absl::StatusOr<v1::Statistics> Statistics(const Caller& caller,
                                             const v1::GetStatisticsRequest& query) const;
+  // The declared bytes of the evidence packages `authority` (authorities/<id>) holds as the
+  // receiving side, not erased: what its quota bounds.
+  absl::StatusOr<int64_t> EvidenceBytes(const std::string& authority) const;
 
   // Adds to each entry of `trail` below `size` its inclusion proof in the Merkle log of `size`
   // leaves (which must be durable). DATA_LOSS if a stored node is missing.

@@ -89,6 +89,7 @@ class EvidenceTest : public ::testing::Test {
     config::v1::ServerConfig config = comity::testing::TestServerConfig(dir_.path());
     config.set_timer_period_ms(-1);
     config.set_evidence_reserve_mb(1);
+    config.set_evidence_quota_mb(quota_mb_);
     server::Server::Options options;
     options.security_log = &log_;
     options.free_bytes = [this]() -> absl::StatusOr<uint64_t> { return free_; };
@@ -246,6 +247,7 @@ class EvidenceTest : public ::testing::Test {
   TempDir dir_;
   std::ostringstream log_;
   uint64_t free_ = uint64_t{1} << 40;
+  int64_t quota_mb_ = 0;
   std::unique_ptr<server::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::RequestService::Stub> requests_;
@@ -448,6 +450,37 @@ TEST_F(EvidenceTest, BadChunksAndWrongCallersAreRefusedWithTheRuleAndNothingPart
   EXPECT_EQ(package.state(), v1::ERASED);
   EXPECT_EQ(evidence_->ErasePackage(As(kGreta).get(), erase, &package).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(EvidenceTest, AnAuthorityQuotaRefusesAPackageThatWouldPassItUntilSpaceIsErased) {
+  quota_mb_ = 3;
+  Restart();
+  const std::string request = InExecution();
+  const std::string two = Bytes(2 << 20, 'x');
+  v1::EvidencePackage first, second;
+  ASSERT_TRUE(Create(kGreta, request, {{"one.bin", two}}, &first).ok());
+  grpc::Status over = Create(kGreta, request, {{"two.bin", two}}, &second);
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(absl::StrContains(over.error_message(), "authorities/DE-BFJ holds 2097152 bytes"))
+      << over.error_message();
+  EXPECT_TRUE(absl::StrContains(over.error_message(), "evidence_quota_mb"));
+  // A caller who may not see the request learns nothing of the quota.
+  EXPECT_EQ(Create(kBinh, request, {{"two.bin", two}}, &second).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  v1::GetStatisticsRequest stats_req;
+  stats_req.set_side(v1::RECEIVING);
+  v1::Statistics stats;
+  ASSERT_TRUE(audit_->GetStatistics(As(kGreta).get(), stats_req, &stats).ok());
+  EXPECT_EQ(stats.evidence_bytes(), 2u << 20);
+
+  v1::ErasePackageRequest erase;
+  erase.set_name(first.name());
+  erase.set_reasons("declared in error");
+  ASSERT_TRUE(evidence_->ErasePackage(As(kGreta).get(), erase, &first).ok());
+  ASSERT_TRUE(audit_->GetStatistics(As(kGreta).get(), stats_req, &stats).ok());
+  EXPECT_EQ(stats.evidence_bytes(), 0u);
+  EXPECT_TRUE(Create(kGreta, request, {{"two.bin", two}}, &second).ok());
 }
 
 }  // namespace
