@@ -97,8 +97,10 @@ std::string IdempotencyKey(absl::string_view principal, absl::string_view reques
 std::string TlogNodeKey(int level, uint64_t index);
 
 // kEvidence: an evidence package's chunks by item and offset, and each item's upload progress:
-//   <request id>/<package, 6 digits>/<item index, 4 digits>/c<end, 20 digits> -> sealed chunk
-//   <request id>/<package, 6 digits>/<item index, 4 digits>/p -> durable bytes, decimal
+//   <request id>/<package, 6 digits>/<item index, 4 digits>/c<end, 20 digits>
+//       -> "<offset> <length>" of the sealed chunk in the item's file, decimal
+//   <request id>/<package, 6 digits>/<item index, 4 digits>/p
+//       -> "<durable bytes> <file bytes they take>", decimal
 // A chunk is keyed by the offset it ends at, so a seek to just past an offset finds the chunk
 // that holds it. kEvidenceKeys: <request id>/<package, 6 digits> -> the wrapped data key.
 std::string PackagePrefix(absl::string_view request_id, int package);

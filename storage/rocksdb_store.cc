@@ -376,16 +376,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& dir,
   for (const auto& [column, name] : kColumnNames) {
     descriptors.emplace_back(name, cf_options);
     if (column == Column::kEvidence) {
-      // Chunks of up to 4 MiB, already encrypted: kept in blob files, so compactions move only
-      // the keys, and not compressed. Erased packages' blobs are collected as compactions pass.
-      rocksdb::ColumnFamilyOptions& evidence = descriptors.back().options;
-      evidence.enable_blob_files = true;
-      evidence.min_blob_size = 4096;
-      evidence.blob_compression_type = rocksdb::kNoCompression;
-      evidence.enable_blob_garbage_collection = true;
       // Insert hints break a range deletion's insert into the memtable (an assertion in
       // InlineSkipList::Insert); these keys gain nothing from them.
-      evidence.memtable_insert_with_hint_prefix_extractor = nullptr;
+      descriptors.back().options.memtable_insert_with_hint_prefix_extractor = nullptr;
     }
     if (column == Column::kCounters) {
       descriptors.back().options.merge_operator = std::make_shared<CounterAdd>();

@@ -27,7 +27,7 @@ enum class Column {
   kMeta,          // schema version, node identity, directory
   kTlog,          // Merkle log nodes: <level u8><index u64 big-endian> -> SHA-256
   kCounters,      // figures kept per authority: int64 sums, written as deltas (WriteSet::Add)
-  kEvidence,      // evidence packages' encrypted chunks and upload progress (in blob files)
+  kEvidence,      // where evidence chunks lie in their files, and each item's upload progress
   kEvidenceKeys,  // each evidence package's data key, wrapped by the node's key
 };
 inline constexpr int kColumnCount = 9;

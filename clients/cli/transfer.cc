@@ -93,6 +93,23 @@ grpc::Status DownloadFile(v1::EvidenceService::Stub& stub,
                      ? static_cast<int64_t>(std::filesystem::file_size(path, ec))
                      : 0;
   if (have > item.size_bytes()) have = 0;  // not a prefix of this item: start again
+  // The whole file's digest, as it grows: the bytes already there first.
+  Sha256Stream whole;
+  if (have > 0) {
+    std::ifstream in(path, std::ios::binary);
+    std::string buf(kTransferChunkBytes, '\0');
+    int64_t read = 0;
+    while (in && read < have) {
+      in.read(buf.data(),
+              static_cast<std::streamsize>(std::min<int64_t>(kTransferChunkBytes, have - read)));
+      if (in.gcount() <= 0) break;
+      whole.Update(absl::string_view(buf.data(), static_cast<size_t>(in.gcount())));
+      read += in.gcount();
+    }
+    if (read != have) {
+      return Local(grpc::StatusCode::UNAVAILABLE, absl::StrCat("cannot read ", path));
+    }
+  }
   if (have < item.size_bytes()) {
     std::ofstream out(
         path, have > 0 ? std::ios::binary | std::ios::app : std::ios::binary | std::ios::trunc);
@@ -113,19 +130,17 @@ grpc::Status DownloadFile(v1::EvidenceService::Stub& stub,
                                   " arrived damaged or out of place; run the download again"));
       }
       out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
+      whole.Update(chunk.data());
       have += static_cast<int64_t>(chunk.data().size());
       if (progress) progress(have, false);
     }
     out.flush();
+    if (!out) return Local(grpc::StatusCode::UNAVAILABLE, absl::StrCat("cannot write ", path));
     if (grpc::Status s = reader->Finish(); !s.ok()) return s;
     if (progress) progress(have, true);
   }
-  std::string sha256;
-  int64_t size = 0;
-  if (!HashFile(path, &sha256, &size)) {
-    return Local(grpc::StatusCode::UNAVAILABLE, absl::StrCat("cannot read ", path));
-  }
-  if (sha256 != item.sha256() || size != item.size_bytes()) {
+  const std::string sha256 = ToHex(whole.Finish());
+  if (sha256 != item.sha256() || have != item.size_bytes()) {
     std::filesystem::rename(path, path + ".mismatch", ec);
     return Local(grpc::StatusCode::DATA_LOSS,
                  absl::StrCat(item.name(), " hashes to ", sha256, ", not the delivered ",

@@ -1,12 +1,20 @@
 #include "services/evidence/chunk_store.h"
 
+#include <fcntl.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <utility>
+#include <vector>
 
 #include "absl/hash/hash.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/sha256.h"
 #include "services/evidence/crypto.h"
 #include "storage/keys.h"
@@ -19,6 +27,67 @@ using storage::Column;
 constexpr char kWrapLabel[] = "comity evidence data key ";
 
 std::string WrapAad(const std::string& key_key) { return absl::StrCat(kWrapLabel, key_key); }
+
+// An index value: two decimal numbers (a chunk's place and length in its file, or an item's
+// durable bytes and the file bytes they take).
+std::string EncodePair(uint64_t a, uint64_t b) { return absl::StrCat(a, " ", b); }
+bool DecodePair(absl::string_view value, uint64_t* a, uint64_t* b) {
+  std::vector<absl::string_view> parts = absl::StrSplit(value, ' ');
+  return parts.size() == 2 && absl::SimpleAtoi(parts[0], a) && absl::SimpleAtoi(parts[1], b);
+}
+
+// A failed file operation: RESOURCE_EXHAUSTED for a full disk (the upload resumes once space is
+// freed), UNAVAILABLE otherwise. Nothing is acknowledged either way.
+absl::Status FileError(const std::string& what, const std::string& path, int err,
+                       uint64_t durable) {
+  if (err == ENOSPC || err == EDQUOT) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the node's disk is full (", what, " ", path,
+        "): nothing was written; the upload resumes from ", durable, " once space is freed"));
+  }
+  return absl::UnavailableError(absl::StrCat("cannot ", what, " ", path, ": ", std::strerror(err)));
+}
+
+// Writes all of `data` at `at` in `fd`, then syncs the file's data; 0 or the errno.
+int WriteAt(int fd, absl::string_view data, uint64_t at) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n =
+        pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(at + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return fdatasync(fd) == 0 ? 0 : errno;
+}
+
+// Reads `length` bytes at `at` of `fd`; false if the file ends first or cannot be read.
+bool ReadAt(int fd, uint64_t at, uint64_t length, std::string* out) {
+  out->resize(length);
+  size_t got = 0;
+  while (got < length) {
+    const ssize_t n = pread(fd, out->data() + got, length - got, static_cast<off_t>(at + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Syncs the directory `dir` and its parents up to `top`, so that files made in them survive a
+// crash; 0 or the errno.
+int SyncDirs(std::filesystem::path dir, const std::filesystem::path& top) {
+  for (;;) {
+    const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    const int err = fsync(fd) == 0 ? 0 : errno;
+    close(fd);
+    if (err != 0 || dir == top || !dir.has_parent_path()) return err;
+    dir = dir.parent_path();
+  }
+}
 
 }  // namespace
 
@@ -37,16 +106,32 @@ absl::Mutex& ChunkStore::LockOf(const std::string& request_id, int package) cons
   return locks_[absl::HashOf(request_id, package) % locks_.size()];
 }
 
-absl::StatusOr<uint64_t> ChunkStore::Durable(const ItemRef& item) const {
+std::string ChunkStore::PackageDir(const std::string& request_id, int package) const {
+  return absl::StrFormat("%s/%s/%06d", options_.dir, request_id, package);
+}
+
+std::string ChunkStore::ItemFile(const ItemRef& item) const {
+  return absl::StrFormat("%s/%04d", PackageDir(item.request_id, item.package), item.item);
+}
+
+absl::Status ChunkStore::Progress(const ItemRef& item, uint64_t* durable,
+                                  uint64_t* file_end) const {
+  *durable = 0;
+  *file_end = 0;
   absl::StatusOr<std::string> progress = store_->Get(
       Column::kEvidence, storage::ProgressKey(item.request_id, item.package, item.item));
-  if (absl::IsNotFound(progress.status())) return 0;
+  if (absl::IsNotFound(progress.status())) return absl::OkStatus();
   if (!progress.ok()) return progress.status();
-  uint64_t durable = 0;
-  if (!absl::SimpleAtoi(*progress, &durable)) {
+  if (!DecodePair(*progress, durable, file_end)) {
     return absl::DataLossError(absl::StrCat("the upload progress of item ", item.item,
                                             " of package ", item.package, " is unreadable"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> ChunkStore::Durable(const ItemRef& item) const {
+  uint64_t durable = 0, file_end = 0;
+  if (absl::Status s = Progress(item, &durable, &file_end); !s.ok()) return s;
   return durable;
 }
 
@@ -80,12 +165,12 @@ absl::StatusOr<uint64_t> ChunkStore::Append(const ItemRef& item, uint64_t offset
   }
   absl::MutexLock lock(&LockOf(item.request_id, item.package));
   if (absl::Status s = still_open(); !s.ok()) return s;
-  absl::StatusOr<uint64_t> durable = Durable(item);
-  if (!durable.ok()) return durable.status();
-  if (offset != *durable) {
+  uint64_t durable = 0, file_end = 0;
+  if (absl::Status s = Progress(item, &durable, &file_end); !s.ok()) return s;
+  if (offset != durable) {
     return absl::FailedPreconditionError(absl::StrCat("the chunk starts at ", offset,
-                                                      " but the item's next byte is ", *durable,
-                                                      ": resume from ", *durable));
+                                                      " but the item's next byte is ", durable,
+                                                      ": resume from ", durable));
   }
   if (options_.free_bytes) {
     absl::StatusOr<uint64_t> free = options_.free_bytes();
@@ -93,7 +178,7 @@ absl::StatusOr<uint64_t> ChunkStore::Append(const ItemRef& item, uint64_t offset
     if (*free < options_.reserve_bytes + 2 * data.size()) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "the node's disk is nearly full (", *free, " bytes free, ", options_.reserve_bytes,
-          " kept in reserve): nothing was written; the upload resumes from ", *durable,
+          " kept in reserve): nothing was written; the upload resumes from ", durable,
           " once space is freed"));
     }
   }
@@ -103,10 +188,27 @@ absl::StatusOr<uint64_t> ChunkStore::Append(const ItemRef& item, uint64_t offset
   std::string chunk_key = storage::ChunkKey(item.request_id, item.package, item.item, end);
   absl::StatusOr<std::string> sealed = Seal(*key, chunk_key, data);
   if (!sealed.ok()) return sealed.status();
+
+  // The sealed bytes, synced, where the index's coverage of the file ends (bytes a crash left past
+  // it are overwritten); then their index entry, committed.
+  const std::string dir = PackageDir(item.request_id, item.package);
+  const std::string path = ItemFile(item);
+  std::error_code ec;
+  const bool made = !std::filesystem::exists(path, ec);
+  if (made) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return FileError("make", dir, ec.value(), durable);
+  }
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return FileError("open", path, errno, durable);
+  int err = WriteAt(fd, *sealed, file_end);
+  close(fd);
+  if (err == 0 && made) err = SyncDirs(dir, options_.dir);
+  if (err != 0) return FileError("write", path, err, durable);
   storage::WriteSet w;
-  w.Put(Column::kEvidence, std::move(chunk_key), *std::move(sealed));
+  w.Put(Column::kEvidence, std::move(chunk_key), EncodePair(file_end, sealed->size()));
   w.Put(Column::kEvidence, storage::ProgressKey(item.request_id, item.package, item.item),
-        absl::StrCat(end));
+        EncodePair(end, file_end + sealed->size()));
   if (absl::Status s = store_->Commit(w); !s.ok()) return s;
   return end;
 }
@@ -115,15 +217,34 @@ absl::Status ChunkStore::Read(const ItemRef& item, uint64_t offset, const ReadFn
   absl::StatusOr<std::string> key = DataKey(item.request_id, item.package, /*create=*/false);
   if (!key.ok()) return key.status();
   const std::string prefix = storage::ChunkPrefix(item.request_id, item.package, item.item);
+  const std::string path = ItemFile(item);
   std::unique_ptr<storage::Cursor> cursor = store_->NewCursor(Column::kEvidence, prefix);
+  int fd = -1;
+  struct Closer {
+    const int& fd;
+    ~Closer() {
+      if (fd >= 0) close(fd);
+    }
+  } closer{fd};
   // The first chunk ending after `offset` holds it.
   cursor->Seek(storage::ChunkKey(item.request_id, item.package, item.item, offset + 1));
+  std::string sealed;
   for (; cursor->Valid(); cursor->Next()) {
-    uint64_t end = 0;
-    if (!storage::ParseChunkKey(cursor->key(), prefix, &end)) {
-      return absl::DataLossError("an evidence chunk's key is malformed");
+    uint64_t end = 0, at = 0, length = 0;
+    if (!storage::ParseChunkKey(cursor->key(), prefix, &end) ||
+        !DecodePair(cursor->value(), &at, &length) || length < kSealOverhead ||
+        length > kMaxChunkBytes + kSealOverhead) {
+      return absl::DataLossError("an evidence chunk's index entry is malformed");
     }
-    absl::StatusOr<std::string> bytes = Open(*key, cursor->key(), cursor->value());
+    if (fd < 0 && (fd = open(path.c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
+      return absl::DataLossError(
+          absl::StrCat("the evidence file ", path, " cannot be opened: ", std::strerror(errno)));
+    }
+    if (!ReadAt(fd, at, length, &sealed)) {
+      return absl::DataLossError(
+          absl::StrCat("the evidence file ", path, " ends before the chunk its index names"));
+    }
+    absl::StatusOr<std::string> bytes = Open(*key, cursor->key(), sealed);
     if (!bytes.ok()) {
       return absl::DataLossError(
           absl::StrCat("the chunk of item ", item.item, " ending at ", end,
@@ -153,7 +274,10 @@ absl::Status ChunkStore::Reset(const ItemRef& item) {
   const std::string prefix = storage::ItemPrefix(item.request_id, item.package, item.item);
   storage::WriteSet w;
   w.DeleteRange(Column::kEvidence, prefix, storage::PrefixEnd(prefix));
-  return store_->Commit(w);
+  if (absl::Status s = store_->Commit(w); !s.ok()) return s;
+  std::error_code ec;
+  std::filesystem::remove(ItemFile(item), ec);  // unindexed now: overwritten if it stays
+  return absl::OkStatus();
 }
 
 absl::Status ChunkStore::Purge(const std::string& request_id, int package) {
@@ -164,6 +288,12 @@ absl::Status ChunkStore::Purge(const std::string& request_id, int package) {
   w.DeleteRange(Column::kEvidence, prefix, storage::PrefixEnd(prefix));
   w.Delete(Column::kEvidenceKeys, key_key);
   if (absl::Status s = store_->Commit(w); !s.ok()) return s;
+  std::error_code ec;
+  std::filesystem::remove_all(PackageDir(request_id, package), ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot remove ", PackageDir(request_id, package), ": ", ec.message()));
+  }
   return store_->Scrub(Column::kEvidenceKeys, key_key, storage::PrefixEnd(key_key));
 }
 

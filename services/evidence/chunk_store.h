@@ -1,13 +1,21 @@
 #ifndef COMITY_SERVICES_EVIDENCE_CHUNK_STORE_H_
 #define COMITY_SERVICES_EVIDENCE_CHUNK_STORE_H_
 
-// The bytes of evidence packages in the node's store (DESIGN.md §12): each item's chunks sealed
-// under the package's data key (AES-256-GCM, a fresh nonce per chunk, bound to its package, item
-// and offset), the data key wrapped by the node's key. Each chunk is durable, with the item's
-// progress, before Append returns. Destroying the data key erases the package.
+// The bytes of evidence packages (DESIGN.md §12): each item's chunks sealed under the package's
+// data key (AES-256-GCM, a fresh nonce per chunk, bound to its package, item and offset), the
+// data key wrapped by the node's key. Destroying the data key erases the package.
 //
-// Writes go straight to the store, beside the engine: the engine records what the chunks amount
-// to (UPLOAD_ITEM, ERASE_PACKAGE) on the request's trail.
+// The sealed chunks are appended to one file per item under the evidence directory beside the
+// store (<dir>/<request id>/<package>/<item>), and the store indexes them: each chunk's place in
+// its file, the item's progress, and the wrapped key, in the store's own synced batches. A chunk
+// is durable before Append returns: its bytes synced to the file, then its index entry committed.
+// Bytes past the last committed entry (a crash between the two) are never read and are
+// overwritten by the next chunk. Files, not the store's values: a chunk is written once instead
+// of twice (log, then table), holds no memtable memory, and a full disk fails the one upload
+// instead of stopping the store (BENCHMARKS.md, "Evidence transfers").
+//
+// Writes go beside the engine: the engine records what the chunks amount to (UPLOAD_ITEM,
+// ERASE_PACKAGE) on the request's trail.
 
 #include <array>
 #include <cstdint>
@@ -34,6 +42,7 @@ struct ItemRef {
 };
 
 struct ChunkStoreOptions {
+  std::string dir;       // the evidence directory: the items' files
   std::string node_key;  // kKeySize bytes: wraps every package's data key
   // The disk keeps this many bytes free: a chunk that would leave less is refused with
   // RESOURCE_EXHAUSTED, before anything is written, and the upload resumes once space is freed.
@@ -71,7 +80,8 @@ class ChunkStore {
   // Drops the item's bytes, so that its upload starts again from 0.
   absl::Status Reset(const ItemRef& item);
 
-  // Deletes the package's chunks and its data key, then scrubs the key from the store's files.
+  // Deletes the package's data key, chunk index and files, then scrubs the key from the store's
+  // files.
   // For a package whose ERASE_PACKAGE entry is committed (the entry deleted the key already).
   absl::Status Purge(const std::string& request_id, int package);
 
@@ -83,6 +93,10 @@ class ChunkStore {
   absl::StatusOr<std::string> DataKey(const std::string& request_id, int package,
                                       bool create) const;
   absl::Mutex& LockOf(const std::string& request_id, int package) const;
+  std::string PackageDir(const std::string& request_id, int package) const;
+  std::string ItemFile(const ItemRef& item) const;
+  // The item's durable bytes and the length of its file they take.
+  absl::Status Progress(const ItemRef& item, uint64_t* durable, uint64_t* file_end) const;
 
   storage::Store* const store_;
   const ChunkStoreOptions options_;

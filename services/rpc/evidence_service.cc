@@ -23,7 +23,6 @@ namespace {
 
 constexpr char kUploadPath[] = "/comity.v1.EvidenceService/Upload";
 constexpr char kDownloadPath[] = "/comity.v1.EvidenceService/Download";
-constexpr size_t kDownloadChunkBytes = 1 << 20;
 
 workflow::Command PackageCommand(v1::Action action, workflow::Caller caller,
                                  std::shared_ptr<const google::protobuf::Message> body,
@@ -401,8 +400,9 @@ class UploadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
   std::shared_ptr<State> state_;
 };
 
-// One Download stream: the DOWNLOAD entry first, then one chunk at a time, read on the service's
-// threads.
+// One Download stream: the DOWNLOAD entry first, then the chunks, each read on the service's
+// threads while the one before it is being written (one read ahead, so the disk, the cipher and
+// the network overlap). The state the threads share outlives the reactor.
 class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   DownloadReactor(EvidenceService* service, grpc::CallbackServerContext* ctx,
@@ -423,7 +423,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
     }
     const v1::PackageItem& item = target->Package().items(target->item);
     s.ref = target->Ref();
-    s.offset = req.offset();
+    s.next = req.offset();
     s.size = item.size_bytes();
     s.item_sha256 = item.sha256();
     v1::RecordDownloadRequest record;
@@ -441,18 +441,20 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
                                 End(*state, r.status());
                                 return;
                               }
-                              Next(state);
+                              state->recorded = true;
+                              Pump(state);
                             });
   }
 
   void OnWriteDone(bool ok) override {
     COMITY_TSAN_ACQUIRE(this);
     absl::MutexLock lock(&state_->mu);
+    state_->writing = false;
     if (!ok) {
       End(*state_, absl::CancelledError("the stream broke"));
       return;
     }
-    Next(state_);
+    Pump(state_);
   }
 
   void OnCancel() override {
@@ -475,12 +477,16 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
     EvidenceService* service = nullptr;
     DownloadReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
     bool finished ABSL_GUARDED_BY(mu) = false;
+    bool recorded ABSL_GUARDED_BY(mu) = false;                  // the DOWNLOAD entry is durable
+    bool reading ABSL_GUARDED_BY(mu) = false;                   // a thread reads the next chunk
+    bool writing ABSL_GUARDED_BY(mu) = false;                   // gRPC writes `out`
+    std::optional<grpc::ByteBuffer> ready ABSL_GUARDED_BY(mu);  // read, waiting for its write
+    int64_t next ABSL_GUARDED_BY(mu) = 0;  // the offset the next read starts at
+    grpc::ByteBuffer out;
     std::string principal;
     evidence::ItemRef ref;
-    int64_t offset = 0;  // of the next chunk
     int64_t size = 0;
     std::string item_sha256;
-    grpc::ByteBuffer out;
   };
 
   static void End(State& s, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
@@ -491,46 +497,55 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
     s.reactor->Finish(ToGrpcStatus(status));
   }
 
-  // Reads the next chunk on a service thread and writes it; ends the call after the last.
-  static void Next(const std::shared_ptr<State>& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+  // Writes what is ready, reads ahead what is not, and ends the call after the last chunk.
+  static void Pump(const std::shared_ptr<State>& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
     State& s = *state;
-    if (s.finished || s.reactor == nullptr) return;
-    if (s.offset >= s.size) {
-      End(s, absl::OkStatus());
-      return;
+    if (s.finished || s.reactor == nullptr || !s.recorded) return;
+    if (!s.writing && s.ready.has_value()) {
+      s.out = *std::move(s.ready);
+      s.ready.reset();
+      s.writing = true;
+      COMITY_TSAN_RELEASE(s.reactor);
+      s.reactor->StartWrite(&s.out);
     }
-    s.service->pool_->Schedule([state] {
-      State& s = *state;
-      v1::DownloadChunk chunk;
-      absl::Status read = s.service->chunks_->Read(s.ref, static_cast<uint64_t>(s.offset),
-                                                   [&](uint64_t at, std::string bytes) {
-                                                     chunk.set_offset(static_cast<int64_t>(at));
-                                                     if (bytes.size() > kDownloadChunkBytes * 4)
-                                                       bytes.resize(kDownloadChunkBytes * 4);
-                                                     chunk.set_data(std::move(bytes));
-                                                     return false;  // one chunk at a time
-                                                   });
-      absl::MutexLock lock(&s.mu);
-      if (read.ok() && chunk.data().empty()) {
-        read = absl::DataLossError(
-            absl::StrCat("the item's bytes end at ", s.offset, " before its declared ", s.size));
-      }
-      if (!read.ok()) {
-        End(s, read);
-        return;
-      }
+    if (!s.reading && !s.ready.has_value() && s.next < s.size) {
+      s.reading = true;
+      s.service->pool_->Schedule([state, from = s.next] { Read(state, from); });
+    }
+    if (!s.writing && !s.reading && !s.ready.has_value() && s.next >= s.size) {
+      End(s, absl::OkStatus());
+    }
+  }
+
+  static void Read(const std::shared_ptr<State>& state, int64_t from) {
+    State& s = *state;
+    v1::DownloadChunk chunk;
+    absl::Status read = s.service->chunks_->Read(s.ref, static_cast<uint64_t>(from),
+                                                 [&](uint64_t at, std::string bytes) {
+                                                   chunk.set_offset(static_cast<int64_t>(at));
+                                                   chunk.set_data(std::move(bytes));
+                                                   return false;  // one chunk at a time
+                                                 });
+    if (read.ok() && chunk.data().empty()) {
+      read = absl::DataLossError(
+          absl::StrCat("the item's bytes end at ", from, " before its declared ", s.size));
+    }
+    grpc::ByteBuffer buffer;
+    if (read.ok()) {
       chunk.set_sha256(ToHex(Sha256(chunk.data())));
       chunk.set_size_bytes(s.size);
       chunk.set_item_sha256(s.item_sha256);
-      s.offset = chunk.offset() + static_cast<int64_t>(chunk.data().size());
-      if (s.reactor == nullptr || s.finished) return;
-      if (!Serialize(chunk, &s.out)) {
-        End(s, absl::InternalError("the chunk could not be serialized"));
-        return;
-      }
-      COMITY_TSAN_RELEASE(s.reactor);
-      s.reactor->StartWrite(&s.out);
-    });
+      if (!Serialize(chunk, &buffer)) read = absl::InternalError("a chunk could not be serialized");
+    }
+    absl::MutexLock lock(&s.mu);
+    s.reading = false;
+    if (!read.ok()) {
+      End(s, read);
+      return;
+    }
+    s.next = chunk.offset() + static_cast<int64_t>(chunk.data().size());
+    s.ready = std::move(buffer);
+    Pump(state);
   }
 
   std::shared_ptr<State> state_;

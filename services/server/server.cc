@@ -427,6 +427,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
     return evidence_key.status();
   }
   evidence::ChunkStoreOptions chunk_options;
+  chunk_options.dir = config.data_dir() + "/evidence";
   chunk_options.node_key = *std::move(evidence_key);
   chunk_options.reserve_bytes =
       static_cast<uint64_t>(config.evidence_reserve_mb() > 0 ? config.evidence_reserve_mb() : 1024)

@@ -70,6 +70,7 @@ class ChunkStoreTest : public ::testing::Test {
     ASSERT_TRUE(opened.ok()) << opened.status();
     store_ = *std::move(opened);
     ChunkStoreOptions options;
+    options.dir = dir_.path() + "/evidence";
     options.node_key = node_key_;
     options.reserve_bytes = 1 << 20;
     options.free_bytes = [this]() -> absl::StatusOr<uint64_t> { return free_; };
@@ -200,6 +201,23 @@ TEST_F(ChunkStoreTest, AChunkMovedToAnotherOffsetFailsAuthentication) {
   ASSERT_TRUE(store_->Commit(w).ok());
   absl::Status read = chunks_->Read(item_, 0, [](uint64_t, std::string) { return true; });
   EXPECT_EQ(read.code(), absl::StatusCode::kDataLoss) << read;
+}
+
+// A crash after a chunk's bytes reached its file but before its index entry was committed
+// leaves bytes past what the index covers: they are never read, and the next chunk overwrites
+// them.
+TEST_F(ChunkStoreTest, BytesPastTheIndexAreIgnoredAndOverwritten) {
+  ASSERT_TRUE(Append(0, "first").ok());
+  const std::string file =
+      absl::StrCat(dir_.path(), "/evidence/", item_.request_id, "/000001/0000");
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::app);
+    out << std::string(1000, 'J');  // a chunk whose index entry never made it
+  }
+  EXPECT_EQ(ReadAll(0), "first");
+  EXPECT_EQ(*Append(5, "second"), 11u);
+  EXPECT_EQ(ReadAll(0), "firstsecond");
+  EXPECT_EQ(std::filesystem::file_size(file), 1000 + 5 + kSealOverhead);  // overwritten in place
 }
 
 }  // namespace
