@@ -36,6 +36,10 @@ ABSL_FLAG(std::string, log_key_file, "",
 ABSL_FLAG(std::string, log_origin, "", "the Merkle log's origin line (overrides the config)");
 ABSL_FLAG(int32_t, max_batch, 0, "commands per commit group (overrides the config)");
 ABSL_FLAG(int32_t, cache_mb, 0, "the store's memory budget in MiB (overrides the config)");
+ABSL_FLAG(int32_t, evidence_reserve_mb, 0,
+          "free disk evidence uploads leave, in MiB (overrides the config)");
+ABSL_FLAG(int64_t, evidence_quota_mb, 0,
+          "evidence each authority may hold, in MiB (overrides the config)");
 ABSL_FLAG(int32_t, timer_period_ms, 0, "how often due timers are fired (overrides the config)");
 ABSL_FLAG(bool, check_config, false,
           "check the configuration, profiles, directory and key files, open nothing for "
@@ -97,6 +101,8 @@ int main(int argc, char** argv) {
   if (auto v = absl::GetFlag(FLAGS_log_origin); !v.empty()) config.set_log_origin(v);
   if (auto v = absl::GetFlag(FLAGS_max_batch); v > 0) config.set_max_batch(v);
   if (auto v = absl::GetFlag(FLAGS_cache_mb); v != 0) config.set_cache_mb(v);
+  if (auto v = absl::GetFlag(FLAGS_evidence_reserve_mb); v != 0) config.set_evidence_reserve_mb(v);
+  if (auto v = absl::GetFlag(FLAGS_evidence_quota_mb); v != 0) config.set_evidence_quota_mb(v);
   if (auto v = absl::GetFlag(FLAGS_timer_period_ms); v > 0) config.set_timer_period_ms(v);
   if (absl::GetFlag(FLAGS_check_config)) {
     absl::Status s = comity::server::Server::CheckConfig(config, EnvironmentKey());

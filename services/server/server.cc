@@ -232,6 +232,10 @@ static absl::Status CheckSettings(const config::v1::ServerConfig& config) {
         absl::StrCat("refusing to serve without TLS on ", config.listen_address(),
                      ": development mode is allowed only on a loopback address such as 127.0.0.1"));
   }
+  if (config.evidence_reserve_mb() < 0 || config.evidence_quota_mb() < 0) {
+    return absl::InvalidArgumentError(
+        "evidence_reserve_mb and evidence_quota_mb are sizes in MiB: 0 or more");
+  }
   if (config.cache_mb() != 0 && config.cache_mb() < 16) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cache_mb is ", config.cache_mb(), "; the store's memory budget must be at least 16 MiB"));
