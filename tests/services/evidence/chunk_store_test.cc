@@ -1,5 +1,6 @@
 #include "services/evidence/chunk_store.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -218,6 +219,54 @@ TEST_F(ChunkStoreTest, BytesPastTheIndexAreIgnoredAndOverwritten) {
   EXPECT_EQ(*Append(5, "second"), 11u);
   EXPECT_EQ(ReadAll(0), "firstsecond");
   EXPECT_EQ(std::filesystem::file_size(file), 1000 + 5 + kSealOverhead);  // overwritten in place
+}
+
+// A really full disk: the evidence directory on a 2 MiB tmpfs, no reserve kept. The chunk that does
+// not fit fails cleanly (RESOURCE_EXHAUSTED, nothing acknowledged), the store goes on, and the
+// upload resumes once space is freed. Needs root to mount; skipped where mounting is refused.
+TEST(ChunkStoreDiskTest, AFullDiskFailsTheChunkCleanlyAndTheUploadResumesOnceSpaceIsFreed) {
+  TempDir dir;
+  const std::string small = dir.path() + "/small";
+  std::filesystem::create_directories(small);
+  if (std::system(("mount -t tmpfs -o size=2m tmpfs " + small + " 2>/dev/null").c_str()) != 0) {
+    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root)";
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { (void)std::system(("umount " + path).c_str()); }
+  } unmount{small};
+  auto opened = storage::OpenRocksDbStore(dir.path() + "/db", {});
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  ChunkStoreOptions options;
+  options.dir = small + "/evidence";
+  options.node_key = *NewKey();
+  ChunkStore chunks(opened->get(), options);
+  const ItemRef item{NewId(absl::Now()), 1, 0};
+  auto open = [] { return absl::OkStatus(); };
+  ASSERT_EQ(*chunks.Append(item, 0, std::string(512 << 10, 'a'), open), 512u << 10);
+  {
+    std::ofstream filler(small + "/filler", std::ios::binary);
+    filler << std::string(1300 << 10, 'f');
+  }
+  absl::StatusOr<uint64_t> full = chunks.Append(item, 512 << 10, std::string(1 << 20, 'b'), open);
+  EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted) << full.status();
+  EXPECT_TRUE(absl::StrContains(full.status().message(), "resumes from 524288")) << full.status();
+  EXPECT_EQ(*chunks.Durable(item), 512u << 10);
+  storage::WriteSet w;  // the store itself is unharmed
+  w.Put(Column::kMeta, "after", "full disk");
+  EXPECT_TRUE((*opened)->Commit(w).ok());
+
+  std::filesystem::remove(small + "/filler");
+  ASSERT_EQ(*chunks.Append(item, 512 << 10, std::string(1 << 20, 'b'), open), 1536u << 10);
+  std::string all;
+  ASSERT_TRUE(chunks
+                  .Read(item, 0,
+                        [&](uint64_t, std::string bytes) {
+                          all += bytes;
+                          return true;
+                        })
+                  .ok());
+  EXPECT_TRUE(all == std::string(512 << 10, 'a') + std::string(1 << 20, 'b'));
 }
 
 }  // namespace
