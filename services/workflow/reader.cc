@@ -1,6 +1,7 @@
 #include "services/workflow/reader.h"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -523,6 +524,32 @@ absl::StatusOr<v1::Trail> Reader::TrailPage(
   return trail;
 }
 
+namespace {
+
+// Calls `fn(instrument, figure, amount)` for each counter under `prefix`; DATA_LOSS for one that
+// does not parse.
+absl::Status ScanCounters(
+    const storage::Store& store, const std::string& prefix,
+    const std::function<void(const std::string&, const std::string&, int64_t)>& fn) {
+  absl::Status bad_counter;
+  absl::Status s = store.Scan(
+      Column::kCounters, prefix, "", [&](absl::string_view key, absl::string_view value) {
+        std::string scope, instrument, figure;
+        char side;
+        int64_t amount;
+        if (!storage::ParseCounterKey(key, &scope, &side, &instrument, &figure) ||
+            !storage::DecodeCounter(value, &amount)) {
+          bad_counter = absl::DataLossError(absl::StrCat("counter ", Echo(key), " is corrupt"));
+          return false;
+        }
+        fn(instrument, figure, amount);
+        return true;
+      });
+  return s.ok() ? bad_counter : s;
+}
+
+}  // namespace
+
 absl::StatusOr<v1::Statistics> Reader::Statistics(const Caller& caller,
                                                   const v1::GetStatisticsRequest& query) const {
   if (absl::Status s = auth::AuthorizeList(caller); !s.ok()) return s;
@@ -541,24 +568,14 @@ absl::StatusOr<v1::Statistics> Reader::Statistics(const Caller& caller,
     prefix = storage::CounterPrefix(all ? storage::kEveryAuthority : caller.authority);
   }
   int64_t delivery_micros = 0;
-  absl::Status bad_counter;
-  absl::Status s = store_->Scan(
-      Column::kCounters, prefix, "", [&](absl::string_view key, absl::string_view value) {
-        std::string scope, instrument, figure;
-        char side;
-        int64_t amount;
-        if (!storage::ParseCounterKey(key, &scope, &side, &instrument, &figure) ||
-            !storage::DecodeCounter(value, &amount)) {
-          bad_counter = absl::DataLossError(absl::StrCat("counter ", Echo(key), " is corrupt"));
-          return false;
-        }
+  absl::Status s = ScanCounters(
+      *store_, prefix,
+      [&](const std::string& instrument, const std::string& figure, int64_t amount) {
         if (amount != 0 && (query.instrument().empty() || query.instrument() == instrument)) {
           AddFigure(figure, amount, out, &delivery_micros);
         }
-        return true;
       });
   if (!s.ok()) return s;
-  if (!bad_counter.ok()) return bad_counter;
   if (out.complied() > 0) {
     out.set_mean_hours_to_delivery(static_cast<double>(delivery_micros) / 3.6e9 /
                                    static_cast<double>(out.complied()));
@@ -568,23 +585,11 @@ absl::StatusOr<v1::Statistics> Reader::Statistics(const Caller& caller,
 
 absl::StatusOr<int64_t> Reader::EvidenceBytes(const std::string& authority) const {
   int64_t total = 0;
-  absl::Status bad_counter;
-  absl::Status s = store_->Scan(
-      Column::kCounters, storage::CounterPrefix(authority, storage::kReceivingCode), "",
-      [&](absl::string_view key, absl::string_view value) {
-        std::string scope, instrument, figure;
-        char side;
-        int64_t amount;
-        if (!storage::ParseCounterKey(key, &scope, &side, &instrument, &figure) ||
-            !storage::DecodeCounter(value, &amount)) {
-          bad_counter = absl::DataLossError(absl::StrCat("counter ", Echo(key), " is corrupt"));
-          return false;
-        }
-        total += EvidenceBytesOf(figure, amount);
-        return true;
-      });
+  absl::Status s = ScanCounters(*store_, storage::CounterPrefix(authority, storage::kReceivingCode),
+                                [&](const std::string&, const std::string& figure, int64_t amount) {
+                                  total += EvidenceBytesOf(figure, amount);
+                                });
   if (!s.ok()) return s;
-  if (!bad_counter.ok()) return bad_counter;
   return total;
 }
 

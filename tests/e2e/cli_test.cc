@@ -24,41 +24,19 @@
 #include "gtest/gtest.h"
 #include "tests/testing/daemon.h"
 #include "tests/testing/fixtures.h"
+#include "tests/testing/shell.h"
 
 namespace comity {
 namespace {
 
+using comity::testing::Comity;
 using comity::testing::Daemon;
+using comity::testing::Outcome;
+using comity::testing::Shell;
 using comity::testing::SourcePath;
 using comity::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-};
-
-// Runs `command` through the shell; its output (stdout and stderr) and exit code.
-Outcome Shell(const std::string& command) {
-  Outcome run;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) run.out.append(buf, n);
-  const int status = pclose(pipe);
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
-// Runs `comity --addr ... --insecure --as PRINCIPAL ARGS` (through `timeout` if given).
-Outcome Comity(int port, const std::string& principal, const std::string& args,
-               const std::string& timeout = "") {
-  return Shell(absl::StrCat(timeout.empty() ? "" : absl::StrCat("timeout ", timeout, " "),
-                            COMITY_CLI_PATH, " --addr 127.0.0.1:", port, " --insecure --as ",
-                            principal, " ", args));
-}
 
 TEST(CliTest, ClocksDueAndInbox) {
   TempDir dir;

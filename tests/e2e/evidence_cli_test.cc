@@ -25,36 +25,18 @@
 #include "gtest/gtest.h"
 #include "tests/testing/daemon.h"
 #include "tests/testing/fixtures.h"
+#include "tests/testing/shell.h"
 
 namespace comity {
 namespace {
 
+using comity::testing::Comity;
 using comity::testing::Daemon;
+using comity::testing::Outcome;
+using comity::testing::Shell;
 using comity::testing::SourcePath;
 using comity::testing::TempDir;
 using ::testing::HasSubstr;
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-};
-
-Outcome Shell(const std::string& command) {
-  Outcome run;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) run.out.append(buf, n);
-  const int status = pclose(pipe);
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
-Outcome Comity(int port, const std::string& principal, const std::string& args) {
-  return Shell(absl::StrCat(COMITY_CLI_PATH, " --addr 127.0.0.1:", port, " --insecure --as ",
-                            principal, " ", args));
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -64,14 +46,6 @@ std::string ReadFile(const std::string& path) {
 void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << data;
-}
-
-std::string AllFiles(const std::string& dir) {
-  std::string all;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file()) all += ReadFile(entry.path().string());
-  }
-  return all;
 }
 
 TEST(EvidenceCliTest, UploadSurvivesKill9AndResumesDownloadResumesAndVerifies) {
@@ -185,7 +159,8 @@ TEST(EvidenceCliTest, UploadSurvivesKill9AndResumesDownloadResumesAndVerifies) {
                    "evidence download " + id + " 1 --out " + damaged.path())
                 .code,
             0);
-  EXPECT_FALSE(absl::StrContains(AllFiles(data.path()), "CLI-EVIDENCE-MARKER"));
+  EXPECT_FALSE(
+      absl::StrContains(comity::testing::ReadEveryFile(data.path()), "CLI-EVIDENCE-MARKER"));
 }
 
 }  // namespace

@@ -25,6 +25,10 @@ class TempDir {
 
 std::string SourcePath(const std::string& relative);
 
+// Every regular file under `dir`, read whole and joined: to check what the disk holds (that no
+// plaintext of a case file, say, is in a data directory).
+std::string ReadEveryFile(const std::string& dir);
+
 // The shipped profiles and demo directory.
 std::unique_ptr<workflow::ProfileSet> ShippedProfiles();
 std::unique_ptr<workflow::Directory> DemoDirectory();

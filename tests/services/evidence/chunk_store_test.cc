@@ -49,17 +49,6 @@ TEST(EvidenceCryptoTest, DeriveKeyIsHkdfSha256) {
   EXPECT_NE(*DeriveKey("secret", "a"), *DeriveKey("secret", "b"));
 }
 
-// Every file of `dir`, read whole.
-std::string AllFiles(const std::string& dir) {
-  std::string all;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return all;
-}
-
 class ChunkStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
@@ -129,7 +118,7 @@ TEST_F(ChunkStoreTest, ChunksAppendInOrderAndReadBackFromAnyOffset) {
   Open();
   EXPECT_EQ(*chunks_->Durable(item_), whole.size());
   EXPECT_EQ(ReadAll(0), whole);
-  EXPECT_FALSE(absl::StrContains(AllFiles(dir_.path()), "MARKER-"));
+  EXPECT_FALSE(absl::StrContains(comity::testing::ReadEveryFile(dir_.path()), "MARKER-"));
 }
 
 TEST_F(ChunkStoreTest, OversizedEmptyAndRefusedChunksWriteNothing) {
@@ -170,11 +159,11 @@ TEST_F(ChunkStoreTest, PurgeDestroysTheKeySoNoFileHoldsItAndTheDataCannotBeRead)
   ASSERT_TRUE(chunks_->Append(other, 0, "kept", [] { return absl::OkStatus(); }).ok());
   const std::string wrapped =
       *store_->Get(Column::kEvidenceKeys, storage::PackageKeyKey(item_.request_id, 1));
-  ASSERT_TRUE(absl::StrContains(AllFiles(dir_.path()), wrapped));
+  ASSERT_TRUE(absl::StrContains(comity::testing::ReadEveryFile(dir_.path()), wrapped));
   ASSERT_EQ(chunks_->KeyedPackages()->size(), 2u);
 
   ASSERT_TRUE(chunks_->Purge(item_.request_id, 1).ok());
-  EXPECT_FALSE(absl::StrContains(AllFiles(dir_.path()), wrapped));
+  EXPECT_FALSE(absl::StrContains(comity::testing::ReadEveryFile(dir_.path()), wrapped));
   absl::Status read = chunks_->Read(item_, 0, [](uint64_t, std::string) { return true; });
   EXPECT_EQ(read.code(), absl::StatusCode::kFailedPrecondition) << read;
   EXPECT_EQ(*chunks_->Durable(item_), 0u);

@@ -71,16 +71,6 @@ std::vector<std::string> Reasons(const grpc::Status& s) {
   return out;
 }
 
-std::string AllFiles(const std::string& dir) {
-  std::string all;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return all;
-}
-
 class EvidenceTest : public ::testing::Test {
  protected:
   void SetUp() override { Start(); }
@@ -328,7 +318,7 @@ TEST_F(EvidenceTest, APackageIsUploadedResumedDeliveredDownloadedAndErasedOnTheT
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Download(kBinh, package.name(), "mailbox.mbox", 0).status.error_code(),
             grpc::StatusCode::NOT_FOUND);
-  EXPECT_FALSE(absl::StrContains(AllFiles(dir_.path()), "EVIDENCE-MARKER-"));
+  EXPECT_FALSE(absl::StrContains(comity::testing::ReadEveryFile(dir_.path()), "EVIDENCE-MARKER-"));
 
   // The requesting side erases it: downloads fail, the trail stays whole.
   v1::ErasePackageRequest erase;
