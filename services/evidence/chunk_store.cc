@@ -159,9 +159,35 @@ absl::StatusOr<std::string> ChunkStore::DataKey(const std::string& request_id, i
 absl::StatusOr<uint64_t> ChunkStore::Append(const ItemRef& item, uint64_t offset,
                                             absl::string_view data,
                                             const std::function<absl::Status()>& still_open) {
+  if (absl::Status s = still_open(); !s.ok()) return s;  // no key is made for a closed package
+  absl::StatusOr<std::string> sealed = SealChunk(item, offset, data);
+  if (!sealed.ok()) return sealed.status();
+  return AppendSealed(item, offset, data.size(), *sealed, still_open);
+}
+
+absl::StatusOr<std::string> ChunkStore::SealChunk(const ItemRef& item, uint64_t offset,
+                                                  absl::string_view data) {
   if (data.empty() || data.size() > kMaxChunkBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("a chunk holds 1 byte to ", kMaxChunkBytes, " bytes, not ", data.size()));
+  }
+  absl::StatusOr<std::string> key;
+  {
+    absl::MutexLock lock(&LockOf(item.request_id, item.package));
+    key = DataKey(item.request_id, item.package, /*create=*/true);
+  }
+  if (!key.ok()) return key.status();
+  return Seal(*key,
+              storage::ChunkKey(item.request_id, item.package, item.item, offset + data.size()),
+              data);
+}
+
+absl::StatusOr<uint64_t> ChunkStore::AppendSealed(const ItemRef& item, uint64_t offset,
+                                                  uint64_t size, absl::string_view sealed,
+                                                  const std::function<absl::Status()>& still_open) {
+  if (size == 0 || size > kMaxChunkBytes || sealed.size() != size + kSealOverhead) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a chunk holds 1 byte to ", kMaxChunkBytes, " bytes, not ", size));
   }
   absl::MutexLock lock(&LockOf(item.request_id, item.package));
   if (absl::Status s = still_open(); !s.ok()) return s;
@@ -175,19 +201,14 @@ absl::StatusOr<uint64_t> ChunkStore::Append(const ItemRef& item, uint64_t offset
   if (options_.free_bytes) {
     absl::StatusOr<uint64_t> free = options_.free_bytes();
     if (!free.ok()) return free.status();
-    if (*free < options_.reserve_bytes + 2 * data.size()) {
+    if (*free < options_.reserve_bytes + 2 * sealed.size()) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "the node's disk is nearly full (", *free, " bytes free, ", options_.reserve_bytes,
           " kept in reserve): nothing was written; the upload resumes from ", durable,
           " once space is freed"));
     }
   }
-  absl::StatusOr<std::string> key = DataKey(item.request_id, item.package, /*create=*/true);
-  if (!key.ok()) return key.status();
-  const uint64_t end = offset + data.size();
-  std::string chunk_key = storage::ChunkKey(item.request_id, item.package, item.item, end);
-  absl::StatusOr<std::string> sealed = Seal(*key, chunk_key, data);
-  if (!sealed.ok()) return sealed.status();
+  const uint64_t end = offset + size;
 
   // The sealed bytes, synced, where the index's coverage of the file ends (bytes a crash left past
   // it are overwritten); then their index entry, committed.
@@ -201,14 +222,15 @@ absl::StatusOr<uint64_t> ChunkStore::Append(const ItemRef& item, uint64_t offset
   }
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return FileError("open", path, errno, durable);
-  int err = WriteAt(fd, *sealed, file_end);
+  int err = WriteAt(fd, sealed, file_end);
   close(fd);
   if (err == 0 && made) err = SyncDirs(dir, options_.dir);
   if (err != 0) return FileError("write", path, err, durable);
   storage::WriteSet w;
-  w.Put(Column::kEvidence, std::move(chunk_key), EncodePair(file_end, sealed->size()));
+  w.Put(Column::kEvidence, storage::ChunkKey(item.request_id, item.package, item.item, end),
+        EncodePair(file_end, sealed.size()));
   w.Put(Column::kEvidence, storage::ProgressKey(item.request_id, item.package, item.item),
-        EncodePair(end, file_end + sealed->size()));
+        EncodePair(end, file_end + sealed.size()));
   if (absl::Status s = store_->Commit(w); !s.ok()) return s;
   return end;
 }

@@ -68,6 +68,15 @@ class ChunkStore {
   absl::StatusOr<uint64_t> Append(const ItemRef& item, uint64_t offset, absl::string_view data,
                                   const std::function<absl::Status()>& still_open);
 
+  // Append in two steps, so that a chunk can be sealed while the one before it is written: the
+  // chunk `data` at `offset` sealed (the package's key made on first use), then written (as
+  // Append, given the sealed bytes and the plaintext's size).
+  absl::StatusOr<std::string> SealChunk(const ItemRef& item, uint64_t offset,
+                                        absl::string_view data);
+  absl::StatusOr<uint64_t> AppendSealed(const ItemRef& item, uint64_t offset, uint64_t size,
+                                        absl::string_view sealed,
+                                        const std::function<absl::Status()>& still_open);
+
   // Calls `fn(offset, bytes)` for the item's durable bytes from `offset` on, in order, one
   // chunk (or the part of it from `offset`) at a time, until `fn` returns false. DATA_LOSS if a
   // chunk fails authentication; FAILED_PRECONDITION if the package's key is gone (erased).

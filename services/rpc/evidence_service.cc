@@ -219,7 +219,8 @@ class UploadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     bool reading ABSL_GUARDED_BY(mu) = false;
     bool read_closed ABSL_GUARDED_BY(mu) = false;
     bool writing ABSL_GUARDED_BY(mu) = false;
-    bool busy ABSL_GUARDED_BY(mu) = false;  // a thread is handling the inbox
+    bool busy ABSL_GUARDED_BY(mu) = false;         // a thread is handling the inbox
+    bool writer_busy ABSL_GUARDED_BY(mu) = false;  // an I/O thread is writing a chunk
     bool finished ABSL_GUARDED_BY(mu) = false;
     absl::Status failure ABSL_GUARDED_BY(mu);
     // Handled on one thread at a time (busy): the package named, and a running digest of the
@@ -244,7 +245,7 @@ class UploadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
   // Ends the call once nothing is left to do: the client closed its side (or it failed), no chunk
   // waits or is being handled, and every ack is written.
   static void MaybeFinish(State& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-    if (s.reactor == nullptr || s.finished || s.busy || s.writing) return;
+    if (s.reactor == nullptr || s.finished || s.busy || s.writer_busy || s.writing) return;
     if (!s.failure.ok() || (s.read_closed && s.inbox.empty() && s.outbox.empty())) {
       s.finished = true;
       LogRefusal(*s.service->log_, s.caller.principal, kUploadPath, s.failure);
@@ -261,6 +262,21 @@ class UploadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     MaybeFinish(s);
   }
 
+  // A chunk checked, hashed and sealed, ready to be written.
+  struct Prepared {
+    evidence::ItemRef ref;
+    std::string request_id;
+    std::string item;
+    std::string item_sha256;
+    uint64_t offset = 0;
+    uint64_t size = 0;
+    bool last = false;  // it ends the item
+    std::string whole;  // last: the item's whole digest, as the stream hashed it
+    std::string sealed;
+  };
+
+  // Takes the chunks in order: each is prepared here (its checks, the item's running digest, the
+  // cipher) while the one before it is written on the service's I/O threads.
   static void Drain(const std::shared_ptr<State>& state) {
     State& s = *state;
     for (;;) {
@@ -279,25 +295,48 @@ class UploadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
           s.reactor->StartRead(&s.in);
         }
       }
-      absl::StatusOr<v1::UploadAck> ack = Handle(s, std::move(chunk));
+      absl::StatusOr<Prepared> prepared = Prepare(s, std::move(chunk));
       absl::MutexLock lock(&s.mu);
-      if (!ack.ok()) {
+      if (!prepared.ok()) {
         s.busy = false;
-        Fail(s, ack.status());
+        Fail(s, prepared.status());
         return;
       }
-      grpc::ByteBuffer out;
-      if (!Serialize(*ack, &out)) {
+      // One chunk is written at a time, in order.
+      s.mu.Await(absl::Condition(
+          +[](State* st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(st->mu) {
+            return !st->writer_busy || !st->failure.ok();
+          },
+          &s));
+      if (!s.failure.ok()) {
         s.busy = false;
-        Fail(s, absl::InternalError("the ack could not be serialized"));
+        MaybeFinish(s);
         return;
       }
-      s.outbox.push_back(std::move(out));
-      WriteNext(s);
+      s.writer_busy = true;
+      s.service->io_pool_->Schedule(
+          [state, p = *std::move(prepared)]() mutable { Write(state, std::move(p)); });
     }
   }
 
-  static absl::StatusOr<v1::UploadAck> Handle(State& s, v1::UploadChunk chunk) {
+  static void Write(const std::shared_ptr<State>& state, Prepared p) {
+    State& s = *state;
+    absl::StatusOr<v1::UploadAck> ack = Commit(s, std::move(p));
+    grpc::ByteBuffer out;
+    if (ack.ok() && !Serialize(*ack, &out)) {
+      ack = absl::InternalError("the ack could not be serialized");
+    }
+    absl::MutexLock lock(&s.mu);
+    s.writer_busy = false;
+    if (!ack.ok()) {
+      Fail(s, ack.status());
+      return;
+    }
+    s.outbox.push_back(std::move(out));
+    WriteNext(s);
+  }
+
+  static absl::StatusOr<Prepared> Prepare(State& s, v1::UploadChunk chunk) {
     if (s.package.empty()) {
       if (chunk.package().empty()) {
         return workflow::InvalidField("package", "the stream's first chunk names its package",
@@ -338,58 +377,75 @@ class UploadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
                        " bytes overruns the item's declared ", item.size_bytes(), " bytes"),
           "CHUNK_OVERRUNS_ITEM");
     }
-    const evidence::ItemRef ref = target->Ref();
-    // The running digest starts from the item's durable bytes (a resumed upload rereads them).
-    if (s.hashed_item != item.name() || s.hashed_bytes != static_cast<uint64_t>(chunk.offset())) {
-      absl::StatusOr<uint64_t> durable = service.chunks_->Durable(ref);
+    Prepared p;
+    p.ref = target->Ref();
+    p.request_id = target->package.request_id;
+    p.item = item.name();
+    p.item_sha256 = item.sha256();
+    p.offset = static_cast<uint64_t>(chunk.offset());
+    p.size = chunk.data().size();
+    // The running digest starts from the item's durable bytes (a resumed upload rereads them);
+    // it runs ahead of what is durable by the chunk being written. A chunk out of place is
+    // refused when it is written.
+    if (s.hashed_item != item.name() || s.hashed_bytes != p.offset) {
+      absl::StatusOr<uint64_t> durable = service.chunks_->Durable(p.ref);
       if (!durable.ok()) return durable.status();
-      if (static_cast<uint64_t>(chunk.offset()) == *durable) {
-        s.hash = Sha256Stream();
-        s.hashed_bytes = 0;
-        if (*durable > 0) {
-          absl::Status read = service.chunks_->Read(ref, 0, [&](uint64_t, std::string bytes) {
-            s.hash.Update(bytes);
-            s.hashed_bytes += bytes.size();
-            return true;
-          });
-          if (!read.ok()) return read;
-        }
-        s.hashed_item = item.name();
+      s.hash = Sha256Stream();
+      s.hashed_bytes = 0;
+      s.hashed_item.clear();
+      if (p.offset == *durable && *durable > 0) {
+        absl::Status read = service.chunks_->Read(p.ref, 0, [&](uint64_t, std::string bytes) {
+          s.hash.Update(bytes);
+          s.hashed_bytes += bytes.size();
+          return true;
+        });
+        if (!read.ok()) return read;
       }
+      if (p.offset == s.hashed_bytes) s.hashed_item = item.name();
     }
+    s.hash.Update(chunk.data());
+    s.hashed_bytes += p.size;
+    p.last = p.offset + p.size == static_cast<uint64_t>(item.size_bytes());
+    if (p.last) {
+      p.whole = ToHex(s.hash.Finish());
+      s.hashed_item.clear();
+    }
+    absl::StatusOr<std::string> sealed = service.chunks_->SealChunk(p.ref, p.offset, chunk.data());
+    if (!sealed.ok()) return sealed.status();
+    p.sealed = *std::move(sealed);
+    return p;
+  }
+
+  // Writes a prepared chunk; the item's last one is then held to its declared digest and, if it
+  // matches, recorded (UPLOAD_ITEM) before it is acknowledged.
+  static absl::StatusOr<v1::UploadAck> Commit(State& s, Prepared p) {
+    EvidenceService& service = *s.service;
     const workflow::Caller& caller = s.caller;
-    const std::string package_name = s.package;
-    const std::string item_name = item.name();
+    const std::string& package_name = s.package;
     absl::StatusOr<uint64_t> durable =
-        service.chunks_->Append(ref, chunk.offset(), chunk.data(), [&]() -> absl::Status {
-          absl::StatusOr<Target> now = Resolve(*service.reader_, caller, package_name, item_name,
-                                               "package", Transfer::kUpload);
+        service.chunks_->AppendSealed(p.ref, p.offset, p.size, p.sealed, [&]() -> absl::Status {
+          absl::StatusOr<Target> now =
+              Resolve(*service.reader_, caller, package_name, p.item, "package", Transfer::kUpload);
           if (!now.ok()) return now.status();
           return CheckUploadable(*now);
         });
     if (!durable.ok()) return durable.status();
-    s.hash.Update(chunk.data());
-    s.hashed_bytes = *durable;
     v1::UploadAck ack;
-    ack.set_item(item.name());
+    ack.set_item(p.item);
     ack.set_durable_bytes(static_cast<int64_t>(*durable));
-    if (*durable < static_cast<uint64_t>(item.size_bytes())) return ack;
-
-    // The item's last byte: its whole digest decides.
-    const std::string whole = ToHex(s.hash.Finish());
-    s.hashed_item.clear();
-    if (whole != item.sha256()) {
-      if (absl::Status reset = service.chunks_->Reset(ref); !reset.ok()) return reset;
+    if (!p.last) return ack;
+    if (p.whole != p.item_sha256) {
+      if (absl::Status reset = service.chunks_->Reset(p.ref); !reset.ok()) return reset;
       return workflow::InvalidField(
           "sha256",
-          absl::StrCat("item ", item.name(), " hashes to ", whole, ", not the declared ",
-                       item.sha256(), "; its bytes were dropped: upload it again from 0"),
+          absl::StrCat("item ", p.item, " hashes to ", p.whole, ", not the declared ",
+                       p.item_sha256, "; its bytes were dropped: upload it again from 0"),
           "ITEM_DIGEST_MISMATCH");
     }
     v1::RecordUploadRequest record;
-    record.set_name(workflow::RequestName(target->package.request_id));
-    record.set_package(s.package);
-    record.set_item(item.name());
+    record.set_name(workflow::RequestName(p.request_id));
+    record.set_package(package_name);
+    record.set_item(p.item);
     absl::StatusOr<v1::Request> done =
         service.engine_->ApplyAndWait(workflow::MakeCommand(v1::UPLOAD_ITEM, caller, record));
     if (!done.ok()) return done.status();
@@ -442,7 +498,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
                                 return;
                               }
                               state->recorded = true;
-                              Pump(state);
+                              Pump(*state, state);
                             });
   }
 
@@ -454,7 +510,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
       End(*state_, absl::CancelledError("the stream broke"));
       return;
     }
-    Pump(state_);
+    Pump(*state_, state_);
   }
 
   void OnCancel() override {
@@ -498,8 +554,8 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
   }
 
   // Writes what is ready, reads ahead what is not, and ends the call after the last chunk.
-  static void Pump(const std::shared_ptr<State>& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
-    State& s = *state;
+  static void Pump(State& s, const std::shared_ptr<State>& state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
     if (s.finished || s.reactor == nullptr || !s.recorded) return;
     if (!s.writing && s.ready.has_value()) {
       s.out = *std::move(s.ready);
@@ -545,7 +601,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
     }
     s.next = chunk.offset() + static_cast<int64_t>(chunk.data().size());
     s.ready = std::move(buffer);
-    Pump(state);
+    Pump(s, state);
   }
 
   std::shared_ptr<State> state_;

@@ -47,7 +47,10 @@ class EvidenceService final : public ParsedService {
   absl::Status PurgeErased(const storage::Store& store);
 
   // Waits for the chunk reads and writes under way; for shutdown, once gRPC has stopped.
-  void StopWorkers() { pool_.reset(); }
+  void StopWorkers() {
+    pool_.reset();
+    io_pool_.reset();
+  }
 
  private:
   friend class UploadReactor;
@@ -63,7 +66,10 @@ class EvidenceService final : public ParsedService {
   SecurityLog* const log_;
   const bool record_reads_;
   const int64_t quota_bytes_;
+  // Reads and the preparation of chunks; their writes (which nothing on pool_ waits for in
+  // turn, so the two never deadlock).
   std::unique_ptr<WorkerPool> pool_ = std::make_unique<WorkerPool>(4);
+  std::unique_ptr<WorkerPool> io_pool_ = std::make_unique<WorkerPool>(4);
 };
 
 }  // namespace comity::rpc
