@@ -19,7 +19,9 @@
 #include "google/rpc/status.pb.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "services/audit/bundle.h"
 #include "services/server/server.h"
+#include "tests/testing/certs.h"
 #include "tests/testing/fixtures.h"
 
 namespace comity {
@@ -80,6 +82,9 @@ class EvidenceTest : public ::testing::Test {
     config.set_timer_period_ms(-1);
     config.set_evidence_reserve_mb(1);
     config.set_evidence_quota_mb(quota_mb_);
+    config.set_log_origin("comity.test/evidence");
+    config.set_log_key_file(dir_.path() + "/log.key");
+    comity::testing::WriteFile(config.log_key_file(), std::string(64, 'e'));
     server::Server::Options options;
     options.security_log = &log_;
     options.free_bytes = [this]() -> absl::StatusOr<uint64_t> { return free_; };
@@ -356,6 +361,17 @@ TEST_F(EvidenceTest, APackageIsUploadedResumedDeliveredDownloadedAndErasedOnTheT
   EXPECT_EQ(evidence_entries[6].action(), v1::ERASE_PACKAGE);
   EXPECT_EQ(evidence_entries[6].evidence().sha256(), package.digest());
   EXPECT_EQ(evidence_entries[6].reasons(), "retention period ended");
+
+  // After the erasure the trail still verifies offline, whole, against the signed checkpoint.
+  v1::GetTrailRequest export_req;
+  export_req.set_request(request);
+  v1::TrailBundle bundle;
+  grpc::Status exported = audit_->ExportTrail(As(kOdile).get(), export_req, &bundle);
+  ASSERT_TRUE(exported.ok()) << exported.error_message();
+  absl::StatusOr<audit::BundleVerdict> verdict =
+      audit::VerifyBundle(bundle, bundle.trail().checkpoint().verifier_key());
+  ASSERT_TRUE(verdict.ok()) << verdict.status();
+  EXPECT_EQ(verdict->entries, static_cast<uint64_t>(bundle.trail().entries_size()));
 }
 
 TEST_F(EvidenceTest, BadChunksAndWrongCallersAreRefusedWithTheRuleAndNothingPartialIsComplete) {
