@@ -170,6 +170,15 @@ void PrintTrail(const v1::Trail& trail) {
     if (e.note_kind() != v1::NOTE_KIND_UNSPECIFIED) details = v1::NoteKind_Name(e.note_kind());
     if (e.attachments_size() > 0) details = absl::StrCat(e.attachments_size(), " item(s)");
     if (e.action() == v1::UPSERT_AUTHORITY) details = e.reasons();  // the authority changed
+    if (e.has_evidence()) {  // package n [item] [bytes from-to], or the whole package
+      const v1::EvidenceRef& ref = e.evidence();
+      details = absl::StrCat("package ", ref.package().substr(ref.package().rfind('/') + 1));
+      if (!ref.item().empty()) absl::StrAppend(&details, " ", ref.item());
+      if (e.action() == v1::DOWNLOAD) {
+        absl::StrAppend(&details, " bytes ", ref.offset(), "-", ref.offset() + ref.length(),
+                        ref.complete() ? " (to the end)" : "");
+      }
+    }
     if (!e.legal_basis().empty())
       absl::StrAppend(&details, details.empty() ? "" : " ", "[", e.legal_basis(), "]");
     const std::string actor = ShortPrincipal(e.actor().principal());
