@@ -430,6 +430,9 @@ class UploadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
           return CheckUploadable(*now);
         });
     if (!durable.ok()) return durable.status();
+    if (service.uploaded_bytes_ != nullptr) {
+      service.uploaded_bytes_->Increment(static_cast<double>(p.size));
+    }
     v1::UploadAck ack;
     ack.set_item(p.item);
     ack.set_durable_bytes(static_cast<int64_t>(*durable));
@@ -600,6 +603,9 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
       return;
     }
     s.next = chunk.offset() + static_cast<int64_t>(chunk.data().size());
+    if (s.service->downloaded_bytes_ != nullptr) {
+      s.service->downloaded_bytes_->Increment(static_cast<double>(chunk.data().size()));
+    }
     s.ready = std::move(buffer);
     Pump(s, state);
   }
@@ -609,7 +615,8 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
 
 EvidenceService::EvidenceService(const Identifier* identifier, workflow::Engine* engine,
                                  const workflow::Reader* reader, evidence::ChunkStore* chunks,
-                                 SecurityLog* log, bool record_reads, int64_t quota_bytes)
+                                 SecurityLog* log, bool record_reads, int64_t quota_bytes,
+                                 prometheus::Registry* metrics)
     : ParsedService("comity.v1.EvidenceService"),
       identifier_(identifier),
       engine_(engine),
@@ -618,6 +625,14 @@ EvidenceService::EvidenceService(const Identifier* identifier, workflow::Engine*
       log_(log),
       record_reads_(record_reads),
       quota_bytes_(quota_bytes) {
+  if (metrics != nullptr) {
+    auto& family = prometheus::BuildCounter()
+                       .Name("comity_evidence_bytes_total")
+                       .Help("Evidence bytes uploaded (acknowledged) and downloaded (sent)")
+                       .Register(*metrics);
+    uploaded_bytes_ = &family.Add({{"direction", "upload"}});
+    downloaded_bytes_ = &family.Add({{"direction", "download"}});
+  }
   AddUnary("CreatePackage", this, &EvidenceService::CreatePackage);
   AddUnary("GetPackage", this, &EvidenceService::GetPackage);
   AddUnary("ListPackages", this, &EvidenceService::ListPackages);

@@ -9,6 +9,8 @@
 
 #include "comity/v1/evidence.pb.h"
 #include "common/worker_pool.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
 #include "services/evidence/chunk_store.h"
 #include "services/rpc/identify.h"
 #include "services/rpc/parsed_service.h"
@@ -22,10 +24,11 @@ class EvidenceService final : public ParsedService {
  public:
   // With `record_reads`, GetPackage, ListPackages and GetUploadStatus are ACCESS entries, as
   // GetRequest is. Downloads are always recorded (DOWNLOAD).
-  // `quota_bytes`: the evidence each authority may hold (0: no quota).
+  // `quota_bytes`: the evidence each authority may hold (0: no quota). `metrics`, if given, gets
+  // comity_evidence_bytes_total{direction="upload"|"download"}: bytes acknowledged or sent.
   EvidenceService(const Identifier* identifier, workflow::Engine* engine,
                   const workflow::Reader* reader, evidence::ChunkStore* chunks, SecurityLog* log,
-                  bool record_reads, int64_t quota_bytes);
+                  bool record_reads, int64_t quota_bytes, prometheus::Registry* metrics = nullptr);
 
   void CreatePackage(grpc::CallbackServerContext* ctx, const v1::CreatePackageRequest* req,
                      v1::EvidencePackage* reply, UnaryCall* call);
@@ -66,6 +69,8 @@ class EvidenceService final : public ParsedService {
   SecurityLog* const log_;
   const bool record_reads_;
   const int64_t quota_bytes_;
+  prometheus::Counter* uploaded_bytes_ = nullptr;
+  prometheus::Counter* downloaded_bytes_ = nullptr;
   // Reads and the preparation of chunks; their writes (which nothing on pool_ waits for in
   // turn, so the two never deadlock).
   std::unique_ptr<WorkerPool> pool_ = std::make_unique<WorkerPool>(4);

@@ -442,7 +442,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   s->chunks_ = std::make_unique<evidence::ChunkStore>(s->store_.get(), std::move(chunk_options));
   s->evidence_ = std::make_unique<rpc::EvidenceService>(
       s->identifier_.get(), s->engine_.get(), s->reader_.get(), s->chunks_.get(), log, record_reads,
-      config.evidence_quota_mb() << 20);
+      config.evidence_quota_mb() << 20, s->metrics_.get());
   // Erasures the node stopped in the middle of end before it takes calls.
   if (absl::Status purged = s->evidence_->PurgeErased(*s->store_); !purged.ok()) {
     s->engine_->Stop();

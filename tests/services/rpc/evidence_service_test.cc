@@ -82,6 +82,7 @@ class EvidenceTest : public ::testing::Test {
     config.set_timer_period_ms(-1);
     config.set_evidence_reserve_mb(1);
     config.set_evidence_quota_mb(quota_mb_);
+    config.set_metrics_address("127.0.0.1:0");
     config.set_log_origin("comity.test/evidence");
     config.set_log_key_file(dir_.path() + "/log.key");
     comity::testing::WriteFile(config.log_key_file(), std::string(64, 'e'));
@@ -361,6 +362,17 @@ TEST_F(EvidenceTest, APackageIsUploadedResumedDeliveredDownloadedAndErasedOnTheT
   EXPECT_EQ(evidence_entries[6].action(), v1::ERASE_PACKAGE);
   EXPECT_EQ(evidence_entries[6].evidence().sha256(), package.digest());
   EXPECT_EQ(evidence_entries[6].reasons(), "retention period ended");
+
+  // An operator sees the bytes moved (the node restarted after the first two chunks).
+  const std::string metrics = comity::testing::ScrapeMetrics(server_->metrics_port());
+  EXPECT_TRUE(
+      absl::StrContains(metrics, absl::StrCat("comity_evidence_bytes_total{direction=\"upload\"} ",
+                                              mailbox.size() - 2 * kChunk + logs.size())))
+      << metrics;
+  EXPECT_TRUE(absl::StrContains(metrics,
+                                absl::StrCat("comity_evidence_bytes_total{direction=\"download\"} ",
+                                             2 * mailbox.size() - kChunk - 77)))
+      << metrics;
 
   // After the erasure the trail still verifies offline, whole, against the signed checkpoint.
   v1::GetTrailRequest export_req;
