@@ -322,6 +322,7 @@ absl::Status ApplyBody(const ActionInput& in, const v1::DeliverEvidenceRequest& 
     }
     package.set_state(v1::DELIVERED);
     package.set_delivery(d->number());
+    effect.entry.add_packages(package.name());
     for (const v1::PackageItem& item : package.items()) {
       v1::DeliveredItem* delivered = d->add_items();
       delivered->set_name(item.name());

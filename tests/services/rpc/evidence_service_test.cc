@@ -351,6 +351,8 @@ TEST_F(EvidenceTest, APackageIsUploadedResumedDeliveredDownloadedAndErasedOnTheT
   EXPECT_EQ(evidence_entries[2].action(), v1::UPLOAD_ITEM);
   EXPECT_EQ(evidence_entries[3].action(), v1::DELIVER);
   EXPECT_EQ(evidence_entries[3].attachments_size(), 2);
+  ASSERT_EQ(evidence_entries[3].packages_size(), 1);
+  EXPECT_EQ(evidence_entries[3].packages(0), package.name());
   EXPECT_EQ(evidence_entries[4].action(), v1::DOWNLOAD);
   EXPECT_EQ(evidence_entries[4].actor().principal(), kAlice);
   EXPECT_EQ(evidence_entries[4].evidence().offset(), 0);
