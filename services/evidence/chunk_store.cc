@@ -15,7 +15,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "common/sha256.h"
 #include "services/evidence/crypto.h"
 #include "storage/keys.h"
 
@@ -279,16 +278,6 @@ absl::Status ChunkStore::Read(const ItemRef& item, uint64_t offset, const ReadFn
     if (!fn(from, *std::move(bytes))) return absl::OkStatus();
   }
   return cursor->status();
-}
-
-absl::StatusOr<std::string> ChunkStore::Digest(const ItemRef& item) const {
-  Sha256Stream hash;
-  absl::Status s = Read(item, 0, [&](uint64_t, std::string bytes) {
-    hash.Update(bytes);
-    return true;
-  });
-  if (!s.ok()) return s;
-  return hash.Finish();
 }
 
 absl::Status ChunkStore::Reset(const ItemRef& item) {

@@ -83,9 +83,6 @@ class ChunkStore {
   using ReadFn = std::function<bool(uint64_t offset, std::string bytes)>;
   absl::Status Read(const ItemRef& item, uint64_t offset, const ReadFn& fn) const;
 
-  // SHA-256 of the item's durable bytes.
-  absl::StatusOr<std::string> Digest(const ItemRef& item) const;
-
   // Drops the item's bytes, so that its upload starts again from 0.
   absl::Status Reset(const ItemRef& item);
 

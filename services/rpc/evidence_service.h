@@ -2,8 +2,8 @@
 #define COMITY_SERVICES_RPC_EVIDENCE_SERVICE_H_
 
 // comity.v1.EvidenceService (proto/comity/v1/evidence.proto): packages through the engine, their
-// bytes through the chunk store. Writes and reads of chunks run on the service's own threads,
-// never on gRPC's.
+// bytes through the chunk store. The Upload and Download streams are in evidence_streams.cc. Writes
+// and reads of chunks run on the service's own threads, never on gRPC's.
 
 #include <memory>
 
