@@ -170,6 +170,11 @@ void PrintTrail(const v1::Trail& trail) {
     if (e.note_kind() != v1::NOTE_KIND_UNSPECIFIED) details = v1::NoteKind_Name(e.note_kind());
     if (e.attachments_size() > 0) details = absl::StrCat(e.attachments_size(), " item(s)");
     if (e.action() == v1::UPSERT_AUTHORITY) details = e.reasons();  // the authority changed
+    if (e.has_peer_snapshot()) {                                    // node de version 3 sha256:…
+      const v1::PeerSnapshotRef& ref = e.peer_snapshot();
+      details = absl::StrCat("node ", ref.node(), " version ", ref.version(),
+                             " sha256:", ToHex(ref.digest()).substr(0, 16));
+    }
     if (e.has_evidence()) {  // package n [item] [bytes from-to], or the whole package
       const v1::EvidenceRef& ref = e.evidence();
       details = absl::StrCat("package ", ref.package().substr(ref.package().rfind('/') + 1));
@@ -194,9 +199,12 @@ void PrintTrail(const v1::Trail& trail) {
 }
 
 void PrintAuthorities(const v1::ListAuthoritiesResponse& list) {
-  std::printf("%-22s  %-7s  %-12s  %s\n", "NAME", "COUNTRY", "LANGUAGES", "DISPLAY NAME");
+  // NODE: where the authority is homed, "-" for this node, else the peer that published it.
+  std::printf("%-22s  %-7s  %-8s  %-12s  %s\n", "NAME", "COUNTRY", "NODE", "LANGUAGES",
+              "DISPLAY NAME");
   for (const v1::Authority& a : list.authorities()) {
-    std::printf("%-22s  %-7s  %-12s  %s\n", a.name().c_str(), a.country().c_str(),
+    std::printf("%-22s  %-7s  %-8s  %-12s  %s\n", a.name().c_str(), a.country().c_str(),
+                a.node().empty() ? "-" : a.node().c_str(),
                 absl::StrJoin(a.languages(), ",").c_str(), a.display_name().c_str());
   }
 }

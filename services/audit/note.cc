@@ -116,16 +116,40 @@ std::string NoteSigner::VerifierKey() const {
                       absl::Base64Escape(std::string(1, kAlgEd25519) + public_key_));
 }
 
-absl::StatusOr<std::string> OpenNote(absl::string_view note, absl::string_view verifier_key) {
+namespace {
+
+struct VerifierKey {
+  absl::string_view name;
+  uint32_t hash = 0;
+  std::string public_key;
+};
+
+absl::StatusOr<VerifierKey> ParseVerifierKey(absl::string_view verifier_key) {
   std::vector<absl::string_view> key = absl::StrSplit(verifier_key, absl::MaxSplits('+', 2));
   std::string raw;
-  uint32_t hash = 0;
+  VerifierKey parsed;
   if (key.size() != 3 || !ValidName(key[0]) || key[1].size() != 8 ||
-      !absl::SimpleHexAtoi(key[1], &hash) || !absl::Base64Unescape(key[2], &raw) ||
-      raw.size() != 33 || raw[0] != kAlgEd25519 || KeyHash(key[0], raw.substr(1)) != hash) {
+      !absl::SimpleHexAtoi(key[1], &parsed.hash) || !absl::Base64Unescape(key[2], &raw) ||
+      raw.size() != 33 || raw[0] != kAlgEd25519 || KeyHash(key[0], raw.substr(1)) != parsed.hash) {
     return absl::InvalidArgumentError("malformed verifier key");
   }
-  const std::string public_key = raw.substr(1);
+  parsed.name = key[0];
+  parsed.public_key = raw.substr(1);
+  return parsed;
+}
+
+}  // namespace
+
+absl::Status CheckVerifierKey(absl::string_view verifier_key) {
+  return ParseVerifierKey(verifier_key).status();
+}
+
+absl::StatusOr<std::string> OpenNote(absl::string_view note, absl::string_view verifier_key) {
+  absl::StatusOr<VerifierKey> parsed = ParseVerifierKey(verifier_key);
+  if (!parsed.ok()) return parsed.status();
+  const absl::string_view name = parsed->name;
+  const uint32_t hash = parsed->hash;
+  const std::string& public_key = parsed->public_key;
   // The text ends at the last blank line; signature lines follow.
   const size_t split = note.rfind("\n\n");
   if (split == absl::string_view::npos || note.empty() || note.back() != '\n') {
@@ -144,15 +168,15 @@ absl::StatusOr<std::string> OpenNote(absl::string_view note, absl::string_view v
     if (f.size() != 2 || !absl::Base64Unescape(f[1], &sig) || sig.size() < 4) {
       return absl::InvalidArgumentError("malformed note: bad signature line");
     }
-    if (f[0] != key[0] || sig.substr(0, 4) != HashBytes(hash)) continue;  // another key's
+    if (f[0] != name || sig.substr(0, 4) != HashBytes(hash)) continue;  // another key's
     if (sig.size() != 68 || !Ed25519Verify(public_key, text, sig.substr(4))) {
-      return absl::DataLossError(absl::StrCat("a signature line by ", key[0],
+      return absl::DataLossError(absl::StrCat("a signature line by ", name,
                                               " does not verify: the note was altered or forged"));
     }
     verified = true;
   }
   if (verified) return std::string(text);
-  return absl::DataLossError(absl::StrCat("no valid signature by ", key[0],
+  return absl::DataLossError(absl::StrCat("no valid signature by ", name,
                                           ": the note was altered or signed by another key"));
 }
 

@@ -43,6 +43,9 @@ class NoteSigner {
 // INVALID_ARGUMENT if the note or the key is malformed.
 absl::StatusOr<std::string> OpenNote(absl::string_view note, absl::string_view verifier_key);
 
+// INVALID_ARGUMENT unless `verifier_key` is a well-formed Ed25519 verifier key.
+absl::Status CheckVerifierKey(absl::string_view verifier_key);
+
 struct Checkpoint {
   std::string origin;
   uint64_t size = 0;

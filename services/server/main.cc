@@ -45,6 +45,10 @@ ABSL_FLAG(bool, check_config, false,
           "check the configuration, profiles, directory and key files, open nothing for "
           "writing, and exit: 0 if the node would start, 1 with the problem otherwise");
 
+ABSL_FLAG(bool, print_log_verifier_key, false,
+          "print the verifier key of the log key (log_key_file, log_origin) and exit: what this "
+          "node's peers list as its log_verifier_key, and what auditors pin");
+
 namespace {
 
 void Log(const std::string& line) {
@@ -104,6 +108,15 @@ int main(int argc, char** argv) {
   if (auto v = absl::GetFlag(FLAGS_evidence_reserve_mb); v != 0) config.set_evidence_reserve_mb(v);
   if (auto v = absl::GetFlag(FLAGS_evidence_quota_mb); v != 0) config.set_evidence_quota_mb(v);
   if (auto v = absl::GetFlag(FLAGS_timer_period_ms); v > 0) config.set_timer_period_ms(v);
+  if (absl::GetFlag(FLAGS_print_log_verifier_key)) {
+    absl::StatusOr<std::string> key = comity::server::LogVerifierKey(config);
+    if (!key.ok()) {
+      std::fprintf(stderr, "comityd: %s\n", std::string(key.status().message()).c_str());
+      return 1;
+    }
+    std::printf("%s\n", key->c_str());
+    return 0;
+  }
   if (absl::GetFlag(FLAGS_check_config)) {
     absl::Status s = comity::server::Server::CheckConfig(config, EnvironmentKey());
     if (!s.ok()) {
@@ -135,6 +148,10 @@ int main(int argc, char** argv) {
   Log(absl::StrCat("level=info msg=serving address=", config.listen_address(),
                    " port=", (*server)->port(), " data_dir=", config.data_dir(),
                    config.insecure_dev() ? " mode=insecure-dev" : ""));
+  if (const comity::server::FederationNode* f = (*server)->federation(); f != nullptr) {
+    Log(absl::StrCat("level=info msg=federated node=", config.federation().node(),
+                     " peers=", f->peers().peers().size(), " federation_port=", f->port()));
+  }
   std::printf("listening on port %d\n", (*server)->port());
   std::fflush(stdout);
   int sig = 0;

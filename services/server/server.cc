@@ -220,6 +220,13 @@ static absl::StatusOr<std::unique_ptr<audit::NoteSigner>> LoadLogSigner(
   return audit::NoteSigner::FromSeed(config.log_origin(), absl::HexStringToBytes(hex));
 }
 
+absl::StatusOr<std::string> LogVerifierKey(const config::v1::ServerConfig& config) {
+  absl::StatusOr<std::unique_ptr<audit::NoteSigner>> signer = LoadLogSigner(config);
+  if (!signer.ok()) return signer.status();
+  if (*signer == nullptr) return absl::FailedPreconditionError("log_key_file is not set");
+  return (*signer)->VerifierKey();
+}
+
 // What every start needs of the configuration itself, before any file is read.
 static absl::Status CheckSettings(const config::v1::ServerConfig& config) {
   if (config.listen_address().empty() || config.data_dir().empty() ||
@@ -250,11 +257,22 @@ absl::Status Server::CheckConfig(const config::v1::ServerConfig& config,
   if (absl::Status s = workflow::ProfileSet::LoadDir(config.profiles_dir()).status(); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("profiles_dir: ", s.message()));
   }
-  if (absl::Status s = workflow::Directory::LoadFile(config.directory_file()).status(); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("directory_file: ", s.message()));
+  absl::StatusOr<std::unique_ptr<workflow::Directory>> directory =
+      workflow::Directory::LoadFile(config.directory_file());
+  if (!directory.ok()) {
+    return absl::Status(directory.status().code(),
+                        absl::StrCat("directory_file: ", directory.status().message()));
   }
   if (absl::Status s = LoadEncryptionKey(config, key_from_environment).status(); !s.ok()) return s;
-  if (absl::Status s = LoadLogSigner(config).status(); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<audit::NoteSigner>> signer = LoadLogSigner(config);
+  if (!signer.ok()) return signer.status();
+  if (config.has_federation()) {
+    if (absl::Status s =
+            FederationNode::Check(config, (*directory)->trust_domain(), *signer != nullptr);
+        !s.ok()) {
+      return s;
+    }
+  }
   // The data directory: absent (it will be made) or a directory this process may write.
   std::error_code ec;
   if (std::filesystem::exists(config.data_dir(), ec)) {
@@ -466,6 +484,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
     s->engine_->Stop();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address()));
   }
+  if (config.has_federation()) {
+    absl::StatusOr<std::unique_ptr<audit::NoteSigner>> federation_signer = LoadLogSigner(config);
+    absl::StatusOr<std::unique_ptr<FederationNode>> federation =
+        federation_signer.ok()
+            ? FederationNode::Start(config, {s->store_.get(), s->directory_.get(), s->engine_.get(),
+                                             s->security_log_.get(), *std::move(federation_signer),
+                                             clock, server_options.security_log})
+            : federation_signer.status();
+    if (!federation.ok()) {
+      s->grpc_->Shutdown(std::chrono::system_clock::now());
+      s->engine_->Stop();
+      return federation.status();
+    }
+    s->federation_ = *std::move(federation);
+  }
   if (config.timer_period_ms() >= 0) {
     std::ostream* out = server_options.security_log;
     s->scheduler_->Start(
@@ -482,6 +515,7 @@ void Server::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   // Start() may have failed part-way: stop only what was started.
   if (scheduler_ != nullptr) scheduler_->Stop();
+  if (federation_ != nullptr) federation_->Shutdown();
   if (events_ != nullptr) events_->Close();  // ends WatchEvents streams: clients resume later
   if (grpc_ != nullptr) {
     // New calls are refused (UNAVAILABLE) while those in flight finish, for up to `grace`; then

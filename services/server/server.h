@@ -19,6 +19,7 @@
 #include "services/rpc/identify.h"
 #include "services/rpc/request_service.h"
 #include "services/rpc/security_log.h"
+#include "services/server/federation_node.h"
 #include "services/workflow/engine.h"
 #include "services/workflow/events.h"
 #include "services/workflow/reader.h"
@@ -32,6 +33,10 @@ namespace comity::server {
 // malformed key, key file readable by others, key file inside the data directory.
 absl::StatusOr<std::string> LoadEncryptionKey(const config::v1::ServerConfig& config,
                                               const std::string& key_from_environment);
+
+// The verifier key (C2SP signed-note form) of the config's log key: FAILED_PRECONDITION without
+// one, INVALID_ARGUMENT for a malformed key file.
+absl::StatusOr<std::string> LogVerifierKey(const config::v1::ServerConfig& config);
 
 // True if `address` (host:port) listens only on the loopback interface.
 bool IsLoopbackAddress(const std::string& address);
@@ -74,6 +79,9 @@ class Server {
   // The port actually bound (useful with port 0).
   int port() const { return port_; }
 
+  // The node's part in the federation; null when it stands alone.
+  const FederationNode* federation() const { return federation_.get(); }
+
   // Fires the clock timers that are due now (as the scheduler does every timer_period_ms).
   // Returns the number of changes made.
   absl::StatusOr<int> RunDueTimers() { return scheduler_->RunDue(); }
@@ -104,6 +112,7 @@ class Server {
   std::shared_ptr<StoreMetrics> store_metrics_;  // read at each scrape
   std::unique_ptr<rpc::SecurityLog> security_log_;
   std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<FederationNode> federation_;  // after grpc_: its service calls the engine
   int port_ = 0;
   bool shut_down_ = false;
 };

@@ -10,6 +10,7 @@
 #include "comity/v1/audit.pb.h"
 #include "comity/v1/directory.pb.h"
 #include "comity/v1/evidence.pb.h"
+#include "comity/v1/federation.pb.h"
 #include "comity/v1/requests.pb.h"
 #include "services/workflow/actions.h"
 #include "services/workflow/names.h"
@@ -109,6 +110,8 @@ const google::protobuf::Message* RequestMessageOf(v1::Action action) {
       return &v1::UpsertAuthorityRequest::default_instance();
     case v1::SET_RESERVATION:
       return &v1::SetReservationRequest::default_instance();
+    case v1::PEER_DIRECTORY:
+      return &v1::PublishDirectoryRequest::default_instance();
     default:
       return nullptr;
   }

@@ -89,7 +89,7 @@ inline Command MakeSeedDirectoryCommand(const config::v1::DirectoryConfig& confi
 // True for the actions that change the directory rather than a request.
 inline bool IsDirectoryAction(v1::Action action) {
   return action == v1::SEED_DIRECTORY || action == v1::UPSERT_AUTHORITY ||
-         action == v1::SET_RESERVATION;
+         action == v1::SET_RESERVATION || action == v1::PEER_DIRECTORY;
 }
 
 // True for the node's timed actions on a request's clock (body: comity.v1.ClockTimerRequest):

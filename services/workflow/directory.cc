@@ -21,6 +21,8 @@ bool IsAuthorityName(absl::string_view name) {
   return true;
 }
 
+bool IsNodeId(absl::string_view id) { return IsProfileId(id); }
+
 bool IsCountryCode(absl::string_view code) {
   return code.size() == 2 && code[0] >= 'A' && code[0] <= 'Z' && code[1] >= 'A' && code[1] <= 'Z';
 }
@@ -68,6 +70,7 @@ absl::Status Directory::Check(const config::v1::DirectoryConfig& config) {
     };
     if (!IsAuthorityName(a.name())) return bad("name must be authorities/<ID> (A-Z, 0-9, -)");
     if (!names.insert(a.name()).second) return bad("listed twice");
+    if (!a.node().empty()) return bad("node is set only for a peer's authorities");
     if (!IsCountryCode(a.country())) return bad("country must be ISO 3166-1 alpha-2, e.g. FR");
     if (a.display_name().size() > 256) return bad("display_name is longer than 256 bytes");
     const std::string id = a.name().substr(strlen("authorities/"));
@@ -105,6 +108,54 @@ absl::Status Directory::Check(const config::v1::DirectoryConfig& config) {
       return bad("listed twice");
     }
   }
+  std::set<std::string> nodes;
+  for (const v1::DirectorySnapshot& p : config.peers()) {
+    auto bad = [&p](absl::string_view what) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("directory: peer node ", Echo(p.node()), ": ", what));
+    };
+    if (!IsNodeId(p.node())) return bad("node id must be 1-32 characters a-z, 0-9, -");
+    if (!nodes.insert(p.node()).second) return bad("listed twice");
+    std::set<std::string> countries;
+    for (const v1::Authority& a : p.authorities()) {
+      if (!IsAuthorityName(a.name())) {
+        return bad(absl::StrCat("authority ", Echo(a.name()),
+                                ": name must be authorities/<ID> (A-Z, 0-9, -)"));
+      }
+      if (!names.insert(a.name()).second) {
+        return bad(absl::StrCat("authority ", a.name(), " is homed at another node too"));
+      }
+      if (!IsCountryCode(a.country())) {
+        return bad(absl::StrCat("authority ", a.name(), ": country must be ISO 3166-1 alpha-2"));
+      }
+      if (a.display_name().size() > 256) {
+        return bad(absl::StrCat("authority ", a.name(), ": display_name is longer than 256 bytes"));
+      }
+      if (a.members_size() > 0) {
+        return bad(absl::StrCat("authority ", a.name(), ": a peer's authority lists no members"));
+      }
+      if (a.node() != p.node()) {
+        return bad(absl::StrCat("authority ", a.name(), ": node must be ", p.node()));
+      }
+      countries.insert(a.country());
+    }
+    std::set<std::string> keys;
+    for (const v1::Reservation& r : p.reservations()) {
+      const std::string key = ReservationKey(r.country(), r.instrument(), r.code());
+      if (countries.count(r.country()) == 0) {
+        return bad(absl::StrCat("reservation ", Echo(key),
+                                ": a node publishes only the reservations of the states whose "
+                                "authorities it homes"));
+      }
+      if (!IsProfileId(r.instrument()) || !IsReservationCode(r.code()) ||
+          (r.kind() != v1::RESERVATION && r.kind() != v1::DECLARATION) || r.text().size() > 4096) {
+        return bad(absl::StrCat("reservation ", Echo(key),
+                                ": needs a profile id, a code (A-Z, 0-9, _), a kind and a text "
+                                "of at most 4096 bytes"));
+      }
+      if (!keys.insert(key).second) return bad(absl::StrCat("reservation ", key, " listed twice"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -118,8 +169,23 @@ std::shared_ptr<const Directory::Snapshot> Directory::MakeSnapshot(
     config::v1::DirectoryConfig config) {
   auto s = std::make_shared<Snapshot>();
   s->config = std::move(config);
+  // A state whose authorities a peer homes has the reservations that peer published; the others
+  // those of this node's directory.
+  std::set<std::string> published;
+  for (const v1::DirectorySnapshot& p : s->config.peers()) {
+    for (const v1::Authority& a : p.authorities()) {
+      published.insert(a.country());
+      s->by_name.emplace(a.name(), &a);
+    }
+  }
   for (const v1::Reservation& r : s->config.reservations()) {
-    s->reservations.insert(ReservationKey(r.country(), r.instrument(), r.code()));
+    if (published.count(r.country()) == 0)
+      s->reservations.emplace(ReservationKey(r.country(), r.instrument(), r.code()), &r);
+  }
+  for (const v1::DirectorySnapshot& p : s->config.peers()) {
+    for (const v1::Reservation& r : p.reservations()) {
+      s->reservations.emplace(ReservationKey(r.country(), r.instrument(), r.code()), &r);
+    }
   }
   for (const v1::Authority& a : s->config.authorities()) {
     s->by_name.emplace(a.name(), &a);
@@ -141,6 +207,12 @@ void Directory::Replace(config::v1::DirectoryConfig config) {
   std::shared_ptr<const Snapshot> next = MakeSnapshot(std::move(config));
   absl::MutexLock lock(&mu_);
   snapshot_ = std::move(next);
+  if (on_replace_) on_replace_();
+}
+
+void Directory::OnReplace(std::function<void()> listener) {
+  absl::MutexLock lock(&mu_);
+  on_replace_ = std::move(listener);
 }
 
 std::optional<v1::Authority> Directory::FindAuthority(absl::string_view name) const {
@@ -164,7 +236,17 @@ bool Directory::HasReservation(absl::string_view country, absl::string_view inst
 
 std::vector<v1::Reservation> Directory::Reservations() const {
   std::shared_ptr<const Snapshot> s = Current();
-  return {s->config.reservations().begin(), s->config.reservations().end()};
+  std::vector<v1::Reservation> out;
+  for (const auto& [key, r] : s->reservations) out.push_back(*r);
+  return out;
+}
+
+std::optional<v1::DirectorySnapshot> Directory::Peer(absl::string_view node) const {
+  std::shared_ptr<const Snapshot> s = Current();
+  for (const v1::DirectorySnapshot& p : s->config.peers()) {
+    if (p.node() == node) return p;
+  }
+  return std::nullopt;
 }
 
 std::string Directory::trust_domain() const { return Current()->config.trust_domain(); }

@@ -4,6 +4,7 @@
 // The authorities this node knows, their members and roles. Thread-safe: readers see a snapshot;
 // changes (through the engine, audited) replace it.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,10 +33,16 @@ class Directory {
   // INVALID_ARGUMENT naming the first problem in `config`, or OK.
   static absl::Status Check(const config::v1::DirectoryConfig& config);
 
+  // The authorities this node homes and those its peers published (Authority.node set), by name.
   std::optional<v1::Authority> FindAuthority(absl::string_view name) const;
   std::vector<v1::Authority> Authorities() const;
 
-  // Whether the Party `country` made the reservation or declaration `code` under `instrument`.
+  // The directory peer `node` published, as last recorded.
+  std::optional<v1::DirectorySnapshot> Peer(absl::string_view node) const;
+
+  // Whether the Party `country` made the reservation or declaration `code` under `instrument`:
+  // as its peer node published, for a state whose authorities a peer homes; else as this node's
+  // directory records.
   bool HasReservation(absl::string_view country, absl::string_view instrument,
                       absl::string_view code) const;
   std::vector<v1::Reservation> Reservations() const;
@@ -50,12 +57,15 @@ class Directory {
   // old or the new directory.
   void Replace(config::v1::DirectoryConfig config);
 
+  // Called after each Replace (null: no longer), on the replacing thread; must not block.
+  void OnReplace(std::function<void()> listener);
+
  private:
   struct Snapshot {
     config::v1::DirectoryConfig config;
     std::map<std::string, const v1::Authority*, std::less<>> by_name;
     std::map<std::string, Caller, std::less<>> by_principal;
-    std::set<std::string, std::less<>> reservations;  // ReservationKey
+    std::map<std::string, const v1::Reservation*, std::less<>> reservations;  // ReservationKey
   };
   static std::shared_ptr<const Snapshot> MakeSnapshot(config::v1::DirectoryConfig config);
   explicit Directory(std::shared_ptr<const Snapshot> snapshot) : snapshot_(std::move(snapshot)) {}
@@ -63,10 +73,14 @@ class Directory {
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> on_replace_ ABSL_GUARDED_BY(mu_);
 };
 
 // True for "authorities/<ID>" with ID of 2-32 characters from A-Z, 0-9 and '-'.
 bool IsAuthorityName(absl::string_view name);
+
+// True for a federation node id: 1-32 characters a-z, 0-9, -.
+bool IsNodeId(absl::string_view id);
 
 // True for an ISO 3166-1 alpha-2 shaped code (two upper-case letters).
 bool IsCountryCode(absl::string_view code);

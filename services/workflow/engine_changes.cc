@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "comity/storage/v1/records.pb.h"
+#include "comity/v1/federation.pb.h"
 #include "common/clock.h"
 #include "common/sha256.h"
 #include "services/auth/policy.h"
@@ -17,6 +18,72 @@
 
 namespace comity::workflow {
 
+namespace {
+
+// A peer's signed snapshot (checked by the federation adapter) into `record`: its authorities
+// and reservations replace those the peer published before. Returns the node it records, or ""
+// when `record` holds this version or a newer one, or the same content.
+absl::StatusOr<std::string> ApplyPeerDirectory(const Command& cmd,
+                                               storage::v1::DirectoryRecord& record,
+                                               v1::AuditEntry& entry) {
+  if (!cmd.caller.system) return absl::PermissionDeniedError("only a peer node publishes");
+  const auto& signed_snapshot = Body<v1::PublishDirectoryRequest>(cmd);
+  v1::DirectorySnapshot snapshot;
+  if (!snapshot.ParseFromString(signed_snapshot.snapshot())) {
+    return InvalidField("snapshot", "is not a serialized comity.v1.DirectorySnapshot", "MALFORMED");
+  }
+  auto* peers = record.mutable_config()->mutable_peers();
+  auto held = std::find_if(peers->begin(), peers->end(), [&](const v1::DirectorySnapshot& p) {
+    return p.node() == snapshot.node();
+  });
+  for (v1::Authority& a : *snapshot.mutable_authorities()) a.set_node(snapshot.node());
+  if (held != peers->end()) {
+    if (held->version() >= snapshot.version()) return std::string();
+    v1::DirectorySnapshot same = snapshot;
+    same.set_version(held->version());
+    *same.mutable_issue_time() = held->issue_time();
+    if (audit::DeterministicBytes(same) == audit::DeterministicBytes(*held)) return std::string();
+  }
+  // An authority is homed at one node: never this one's, never another peer's.
+  for (const v1::Authority& a : snapshot.authorities()) {
+    for (const v1::Authority& local : record.config().authorities()) {
+      if (local.name() == a.name()) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "node ", snapshot.node(), " may not publish ", a.name(), ": this node homes it"));
+      }
+    }
+    for (const v1::DirectorySnapshot& other : *peers) {
+      if (other.node() == snapshot.node()) continue;
+      for (const v1::Authority& theirs : other.authorities()) {
+        if (theirs.name() == a.name()) {
+          return absl::PermissionDeniedError(absl::StrCat("node ", snapshot.node(),
+                                                          " may not publish ", a.name(), ": node ",
+                                                          other.node(), " homes it"));
+        }
+      }
+    }
+  }
+  entry.set_reasons(absl::StrCat("node ", snapshot.node(), " version ", snapshot.version(), ": ",
+                                 snapshot.authorities_size(), " authorities, ",
+                                 snapshot.reservations_size(), " reservations"));
+  v1::PeerSnapshotRef* ref = entry.mutable_peer_snapshot();
+  ref->set_node(snapshot.node());
+  ref->set_version(snapshot.version());
+  ref->set_digest(Sha256(signed_snapshot.snapshot()));
+  const std::string node = snapshot.node();
+  if (held != peers->end()) {
+    *held = std::move(snapshot);
+  } else {
+    *peers->Add() = std::move(snapshot);
+  }
+  if (absl::Status s = Directory::Check(record.config()); !s.ok()) {
+    return InvalidField("snapshot", std::string(s.message()), "DIRECTORY_RULE");
+  }
+  return node;
+}
+
+}  // namespace
+
 absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& group,
                                                      absl::Time now) {
   absl::StatusOr<storage::v1::DirectoryRecord> current = group.LoadDirectory();
@@ -27,6 +94,10 @@ absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& 
     if (!cmd.caller.system) return absl::PermissionDeniedError("only the node seeds its directory");
     if (current.ok()) return Precondition("DIRECTORY", "directory", "the directory exists already");
     *record.mutable_config() = Body<config::v1::DirectoryConfig>(cmd);
+  } else if (cmd.action == v1::PEER_DIRECTORY) {
+    absl::StatusOr<std::string> recorded = ApplyPeerDirectory(cmd, record, entry);
+    if (!recorded.ok()) return recorded.status();
+    if (recorded->empty()) return v1::Request();  // it holds this snapshot, or a newer one
   } else if (cmd.action == v1::SET_RESERVATION) {
     if (!current.ok()) {
       return Precondition("DIRECTORY", "directory", "the node has no directory yet");
@@ -88,6 +159,8 @@ absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& 
              cmd.caller.system ? v1::ROLE_UNSPECIFIED : v1::ADMIN,
              cmd.caller.system ? v1::SYSTEM : v1::SIDE_UNSPECIFIED, entry);
   record.set_version(record.version() + 1);
+  if (cmd.action != v1::PEER_DIRECTORY)
+    record.set_published_version(record.published_version() + 1);
   entry.set_record_digest(Sha256(audit::DeterministicBytes(record.config())));
   audit::Sealer::Sealed sealed = sealer_.Seal(entry);
   record.set_audit_head(Sha256(sealed.bytes));

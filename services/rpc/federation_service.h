@@ -1,0 +1,35 @@
+#ifndef COMITY_SERVICES_RPC_FEDERATION_SERVICE_H_
+#define COMITY_SERVICES_RPC_FEDERATION_SERVICE_H_
+
+#include "comity/v1/federation.pb.h"
+#include "services/federation/peers.h"
+#include "services/rpc/parsed_service.h"
+#include "services/rpc/security_log.h"
+#include "services/workflow/directory.h"
+#include "services/workflow/engine.h"
+
+namespace comity::rpc {
+
+// FederationService, on the federation listener: each call's peer is identified from its node
+// certificate (federation::PeerSet::Identify) before anything it sends is read; refusals go to
+// the security log.
+class FederationService final : public ParsedService {
+ public:
+  FederationService(const federation::PeerSet* peers, const workflow::Directory* directory,
+                    workflow::Engine* engine, SecurityLog* log);
+
+  void PublishDirectory(grpc::CallbackServerContext* ctx, const v1::PublishDirectoryRequest* req,
+                        v1::PublishDirectoryResponse* reply, UnaryCall* call);
+
+ private:
+  absl::StatusOr<const federation::Peer*> IdentifyPeer(const grpc::ServerContextBase& ctx) const;
+
+  const federation::PeerSet* peers_;
+  const workflow::Directory* directory_;
+  workflow::Engine* engine_;
+  SecurityLog* log_;
+};
+
+}  // namespace comity::rpc
+
+#endif  // COMITY_SERVICES_RPC_FEDERATION_SERVICE_H_

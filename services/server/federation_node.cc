@@ -1,0 +1,126 @@
+#include "services/server/federation_node.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "comity/storage/v1/records.pb.h"
+#include "common/files.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "services/federation/snapshot.h"
+#include "storage/keys.h"
+
+namespace comity::server {
+namespace {
+
+constexpr int kMaxFederationMessageBytes = 4 << 20;
+
+absl::StatusOr<federation::NodeCredentials> ReadNodeCredentials(
+    const config::v1::FederationConfig& f) {
+  federation::NodeCredentials out;
+  for (const auto& [field, path, into] :
+       {std::tuple<const char*, const std::string*, std::string*>{"federation.cert_file",
+                                                                  &f.cert_file(), &out.cert_pem},
+        {"federation.key_file", &f.key_file(), &out.key_pem}}) {
+    if (path->empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(field, " is required: peers know this node by its node certificate"));
+    }
+    absl::StatusOr<std::string> pem = ReadFile(*path);
+    if (!pem.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(field, ": ", pem.status().message()));
+    }
+    *into = *std::move(pem);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status FederationNode::Check(const config::v1::ServerConfig& config,
+                                   absl::string_view trust_domain, bool has_log_key) {
+  const config::v1::FederationConfig& f = config.federation();
+  if (!has_log_key) {
+    return absl::FailedPreconditionError(
+        "federation needs log_key_file: the node signs what it publishes to its peers");
+  }
+  if (f.listen_address().empty()) {
+    return absl::FailedPreconditionError(
+        "federation.listen_address is required: the host:port where peers reach this node");
+  }
+  if (f.peers().empty()) {
+    return absl::FailedPreconditionError("federation.peers: a federated node lists its peers");
+  }
+  if (absl::Status s = ReadNodeCredentials(f).status(); !s.ok()) return s;
+  return federation::PeerSet::Load(f, trust_domain).status();
+}
+
+absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
+    const config::v1::ServerConfig& config, Parts parts) {
+  const config::v1::FederationConfig& f = config.federation();
+  if (absl::Status s = Check(config, parts.directory->trust_domain(), parts.signer != nullptr);
+      !s.ok()) {
+    return s;
+  }
+  std::unique_ptr<FederationNode> n(new FederationNode);
+  absl::StatusOr<std::unique_ptr<federation::PeerSet>> peers =
+      federation::PeerSet::Load(f, parts.directory->trust_domain());
+  if (!peers.ok()) return peers.status();
+  n->peers_ = *std::move(peers);
+  n->signer_ = std::move(parts.signer);
+  absl::StatusOr<federation::NodeCredentials> node = ReadNodeCredentials(f);
+  if (!node.ok()) return node.status();
+
+  // Peers only: their CAs are the roots, each call then checked against its own peer's CA.
+  grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  tls.pem_root_certs = n->peers_->AllCaPem();
+  tls.pem_key_cert_pairs.push_back({node->key_pem, node->cert_pem});
+  n->service_ = std::make_unique<rpc::FederationService>(n->peers_.get(), parts.directory,
+                                                         parts.engine, parts.security_log);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(f.listen_address(), grpc::SslServerCredentials(tls), &n->port_);
+  builder.SetMaxReceiveMessageSize(kMaxFederationMessageBytes);
+  builder.RegisterService(n->service_.get());
+  n->grpc_ = builder.BuildAndStart();
+  if (n->grpc_ == nullptr || n->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for peers on federation.listen_address ", f.listen_address()));
+  }
+
+  federation::Publisher::Options options;
+  if (f.retry_max_seconds() > 0) options.retry_max = absl::Seconds(f.retry_max_seconds());
+  options.max_message_bytes = kMaxFederationMessageBytes;
+  options.log = parts.log;
+  storage::Store* store = parts.store;
+  const Clock* clock = parts.clock;
+  const std::string self = f.node();
+  n->publisher_ = std::make_unique<federation::Publisher>(
+      n->peers_.get(), n->signer_.get(), *std::move(node),
+      [store, clock, self]() -> absl::StatusOr<v1::DirectorySnapshot> {
+        absl::StatusOr<std::string> bytes =
+            store->Get(storage::Column::kMeta, storage::kDirectoryKey);
+        if (!bytes.ok()) return bytes.status();
+        storage::v1::DirectoryRecord record;
+        if (!record.ParseFromString(*bytes)) return absl::DataLossError("corrupt directory record");
+        return federation::LocalSnapshot(record.config(), self, record.published_version(),
+                                         clock->Now());
+      },
+      options);
+  n->directory_ = parts.directory;
+  n->directory_->OnReplace([p = n->publisher_.get()] { p->Wake(); });
+  return n;
+}
+
+void FederationNode::Shutdown() {
+  if (directory_ != nullptr) directory_->OnReplace(nullptr);
+  if (publisher_ != nullptr) publisher_->Stop();
+  if (grpc_ != nullptr) {
+    grpc_->Shutdown(std::chrono::system_clock::now());
+    grpc_->Wait();
+    grpc_.reset();
+  }
+}
+
+FederationNode::~FederationNode() { Shutdown(); }
+
+}  // namespace comity::server

@@ -1,0 +1,68 @@
+#ifndef COMITY_SERVICES_SERVER_FEDERATION_NODE_H_
+#define COMITY_SERVICES_SERVER_FEDERATION_NODE_H_
+
+// The node's part in the federation (ServerConfig.federation): its peers, the listener where they
+// reach it, and the publisher that keeps them holding its directory.
+
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "comity/config/v1/config.pb.h"
+#include "common/clock.h"
+#include "grpcpp/server.h"
+#include "services/audit/note.h"
+#include "services/federation/peers.h"
+#include "services/federation/publisher.h"
+#include "services/rpc/federation_service.h"
+#include "services/rpc/security_log.h"
+#include "services/workflow/directory.h"
+#include "services/workflow/engine.h"
+#include "storage/store.h"
+
+namespace comity::server {
+
+class FederationNode {
+ public:
+  // Checks `config.federation` as Start would, for a node of `trust_domain` that signs with a
+  // log key or not: the node id, listener, certificate files and peers. FAILED_PRECONDITION or
+  // INVALID_ARGUMENT naming the field.
+  static absl::Status Check(const config::v1::ServerConfig& config, absl::string_view trust_domain,
+                            bool has_log_key);
+
+  struct Parts {
+    storage::Store* store;
+    workflow::Directory* directory;
+    workflow::Engine* engine;
+    rpc::SecurityLog* security_log;
+    std::unique_ptr<audit::NoteSigner> signer;  // the log key
+    const Clock* clock;
+    std::ostream* log;
+  };
+  // Listens for peers on federation.listen_address and starts publishing the directory.
+  static absl::StatusOr<std::unique_ptr<FederationNode>> Start(
+      const config::v1::ServerConfig& config, Parts parts);
+  ~FederationNode();  // Shutdown()s
+
+  int port() const { return port_; }
+  const federation::PeerSet& peers() const { return *peers_; }
+  const federation::Publisher& publisher() const { return *publisher_; }
+
+  // Stops publishing and listening.
+  void Shutdown();
+
+ private:
+  FederationNode() = default;
+  workflow::Directory* directory_ = nullptr;
+  std::unique_ptr<federation::PeerSet> peers_;
+  std::unique_ptr<audit::NoteSigner> signer_;
+  std::unique_ptr<rpc::FederationService> service_;
+  std::unique_ptr<federation::Publisher> publisher_;
+  std::unique_ptr<grpc::Server> grpc_;
+  int port_ = 0;
+};
+
+}  // namespace comity::server
+
+#endif  // COMITY_SERVICES_SERVER_FEDERATION_NODE_H_

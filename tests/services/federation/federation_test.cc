@@ -1,0 +1,408 @@
+// Federation between real nodes on loopback, each with its own CA, trust domain, log key and
+// directory: the peers' signed directory snapshots, and who may speak for a peer.
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "comity/v1/audit.grpc.pb.h"
+#include "comity/v1/directory.grpc.pb.h"
+#include "comity/v1/federation.grpc.pb.h"
+#include "common/sha256.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "services/audit/note.h"
+#include "services/federation/snapshot.h"
+#include "services/server/server.h"
+#include "tests/testing/certs.h"
+#include "tests/testing/fixtures.h"
+
+namespace comity {
+namespace {
+
+using comity::testing::KeyAndCert;
+using comity::testing::MakeCa;
+using comity::testing::MakeLeaf;
+using comity::testing::TempDir;
+using comity::testing::WriteFile;
+
+// A loopback port nothing listens on now (the kernel's next ephemeral one).
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::abort();
+  }
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Waits for `done`, up to 20 s; false if it never held.
+bool WaitFor(const std::function<bool()>& done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// One state's node: its CA, node certificate, log key and directory.
+struct Node {
+  std::string id, trust_domain, authority, country;
+  KeyAndCert ca, cert;
+  std::string seed;  // the log key's Ed25519 seed
+  std::string verifier_key;
+  int federation_port = 0;
+  std::string dir;
+
+  std::string Principal(const std::string& user) const {
+    return absl::StrCat("spiffe://", trust_domain, "/", authority.substr(12), "/", user);
+  }
+};
+
+class FederationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (auto [id, authority, country] :
+         {std::tuple<const char*, const char*, const char*>{"fr", "authorities/FR-CA", "FR"},
+          {"de", "authorities/DE-BFJ", "DE"},
+          {"xx", "authorities/XX-CA", "XX"}}) {
+      Node& n = nodes_[id];
+      n.id = id;
+      n.trust_domain = absl::StrCat(id, ".comity.test");
+      n.authority = authority;
+      n.country = country;
+      n.ca = MakeCa(absl::StrCat("CA of ", id));
+      n.cert = MakeLeaf(n.ca, {absl::StrCat("node ", id),
+                               {"URI:spiffe://" + n.trust_domain + "/node/" + id, "DNS:localhost",
+                                "IP:127.0.0.1"}});
+      n.seed = Sha256(absl::StrCat("log key of ", id));
+      n.verifier_key = (*audit::NoteSigner::FromSeed(absl::StrCat(n.trust_domain, "/log"), n.seed))
+                           ->VerifierKey();
+      n.federation_port = FreePort();
+      n.dir = absl::StrCat(dir_.path(), "/", id);
+      WriteFile(Path(n, "ca.pem"), n.ca.cert_pem);
+      WriteFile(Path(n, "node.pem"), n.cert.cert_pem);
+      WriteFile(Path(n, "node.key"), n.cert.key_pem);
+      WriteFile(Path(n, "log.key"), absl::BytesToHexString(n.seed));
+      WriteFile(Path(n, "directory.textproto"),
+                absl::StrCat("trust_domain: \"", n.trust_domain, "\"\n", "authorities { name: \"",
+                             authority, "\" country: \"", country,
+                             "\" display_name: \"Central authority\" kind: CENTRAL_AUTHORITY_KIND",
+                             " members { principal: \"", n.Principal("admin"),
+                             "\" roles: [ADMIN] } members { principal: \"", n.Principal("eve"),
+                             "\" roles: [AUDITOR] } }\n", "reservations { country: \"", country,
+                             "\" instrument: \"budapest\" code: \"BUDAPEST_29_4\" kind: "
+                             "RESERVATION text: \"art. 29(4)\" }\n"));
+    }
+  }
+
+  std::string Path(const Node& n, const std::string& name) {
+    return absl::StrCat(dir_.path(), "/", n.id, "-", name);
+  }
+
+  // `id`'s configuration, federated with `peers`.
+  config::v1::ServerConfig Config(const std::string& id, const std::vector<std::string>& peers) {
+    const Node& n = nodes_[id];
+    config::v1::ServerConfig c = comity::testing::TestServerConfig(n.dir);
+    c.set_directory_file(Path(n, "directory.textproto"));
+    c.set_log_origin(absl::StrCat(n.trust_domain, "/log"));
+    c.set_log_key_file(Path(n, "log.key"));
+    c.set_timer_period_ms(-1);
+    config::v1::FederationConfig* f = c.mutable_federation();
+    f->set_node(id);
+    f->set_listen_address(absl::StrCat("127.0.0.1:", n.federation_port));
+    f->set_cert_file(Path(n, "node.pem"));
+    f->set_key_file(Path(n, "node.key"));
+    f->set_retry_max_seconds(1);
+    for (const std::string& p : peers) {
+      const Node& peer = nodes_[p];
+      config::v1::PeerConfig* pc = f->add_peers();
+      pc->set_node(p);
+      pc->set_address(absl::StrCat("127.0.0.1:", peer.federation_port));
+      pc->set_ca_file(Path(peer, "ca.pem"));
+      pc->set_trust_domain(peer.trust_domain);
+      pc->set_log_verifier_key(peer.verifier_key);
+    }
+    return c;
+  }
+
+  std::unique_ptr<server::Server> Start(const std::string& id,
+                                        const std::vector<std::string>& peers) {
+    auto s = server::Server::Start(Config(id, peers), Clock::Real());
+    if (!s.ok()) ADD_FAILURE() << s.status();
+    return s.ok() ? *std::move(s) : nullptr;
+  }
+
+  template <typename Service>
+  std::unique_ptr<typename Service::Stub> Stub(const server::Server& s) {
+    return Service::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
+                                                grpc::InsecureChannelCredentials()));
+  }
+
+  // The authorities `s` lists, as `principal` (development header) sees them.
+  std::map<std::string, v1::Authority> Authorities(const server::Server& s,
+                                                   const std::string& principal) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", principal);
+    v1::ListAuthoritiesResponse out;
+    EXPECT_TRUE(Stub<v1::DirectoryService>(s)->ListAuthorities(&ctx, {}, &out).ok());
+    std::map<std::string, v1::Authority> by_name;
+    for (const v1::Authority& a : out.authorities()) by_name[a.name()] = a;
+    return by_name;
+  }
+
+  // The entries of `s`'s directory trail.
+  std::vector<v1::AuditEntry> DirectoryTrail(const server::Server& s, const Node& n) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", n.Principal("eve"));
+    v1::GetTrailRequest req;
+    req.set_request("directory");
+    v1::Trail trail;
+    grpc::Status st = Stub<v1::AuditService>(s)->GetTrail(&ctx, req, &trail);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    std::vector<v1::AuditEntry> out;
+    for (const auto& e : trail.entries()) out.push_back(e.entry());
+    return out;
+  }
+
+  // A FederationService stub on `to`'s federation listener, presenting `cert`.
+  std::unique_ptr<v1::FederationService::Stub> PeerStub(const Node& to, const KeyAndCert& cert) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = to.ca.cert_pem;
+    tls.pem_cert_chain = cert.cert_pem;
+    tls.pem_private_key = cert.key_pem;
+    grpc::ChannelArguments args;
+    args.SetInt("comity.test.connection", ++connections_);  // never reuse a connection
+    return v1::FederationService::NewStub(grpc::CreateCustomChannel(
+        absl::StrCat("127.0.0.1:", to.federation_port), grpc::SslCredentials(tls), args));
+  }
+
+  grpc::Status Publish(v1::FederationService::Stub& stub, const v1::PublishDirectoryRequest& req) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::PublishDirectoryResponse out;
+    return stub.PublishDirectory(&ctx, req, &out);
+  }
+
+  // `n`'s own snapshot at `version`, signed with the seed given.
+  v1::PublishDirectoryRequest Signed(const Node& n, uint64_t version, const std::string& seed,
+                                     const std::vector<std::string>& authorities) {
+    v1::DirectorySnapshot snapshot;
+    snapshot.set_node(n.id);
+    snapshot.set_version(version);
+    for (const std::string& name : authorities) {
+      v1::Authority* a = snapshot.add_authorities();
+      a->set_name(name);
+      a->set_country(n.country);
+    }
+    auto signer = audit::NoteSigner::FromSeed(absl::StrCat(n.trust_domain, "/log"), seed);
+    return federation::SignSnapshot(snapshot, **signer);
+  }
+
+  size_t PeerEntries(const std::vector<v1::AuditEntry>& trail) {
+    size_t n = 0;
+    for (const v1::AuditEntry& e : trail) n += e.action() == v1::PEER_DIRECTORY;
+    return n;
+  }
+
+  TempDir dir_;
+  std::map<std::string, Node> nodes_;
+  int connections_ = 0;
+};
+
+TEST_F(FederationTest, PeersHoldEachOthersSignedDirectory) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  // DE also lists xx, which never answers: the other peers are served all the same.
+  std::unique_ptr<server::Server> de_node = Start("de", {"fr", "xx"});
+  std::unique_ptr<server::Server> fr_node = Start("fr", {"de"});
+  ASSERT_NE(de_node, nullptr);
+  ASSERT_NE(fr_node, nullptr);
+
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(de.authority); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*de_node, de.Principal("admin")).count(fr.authority); }));
+  v1::Authority seen = Authorities(*fr_node, fr.Principal("admin"))[de.authority];
+  EXPECT_EQ(seen.node(), "de");
+  EXPECT_EQ(seen.country(), "DE");
+  EXPECT_EQ(seen.members_size(), 0);  // a peer's members stay with it
+  EXPECT_EQ(Authorities(*fr_node, fr.Principal("admin"))[fr.authority].node(), "");
+
+  // DE's reservation travelled with its directory.
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", fr.Principal("admin"));
+    v1::ListReservationsRequest req;
+    req.set_country("DE");
+    v1::ListReservationsResponse out;
+    ASSERT_TRUE(Stub<v1::DirectoryService>(*fr_node)->ListReservations(&ctx, req, &out).ok());
+    ASSERT_EQ(out.reservations_size(), 1);
+    EXPECT_EQ(out.reservations(0).code(), "BUDAPEST_29_4");
+  }
+
+  // FR's directory trail records DE's snapshot: who sent it, which version, its digest.
+  std::vector<v1::AuditEntry> trail = DirectoryTrail(*fr_node, fr);
+  ASSERT_EQ(trail.size(), 2u);
+  EXPECT_EQ(trail[0].action(), v1::SEED_DIRECTORY);
+  const v1::AuditEntry& recorded = trail[1];
+  EXPECT_EQ(recorded.action(), v1::PEER_DIRECTORY);
+  EXPECT_EQ(recorded.actor().principal(), "spiffe://de.comity.test/node/de");
+  EXPECT_EQ(recorded.actor().side(), v1::SYSTEM);
+  EXPECT_EQ(recorded.peer_snapshot().node(), "de");
+  EXPECT_EQ(recorded.peer_snapshot().version(), 1u);
+  EXPECT_EQ(recorded.peer_snapshot().digest().size(), 32u);
+  EXPECT_EQ(recorded.reasons(), "node de version 1: 1 authorities, 1 reservations");
+  EXPECT_EQ(de_node->federation()->publisher().Acknowledged("fr"), 1u);
+
+  // A change to DE's directory reaches FR as version 2.
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", de.Principal("admin"));
+    v1::UpsertAuthorityRequest req;
+    req.mutable_authority()->set_name("authorities/DE-LKA");
+    req.mutable_authority()->set_country("DE");
+    req.mutable_authority()->set_display_name("Bundeskriminalamt");
+    v1::Authority out;
+    grpc::Status st = Stub<v1::DirectoryService>(*de_node)->UpsertAuthority(&ctx, req, &out);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] { return Authorities(*fr_node, fr.Principal("admin")).count("authorities/DE-LKA"); }));
+  trail = DirectoryTrail(*fr_node, fr);
+  ASSERT_EQ(trail.size(), 3u);
+  EXPECT_EQ(trail[2].peer_snapshot().version(), 2u);
+  EXPECT_EQ(trail[2].peer_snapshot().node(), "de");
+
+  // Restarted, DE still knows FR's authorities, and publishing the same directory again records
+  // nothing new at FR.
+  de_node->Shutdown(absl::Seconds(1));
+  de_node.reset();
+  de_node = Start("de", {"fr", "xx"});
+  ASSERT_NE(de_node, nullptr);
+  EXPECT_EQ(Authorities(*de_node, de.Principal("admin"))[fr.authority].node(), "fr");
+  ASSERT_TRUE(WaitFor([&] { return de_node->federation()->publisher().Acknowledged("fr") == 2; }));
+  EXPECT_EQ(DirectoryTrail(*fr_node, fr).size(), 3u);
+}
+
+TEST_F(FederationTest, OnlyAPeerSpeaksForItself) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  const Node& xx = nodes_["xx"];
+  std::unique_ptr<server::Server> de_node = Start("de", {"fr", "xx"});
+  ASSERT_NE(de_node, nullptr);
+  const v1::PublishDirectoryRequest genuine = Signed(fr, 7, fr.seed, {fr.authority});
+  const int64_t denied_before = de_node->security_log().permission_denied();
+
+  // A node certificate for fr that xx's CA issued: xx's CA is trusted, but only for xx.
+  KeyAndCert forged = MakeLeaf(xx.ca, {"node fr", {"URI:spiffe://fr.comity.test/node/fr"}});
+  grpc::Status st = Publish(*PeerStub(de, forged), genuine);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(st.error_message().find("does not chain to node fr's CA"), std::string::npos)
+      << st.error_message();
+
+  // A user's certificate from a peer's CA is not a node's.
+  KeyAndCert user = MakeLeaf(fr.ca, {"admin", {"URI:" + fr.Principal("admin")}});
+  st = Publish(*PeerStub(de, user), genuine);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(st.error_message().find("is not a node certificate"), std::string::npos);
+
+  // A certificate from a CA no peer has is refused at the handshake.
+  KeyAndCert stranger_ca = MakeCa("stranger");
+  KeyAndCert stranger = MakeLeaf(stranger_ca, {"node fr", {"URI:spiffe://fr.comity.test/node/fr"}});
+  EXPECT_EQ(Publish(*PeerStub(de, stranger), genuine).error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  auto as_fr = PeerStub(de, fr.cert);
+  // Signed by another key than fr's log key.
+  st = Publish(*as_fr, Signed(fr, 7, xx.seed, {fr.authority}));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+  // The bytes altered after signing.
+  v1::PublishDirectoryRequest altered = genuine;
+  altered.mutable_snapshot()->back() ^= 1;
+  st = Publish(*as_fr, altered);
+  EXPECT_TRUE(st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+              st.error_code() == grpc::StatusCode::INVALID_ARGUMENT)
+      << st.error_message();
+  // Not a snapshot at all, or no signed note.
+  v1::PublishDirectoryRequest garbage = genuine;
+  garbage.set_snapshot("\xff\xff\xff");
+  EXPECT_EQ(Publish(*as_fr, garbage).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::PublishDirectoryRequest unsigned_snapshot = genuine;
+  unsigned_snapshot.set_signature("comity directory snapshot\n");
+  EXPECT_EQ(Publish(*as_fr, unsigned_snapshot).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // fr signing xx's directory, or claiming an authority DE homes.
+  st = Publish(*as_fr, Signed(xx, 7, fr.seed, {xx.authority}));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+  st = Publish(*as_fr, Signed(fr, 7, fr.seed, {fr.authority, de.authority}));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(st.error_message().find("this node homes it"), std::string::npos) << st.error_message();
+  // An authority xx already published.
+  ASSERT_TRUE(Publish(*PeerStub(de, xx.cert), Signed(xx, 1, xx.seed, {xx.authority})).ok());
+  st = Publish(*as_fr, Signed(fr, 7, fr.seed, {xx.authority}));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(st.error_message().find("node xx homes it"), std::string::npos) << st.error_message();
+
+  // Nothing of fr's was recorded; the refusals are on the security log.
+  std::vector<v1::AuditEntry> trail = DirectoryTrail(*de_node, de);
+  ASSERT_EQ(PeerEntries(trail), 1u);
+  EXPECT_EQ(trail.back().peer_snapshot().node(), "xx");
+  EXPECT_FALSE(Authorities(*de_node, de.Principal("admin")).count(fr.authority));
+  EXPECT_GE(de_node->security_log().permission_denied() - denied_before, 4);
+
+  // The genuine one is recorded once; an older or repeated version changes nothing.
+  ASSERT_TRUE(Publish(*as_fr, genuine).ok());
+  ASSERT_TRUE(Publish(*as_fr, genuine).ok());
+  ASSERT_TRUE(Publish(*as_fr, Signed(fr, 3, fr.seed, {})).ok());
+  EXPECT_EQ(PeerEntries(DirectoryTrail(*de_node, de)), 2u);
+  EXPECT_EQ(Authorities(*de_node, de.Principal("admin"))[fr.authority].node(), "fr");
+}
+
+TEST_F(FederationTest, AConfigurationThatCannotFederateIsRefused) {
+  config::v1::ServerConfig c = Config("fr", {"de"});
+  c.clear_log_key_file();
+  c.clear_log_origin();
+  absl::Status s = server::Server::CheckConfig(c, "");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("log_key_file"), std::string::npos) << s;
+
+  c = Config("fr", {"de", "de"});
+  s = server::Server::CheckConfig(c, "");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("federation.peers[1]"), std::string::npos) << s;
+
+  c = Config("fr", {"de"});
+  c.mutable_federation()->mutable_peers(0)->set_trust_domain("fr.comity.test");
+  s = server::Server::CheckConfig(c, "");
+  EXPECT_NE(s.message().find("is this node's or another peer's"), std::string::npos) << s;
+
+  c = Config("fr", {"de"});
+  c.mutable_federation()->mutable_peers(0)->set_log_verifier_key("not a key");
+  EXPECT_NE(server::Server::CheckConfig(c, "").message().find("log_verifier_key"),
+            std::string::npos);
+
+  c = Config("fr", {"de"});
+  c.mutable_federation()->mutable_peers(0)->set_ca_file(dir_.path() + "/missing.pem");
+  EXPECT_EQ(server::Server::CheckConfig(c, "").code(), absl::StatusCode::kFailedPrecondition);
+
+  c = Config("fr", {"de"});
+  c.mutable_federation()->set_node("FR");
+  EXPECT_EQ(server::Server::CheckConfig(c, "").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(server::Server::CheckConfig(Config("fr", {"de"}), "").ok());
+}
+
+}  // namespace
+}  // namespace comity
