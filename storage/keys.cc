@@ -200,6 +200,18 @@ bool ParseChunkKey(absl::string_view key, absl::string_view prefix, uint64_t* en
   return absl::SimpleAtoi(key, end);
 }
 
+std::string OutboxPrefix(absl::string_view peer) {
+  return absl::StrCat(peer, absl::string_view("\0", 1));
+}
+
+std::string OutboxKey(absl::string_view peer, uint64_t position) {
+  return absl::StrCat(OutboxPrefix(peer), Digits(position));
+}
+
+bool ParseOutboxKey(absl::string_view key, absl::string_view peer, uint64_t* position) {
+  return ParseChunkKey(key, OutboxPrefix(peer), position);
+}
+
 std::string ProgressKey(absl::string_view request_id, int package, int item) {
   return absl::StrCat(ItemPrefix(request_id, package, item), "p");
 }

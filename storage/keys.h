@@ -117,6 +117,13 @@ std::string PackageKeyKey(absl::string_view request_id, int package);
 // of the prefix's range.
 std::string PrefixEnd(absl::string_view prefix);
 
+// kOutbox: <peer node>\0<position, 20 digits> -> comity.storage.v1.OutboxMessage, the position
+// being the Merkle log leaf of the entry that queued it (so increasing, and one per entry).
+// kMirror: <request id> -> comity.v1.MirroredTrail.
+std::string OutboxPrefix(absl::string_view peer);
+std::string OutboxKey(absl::string_view peer, uint64_t position);
+bool ParseOutboxKey(absl::string_view key, absl::string_view peer, uint64_t* position);
+
 // kMeta.
 inline constexpr char kSchemaVersionKey[] = "schema_version";
 inline constexpr char kDirectoryKey[] = "directory";  // comity.storage.v1.DirectoryRecord

@@ -29,8 +29,10 @@ enum class Column {
   kCounters,      // figures kept per authority: int64 sums, written as deltas (WriteSet::Add)
   kEvidence,      // where evidence chunks lie in their files, and each item's upload progress
   kEvidenceKeys,  // each evidence package's data key, wrapped by the node's key
+  kOutbox,        // federation: messages for each peer, in order (OutboxKey)
+  kMirror,        // federation: the system of record's trail of a request, as a bundle
 };
-inline constexpr int kColumnCount = 9;
+inline constexpr int kColumnCount = 11;
 
 // Each column's RocksDB column family name. Listed in the enum's order: the static_assert below
 // fails the build if they part.
@@ -44,6 +46,8 @@ inline constexpr std::array<std::pair<Column, const char*>, kColumnCount> kColum
     {Column::kCounters, "counters"},
     {Column::kEvidence, "evidence"},
     {Column::kEvidenceKeys, "evidence_keys"},
+    {Column::kOutbox, "outbox"},
+    {Column::kMirror, "mirror"},
 }};
 constexpr bool ColumnNamesInEnumOrder() {
   for (int i = 0; i < kColumnCount; ++i) {

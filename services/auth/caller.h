@@ -15,6 +15,9 @@ struct Caller {
   std::string authority;  // authorities/<id>
   std::vector<v1::Role> roles;
   bool system = false;
+  // Federation: the peer node that relayed the call (its node certificate), if one did. For a
+  // forwarded action the principal, authority and roles are those that node vouches for.
+  std::string node;
 
   bool Has(v1::Role role) const {
     for (v1::Role r : roles) {
@@ -23,7 +26,7 @@ struct Caller {
     return false;
   }
 
-  static Caller System() { return Caller{"system", "", {}, true}; }
+  static Caller System() { return Caller{"system", "", {}, true, ""}; }
 };
 
 }  // namespace comity::auth

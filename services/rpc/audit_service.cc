@@ -28,6 +28,11 @@ void AuditService::GetTrail(grpc::CallbackServerContext* ctx, const v1::GetTrail
       ctx, *identifier_, *log_, "/comity.v1.AuditService/GetTrail", *req, reply, call, engine_,
       "GetTrail",
       [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Trail> {
+        // A request another node keeps: its trail, as mirrored from there.
+        absl::StatusOr<std::optional<v1::TrailBundle>> mirror =
+            reader_->MirrorBundle(caller, req->request());
+        if (!mirror.ok()) return mirror.status();
+        if (*mirror) return std::move((*mirror)->trail());
         // With a signing key: each entry's proof against the latest checkpoint, given with the
         // first page.
         absl::StatusOr<v1::Checkpoint> c = checkpoints_->Latest();
@@ -51,6 +56,11 @@ void AuditService::ExportTrail(grpc::CallbackServerContext* ctx, const v1::GetTr
                                v1::TrailBundle* reply, UnaryCall* call) {
   AnswerRead(ctx, *identifier_, *log_, "/comity.v1.AuditService/ExportTrail", *req, reply, call,
              [&](const workflow::Caller& caller) -> absl::StatusOr<v1::TrailBundle> {
+               // A request another node keeps: the bundle that node signed, as mirrored.
+               absl::StatusOr<std::optional<v1::TrailBundle>> mirror =
+                   reader_->MirrorBundle(caller, req->request());
+               if (!mirror.ok()) return mirror.status();
+               if (*mirror) return **std::move(mirror);
                // The caller first: a node without a log key says so only to those who may read the
                // trail (the checkpoint is asked for once the caller is authorized).
                absl::StatusOr<v1::Checkpoint> c;

@@ -4,14 +4,31 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/sha256.h"
+#include "common/text.h"
 #include "grpc/grpc_security_constants.h"
+#include "services/audit/bundle.h"
+#include "services/audit/chain.h"
 #include "services/federation/snapshot.h"
 #include "services/workflow/command.h"
+#include "services/workflow/errors.h"
+#include "services/workflow/timeutil.h"
 
 namespace comity::rpc {
 namespace {
 
 constexpr char kPublish[] = "/comity.v1.FederationService/PublishDirectory";
+constexpr char kRelay[] = "/comity.v1.FederationService/Relay";
+
+// The request record as its last entry's record_digest names it: without its audit head and
+// size.
+std::string RecordDigest(v1::Request record) {
+  record.clear_audit_head();
+  record.clear_audit_size();
+  return Sha256(audit::DeterministicBytes(record));
+}
 
 }  // namespace
 
@@ -24,6 +41,7 @@ FederationService::FederationService(const federation::PeerSet* peers,
       engine_(engine),
       log_(log) {
   AddUnary("PublishDirectory", this, &FederationService::PublishDirectory);
+  AddUnary("Relay", this, &FederationService::Relay);
 }
 
 absl::StatusOr<const federation::Peer*> FederationService::IdentifyPeer(
@@ -56,7 +74,7 @@ void FederationService::PublishDirectory(grpc::CallbackServerContext* ctx,
   workflow::Command cmd;
   cmd.action = v1::PEER_DIRECTORY;
   cmd.caller = workflow::Caller{
-      federation::NodeSpiffeId((*peer)->trust_domain, (*peer)->node), "", {}, true};
+      federation::NodeSpiffeId((*peer)->trust_domain, (*peer)->node), "", {}, true, (*peer)->node};
   cmd.body = std::make_shared<v1::PublishDirectoryRequest>(*req);
   engine_->Apply(std::move(cmd),
                  [this, ctx, reply, call, node = (*peer)->node](absl::StatusOr<v1::Request> done) {
@@ -66,6 +84,105 @@ void FederationService::PublishDirectory(grpc::CallbackServerContext* ctx,
                    }
                    log_->Finish(call, *ctx, kPublish, done.status());
                  });
+}
+
+absl::StatusOr<workflow::Command> FederationService::Forwarded(const federation::Peer& peer,
+                                                               const v1::RelayRequest& req) const {
+  const v1::ForwardedAction& f = req.forward();
+  const std::string& authority = f.actor().authority();
+  if (directory_->HomeNode(authority) != peer.node || !directory_->FindAuthority(authority)) {
+    return absl::PermissionDeniedError(absl::StrCat("node ", peer.node, " does not home ",
+                                                    Echo(authority), ": it may not act for it"));
+  }
+  if (f.action() != v1::SUBMIT) {
+    return workflow::Precondition(
+        "ACTION", v1::Action_Name(f.action()),
+        "this node takes a submission from a peer; relaying the requesting side's later actions "
+        "is not built yet");
+  }
+  const v1::Request& draft = f.draft();
+  if (draft.requesting_authority() != authority) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the submission is ", Echo(draft.requesting_authority()), "'s, not ", authority, "'s"));
+  }
+  if (!directory_->FindAuthority(draft.requested_authority()) ||
+      !directory_->HomeNode(draft.requested_authority()).empty()) {
+    return absl::PermissionDeniedError(absl::StrCat("this node does not home ",
+                                                    Echo(draft.requested_authority()),
+                                                    ", the requested authority"));
+  }
+  auto body = std::make_shared<v1::SubmitRequestRequest>();
+  if (!body->ParseFromString(f.body()) || body->name() != draft.name()) {
+    return workflow::InvalidField("forward.body", "must be the SubmitRequestRequest of the draft",
+                                  "MALFORMED");
+  }
+  if (!workflow::IsValidTimestamp(f.event_time())) {
+    return workflow::InvalidField("forward.event_time", "must be a valid time", "MALFORMED");
+  }
+  workflow::Command cmd;
+  cmd.action = v1::SUBMIT;
+  cmd.caller = workflow::Caller{f.actor().principal(), authority, {}, false, peer.node};
+  for (int r : f.roles()) cmd.caller.roles.push_back(static_cast<v1::Role>(r));
+  cmd.name = draft.name();
+  cmd.request_id = req.key();
+  cmd.body = std::move(body);
+  cmd.relayed = std::make_shared<v1::ForwardedAction>(f);
+  return cmd;
+}
+
+absl::StatusOr<workflow::Command> FederationService::Mirrored(const federation::Peer& peer,
+                                                              const v1::RelayRequest& req) const {
+  const v1::MirroredTrail& m = req.mirror();
+  const v1::Request& record = m.record();
+  const v1::Trail& trail = m.bundle().trail();
+  // Nothing is applied unless the whole trail verifies against the peer's log key.
+  absl::StatusOr<audit::BundleVerdict> verdict =
+      audit::VerifyBundle(m.bundle(), peer.log_verifier_key);
+  if (!verdict.ok()) {
+    return workflow::InvalidField("mirror.bundle",
+                                  absl::StrCat("does not verify against node ", peer.node,
+                                               "'s log key: ", verdict.status().message()),
+                                  "UNVERIFIED");
+  }
+  if (record.name() != trail.request() || record.audit_size() != trail.size() ||
+      record.audit_head() != trail.head() || trail.entries().empty() ||
+      trail.entries(trail.entries_size() - 1).entry().record_digest() != RecordDigest(record)) {
+    return workflow::InvalidField("mirror.record",
+                                  "must be the record the trail's last entry names", "UNVERIFIED");
+  }
+  if (directory_->HomeNode(record.requested_authority()) != peer.node) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("node ", peer.node, " does not home ", Echo(record.requested_authority()),
+                     ": it is not the system of record of ", record.name()));
+  }
+  workflow::Command cmd;
+  cmd.action = v1::MIRROR;
+  cmd.caller = workflow::Caller{
+      federation::NodeSpiffeId(peer.trust_domain, peer.node), "", {}, true, peer.node};
+  cmd.name = record.name();
+  cmd.body = std::make_shared<v1::MirroredTrail>(m);
+  return cmd;
+}
+
+void FederationService::Relay(grpc::CallbackServerContext* ctx, const v1::RelayRequest* req,
+                              v1::RelayResponse* /*reply*/, UnaryCall* call) {
+  if (absl::Status s = log_->Start(); !s.ok()) return log_->Finish(call, *ctx, kRelay, s);
+  absl::StatusOr<const federation::Peer*> peer = IdentifyPeer(*ctx);
+  if (!peer.ok()) return log_->Finish(call, *ctx, kRelay, peer.status());
+  if (!absl::StartsWith(req->key(), absl::StrCat((*peer)->node, "/")) || req->key().size() > 64) {
+    return log_->Finish(
+        call, *ctx, kRelay,
+        workflow::InvalidField("key", "must be <sending node>/<outbox position>", "MALFORMED"));
+  }
+  absl::StatusOr<workflow::Command> cmd =
+      req->has_forward() ? Forwarded(**peer, *req)
+      : req->has_mirror()
+          ? Mirrored(**peer, *req)
+          : workflow::InvalidField("message", "a forward or a mirror is required", "REQUIRED");
+  if (!cmd.ok()) return log_->Finish(call, *ctx, kRelay, cmd.status());
+  engine_->Apply(*std::move(cmd), [this, ctx, call](absl::StatusOr<v1::Request> done) {
+    log_->Finish(call, *ctx, kRelay, done.status());
+  });
 }
 
 }  // namespace comity::rpc

@@ -20,9 +20,16 @@ class FederationService final : public ParsedService {
 
   void PublishDirectory(grpc::CallbackServerContext* ctx, const v1::PublishDirectoryRequest* req,
                         v1::PublishDirectoryResponse* reply, UnaryCall* call);
+  void Relay(grpc::CallbackServerContext* ctx, const v1::RelayRequest* req,
+             v1::RelayResponse* reply, UnaryCall* call);
 
  private:
   absl::StatusOr<const federation::Peer*> IdentifyPeer(const grpc::ServerContextBase& ctx) const;
+  // The engine command a relayed message makes, once checked against what `peer` may send.
+  absl::StatusOr<workflow::Command> Forwarded(const federation::Peer& peer,
+                                              const v1::RelayRequest& req) const;
+  absl::StatusOr<workflow::Command> Mirrored(const federation::Peer& peer,
+                                             const v1::RelayRequest& req) const;
 
   const federation::PeerSet* peers_;
   const workflow::Directory* directory_;

@@ -5,8 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "comity/storage/v1/records.pb.h"
 #include "common/files.h"
+#include "common/text.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "services/audit/bundle.h"
 #include "services/federation/snapshot.h"
 #include "storage/keys.h"
 
@@ -33,6 +35,56 @@ absl::StatusOr<federation::NodeCredentials> ReadNodeCredentials(
     *into = *std::move(pem);
   }
   return out;
+}
+
+// Request `id`'s trail as a bundle the requesting node verifies against this node's log key (as
+// ExportTrail makes it), with the record its last entry names. UNAVAILABLE while the signed
+// checkpoint does not yet cover the latest entry.
+absl::StatusOr<v1::MirroredTrail> BuildMirror(const storage::Store& store,
+                                              const workflow::Reader& reader,
+                                              audit::Checkpointer& checkpoints,
+                                              const std::string& id) {
+  const workflow::Caller system = workflow::Caller::System();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    absl::StatusOr<std::string> bytes = store.Get(storage::Column::kRequests, id);
+    if (!bytes.ok()) return bytes.status();
+    v1::MirroredTrail m;
+    if (!m.mutable_record()->ParseFromString(*bytes)) {
+      return absl::DataLossError(absl::StrCat("the stored record of requests/", id, " is corrupt"));
+    }
+    v1::GetTrailRequest query;
+    query.set_request(absl::StrCat("requests/", id));
+    query.set_page_size(1000);
+    absl::StatusOr<v1::Checkpoint> checkpoint;
+    auto proof_size = [&]() -> absl::StatusOr<uint64_t> {
+      checkpoint = checkpoints.Latest();
+      if (!checkpoint.ok()) return checkpoint.status();
+      return checkpoint->size();
+    };
+    absl::StatusOr<v1::Trail> trail = reader.TrailPage(
+        system, query, workflow::Reader::TrailKind::kExport, proof_size, /*covered_only=*/true);
+    if (!trail.ok()) return trail.status();
+    while (!trail->next_page_token().empty()) {
+      query.set_page_token(trail->next_page_token());
+      absl::StatusOr<v1::Trail> page =
+          reader.TrailPage(system, query, workflow::Reader::TrailKind::kExport, proof_size, true);
+      if (!page.ok()) return page.status();
+      for (v1::TrailEntry& e : *page->mutable_entries()) *trail->add_entries() = std::move(e);
+      trail->set_next_page_token(page->next_page_token());
+    }
+    if (trail->size() != m.record().audit_size() || trail->head() != m.record().audit_head() ||
+        static_cast<uint64_t>(trail->entries_size()) != trail->size()) {
+      continue;  // the request moved on meanwhile, or the checkpoint is catching up
+    }
+    absl::StatusOr<std::string> note =
+        checkpoints.Sign(audit::TrailNoteText(*trail, checkpoint->size()));
+    if (!note.ok()) return note.status();
+    *trail->mutable_checkpoint() = *std::move(checkpoint);
+    *m.mutable_bundle()->mutable_trail() = *std::move(trail);
+    m.mutable_bundle()->set_trail_note(*std::move(note));
+    return m;
+  }
+  return absl::UnavailableError("the trail is not yet covered by a signed checkpoint");
 }
 
 }  // namespace
@@ -94,6 +146,7 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
   storage::Store* store = parts.store;
   const Clock* clock = parts.clock;
   const std::string self = f.node();
+  const federation::NodeCredentials node_copy = *node;
   n->publisher_ = std::make_unique<federation::Publisher>(
       n->peers_.get(), n->signer_.get(), *std::move(node),
       [store, clock, self]() -> absl::StatusOr<v1::DirectorySnapshot> {
@@ -106,6 +159,42 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
                                          clock->Now());
       },
       options);
+  // The outbox, to each peer: forwarded actions as queued, mirrors built when sent.
+  federation::Relay::Hooks hooks;
+  const workflow::Reader* reader = parts.reader;
+  audit::Checkpointer* checkpoints = parts.checkpoints;
+  hooks.mirror = [store, reader, checkpoints](const std::string& id) {
+    return BuildMirror(*store, *reader, *checkpoints, id);
+  };
+  workflow::Engine* engine = parts.engine;
+  std::ostream* log = parts.log;
+  hooks.relay_state = [engine, log](const std::string& request, const std::string& key,
+                                    v1::RelayState state, const std::string& reason) {
+    v1::RecordRelayStateRequest body;
+    body.set_name(request);
+    body.set_key(key);
+    body.set_state(state);
+    body.set_reason(reason);
+    workflow::Command cmd;
+    cmd.action = v1::RELAY_STATE;
+    cmd.caller = workflow::Caller::System();
+    cmd.name = request;
+    cmd.body = std::make_shared<v1::RecordRelayStateRequest>(std::move(body));
+    engine->Apply(std::move(cmd), [log, key](const absl::StatusOr<v1::Request>& done) {
+      if (!done.ok() && log != nullptr) {
+        *log << "federation: the state of relayed action " << key
+             << " is not recorded: " << LogField(done.status().ToString(), 256) << "\n";
+      }
+    });
+  };
+  federation::Relay::Options relay_options;
+  relay_options.retry_max = options.retry_max;
+  relay_options.max_message_bytes = kMaxFederationMessageBytes;
+  relay_options.log = parts.log;
+  n->relay_ = std::make_unique<federation::Relay>(store, n->peers_.get(), node_copy,
+                                                  std::move(hooks), relay_options);
+  n->bell_ = parts.bell;
+  if (n->bell_ != nullptr) n->bell_->Attach(n->relay_.get());
   n->directory_ = parts.directory;
   n->directory_->OnReplace([p = n->publisher_.get()] { p->Wake(); });
   return n;
@@ -113,6 +202,8 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
 
 void FederationNode::Shutdown() {
   if (directory_ != nullptr) directory_->OnReplace(nullptr);
+  if (bell_ != nullptr) bell_->Attach(nullptr);
+  if (relay_ != nullptr) relay_->Stop();
   if (publisher_ != nullptr) publisher_->Stop();
   if (grpc_ != nullptr) {
     grpc_->Shutdown(std::chrono::system_clock::now());

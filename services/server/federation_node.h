@@ -12,13 +12,16 @@
 #include "comity/config/v1/config.pb.h"
 #include "common/clock.h"
 #include "grpcpp/server.h"
+#include "services/audit/checkpointer.h"
 #include "services/audit/note.h"
 #include "services/federation/peers.h"
 #include "services/federation/publisher.h"
+#include "services/federation/relay.h"
 #include "services/rpc/federation_service.h"
 #include "services/rpc/security_log.h"
 #include "services/workflow/directory.h"
 #include "services/workflow/engine.h"
+#include "services/workflow/reader.h"
 #include "storage/store.h"
 
 namespace comity::server {
@@ -39,6 +42,9 @@ class FederationNode {
     std::unique_ptr<audit::NoteSigner> signer;  // the log key
     const Clock* clock;
     std::ostream* log;
+    const workflow::Reader* reader;
+    audit::Checkpointer* checkpoints;
+    federation::OutboxBell* bell;  // what the engine rings when the outbox grows
   };
   // Listens for peers on federation.listen_address and starts publishing the directory.
   static absl::StatusOr<std::unique_ptr<FederationNode>> Start(
@@ -48,6 +54,7 @@ class FederationNode {
   int port() const { return port_; }
   const federation::PeerSet& peers() const { return *peers_; }
   const federation::Publisher& publisher() const { return *publisher_; }
+  const federation::Relay& relay() const { return *relay_; }
 
   // Stops publishing and listening.
   void Shutdown();
@@ -59,6 +66,8 @@ class FederationNode {
   std::unique_ptr<audit::NoteSigner> signer_;
   std::unique_ptr<rpc::FederationService> service_;
   std::unique_ptr<federation::Publisher> publisher_;
+  federation::OutboxBell* bell_ = nullptr;
+  std::unique_ptr<federation::Relay> relay_;
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;
 };

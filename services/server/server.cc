@@ -396,6 +396,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
          << std::flush;
   };
   if (config.max_batch() > 0) options.max_batch = config.max_batch();
+  if (config.has_federation()) {
+    options.node = config.federation().node();
+    s->outbox_bell_ = std::make_unique<federation::OutboxBell>();
+    options.on_outbox = [bell = s->outbox_bell_.get()] { bell->Ring(); };
+  }
   absl::StatusOr<std::unique_ptr<workflow::Engine>> engine = workflow::Engine::Start(
       s->store_.get(), clock, s->profiles_.get(), s->directory_.get(), options);
   if (!engine.ok()) return engine.status();
@@ -490,7 +495,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
         federation_signer.ok()
             ? FederationNode::Start(config, {s->store_.get(), s->directory_.get(), s->engine_.get(),
                                              s->security_log_.get(), *std::move(federation_signer),
-                                             clock, server_options.security_log})
+                                             clock, server_options.security_log, s->reader_.get(),
+                                             s->checkpoints_.get(), s->outbox_bell_.get()})
             : federation_signer.status();
     if (!federation.ok()) {
       s->grpc_->Shutdown(std::chrono::system_clock::now());

@@ -98,6 +98,7 @@ class Server {
   std::unique_ptr<workflow::ProfileSet> profiles_;
   std::unique_ptr<workflow::Directory> directory_;
   std::unique_ptr<workflow::EventHub> events_;
+  std::unique_ptr<federation::OutboxBell> outbox_bell_;  // declared before engine_, which rings it
   std::unique_ptr<workflow::Engine> engine_;
   std::unique_ptr<workflow::Scheduler> scheduler_;
   std::unique_ptr<workflow::Reader> reader_;

@@ -112,6 +112,10 @@ const google::protobuf::Message* RequestMessageOf(v1::Action action) {
       return &v1::SetReservationRequest::default_instance();
     case v1::PEER_DIRECTORY:
       return &v1::PublishDirectoryRequest::default_instance();
+    case v1::MIRROR:
+      return &v1::MirroredTrail::default_instance();
+    case v1::RELAY_STATE:
+      return &v1::RecordRelayStateRequest::default_instance();
     default:
       return nullptr;
   }
@@ -130,6 +134,10 @@ absl::Status ValidateCommand(const Command& cmd, const Directory& directory,
         cmd.body->GetDescriptor()->full_name()));
   }
   Checker c;
+  if (IsRelayAction(cmd.action)) {
+    if (!cmd.caller.system) return absl::PermissionDeniedError("only the node relays");
+    return absl::OkStatus();
+  }
   if (IsDirectoryAction(cmd.action)) {
     c.Text("request_id", cmd.request_id, 128, false);
     if (cmd.action == v1::UPSERT_AUTHORITY &&

@@ -9,6 +9,7 @@
 #include "comity/v1/audit.pb.h"
 #include "comity/v1/directory.pb.h"
 #include "comity/v1/evidence.pb.h"
+#include "comity/v1/federation.pb.h"
 #include "comity/v1/requests.pb.h"
 #include "comity/v1/resources.pb.h"
 #include "google/protobuf/message.h"
@@ -27,6 +28,9 @@ struct Command {
   std::string name;        // requests/{id}; empty for CREATE
   std::string etag;        // empty: no concurrency check
   std::string request_id;  // empty: not idempotent
+  // Federation: an action a peer forwarded (caller.node set): taken at its event time, and for
+  // SUBMIT on the request as submitted there.
+  std::shared_ptr<const v1::ForwardedAction> relayed;
 };
 
 // `command`'s body as the message of its action (RequestMessageOf in action_table.h), which
@@ -90,6 +94,11 @@ inline Command MakeSeedDirectoryCommand(const config::v1::DirectoryConfig& confi
 inline bool IsDirectoryAction(v1::Action action) {
   return action == v1::SEED_DIRECTORY || action == v1::UPSERT_AUTHORITY ||
          action == v1::SET_RESERVATION || action == v1::PEER_DIRECTORY;
+}
+
+// True for the node's own bookkeeping of relayed requests (never on a trail).
+inline bool IsRelayAction(v1::Action action) {
+  return action == v1::MIRROR || action == v1::RELAY_STATE;
 }
 
 // True for the node's timed actions on a request's clock (body: comity.v1.ClockTimerRequest):

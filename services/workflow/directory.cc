@@ -190,7 +190,7 @@ std::shared_ptr<const Directory::Snapshot> Directory::MakeSnapshot(
   for (const v1::Authority& a : s->config.authorities()) {
     s->by_name.emplace(a.name(), &a);
     for (const v1::Member& m : a.members()) {
-      Caller c{m.principal(), a.name(), {}, false};
+      Caller c{m.principal(), a.name(), {}, false, ""};
       for (int r : m.roles()) c.roles.push_back(static_cast<v1::Role>(r));
       s->by_principal.emplace(m.principal(), std::move(c));
     }
@@ -239,6 +239,12 @@ std::vector<v1::Reservation> Directory::Reservations() const {
   std::vector<v1::Reservation> out;
   for (const auto& [key, r] : s->reservations) out.push_back(*r);
   return out;
+}
+
+std::string Directory::HomeNode(absl::string_view name) const {
+  std::shared_ptr<const Snapshot> s = Current();
+  auto it = s->by_name.find(name);
+  return it == s->by_name.end() ? std::string() : it->second->node();
 }
 
 std::optional<v1::DirectorySnapshot> Directory::Peer(absl::string_view node) const {

@@ -37,6 +37,10 @@ class Directory {
   std::optional<v1::Authority> FindAuthority(absl::string_view name) const;
   std::vector<v1::Authority> Authorities() const;
 
+  // The node that homes authority `name`: "" for this node's own (or an unknown name), else the
+  // peer's id.
+  std::string HomeNode(absl::string_view name) const;
+
   // The directory peer `node` published, as last recorded.
   std::optional<v1::DirectorySnapshot> Peer(absl::string_view node) const;
 

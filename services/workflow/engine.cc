@@ -142,6 +142,7 @@ void Engine::OpenGroup(pipeline::Group& group, uint64_t durable) {
 
 void Engine::CloseGroup(pipeline::Group& group) {
   group_->Close();
+  if (group_->wrote_outbox() && options_.on_outbox) group.on_durable.push_back(options_.on_outbox);
   // Callers hear of a directory change only once the directory holds it.
   if (std::optional<config::v1::DirectoryConfig> changed = group_->TakeDirectory()) {
     group.on_durable.push_back(
@@ -164,7 +165,10 @@ void Engine::CloseGroup(pipeline::Group& group) {
 }
 
 absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
-  const absl::Time now = clock_->Now();
+  // A forwarded action is taken when it was taken on its node: the instrument's clocks run from
+  // the event, never from the relay.
+  const absl::Time now =
+      cmd.relayed != nullptr ? FromProto(cmd.relayed->event_time()) : clock_->Now();
   std::string idem_key;
   std::string fingerprint;
   if (!cmd.request_id.empty()) {
@@ -179,6 +183,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     if (!absl::IsNotFound(earlier.status())) return earlier.status();
   }
 
+  if (IsRelayAction(cmd.action)) return ExecuteRelay(cmd, group, clock_->Now());
   if (IsDirectoryAction(cmd.action)) {
     absl::StatusOr<v1::Request> done = ExecuteDirectory(cmd, group, now);
     if (done.ok() && !idem_key.empty()) {
@@ -199,6 +204,21 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     if (!parsed.ok()) return parsed.status();
     id = *std::move(parsed);
     const bool timer = IsTimerAction(cmd.action);
+    if (cmd.relayed != nullptr && cmd.relayed->has_draft()) {
+      // A submission relayed by the requesting node: the request is born here as submitted.
+      if (group.LoadRequest(id).ok()) {
+        return Precondition("REQUEST", cmd.name, "a request of this name exists here already");
+      }
+      v1::Request draft = cmd.relayed->draft();
+      // Its trail starts here; the requesting node's bookkeeping stays there.
+      draft.clear_audit_size();
+      draft.clear_audit_head();
+      draft.clear_system_of_record();
+      draft.clear_relayed();
+      draft.clear_mirror_size();
+      draft.clear_mirror_head();
+      record = std::move(draft);
+    }
     if (timer) {
       // The timer is used up whatever comes of it; one the record no longer needs goes quietly.
       const auto& t = Body<v1::ClockTimerRequest>(cmd);
@@ -206,22 +226,35 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
           storage::TimerKey(absl::ToUnixMicros(FromProto(t.time())), id, t.clock(), t.warning()));
     }
     // A read leaves the record as it is; a change rewrites it, so the cached copy is moved out.
-    absl::StatusOr<v1::Request> loaded =
-        IsReadAction(cmd.action) || timer ? group.LoadRequest(id) : group.TakeRequest(id);
-    if (absl::IsNotFound(loaded.status()) && !timer) return RequestNotFound(cmd.name);
-    if (!loaded.ok()) return loaded.status();
-    record = *std::move(loaded);
+    if (!record) {
+      absl::StatusOr<v1::Request> loaded =
+          IsReadAction(cmd.action) || timer ? group.LoadRequest(id) : group.TakeRequest(id);
+      if (absl::IsNotFound(loaded.status()) && !timer) return RequestNotFound(cmd.name);
+      if (!loaded.ok()) return loaded.status();
+      record = *std::move(loaded);
+    }
   }
   absl::StatusOr<Decision> decision = Authorize(cmd, record ? &*record : nullptr);
   if (!decision.ok()) return decision.status();
+  if (record && !record->system_of_record().empty() && !IsReadAction(cmd.action) &&
+      cmd.caller.node.empty()) {
+    return Precondition("REQUEST", cmd.name,
+                        absl::StrCat("node ", record->system_of_record(),
+                                     " keeps this request: it takes the receiving side's actions, "
+                                     "and relaying this one from here is not built yet"));
+  }
   if (record && !cmd.etag.empty() && cmd.etag != record->etag()) {
     return absl::AbortedError(absl::StrCat("the request changed since you read it (etag ",
                                            Echo(cmd.etag), ", now ", record->etag(),
                                            "); read it again and retry"));
   }
+  // The draft a submission relays, as it stood.
+  std::optional<v1::Request> before;
+  if (cmd.action == v1::SUBMIT && !options_.node.empty()) before = record;
   absl::StatusOr<Change> change =
       ApplyChange({cmd, *decision, now, *profiles_, group, directory_}, id, std::move(record));
   if (!change.ok()) return change.status();
+  if (!options_.node.empty()) QueueRelay(cmd, before, *change, now, group);
   return Write(*std::move(change), idem_key, fingerprint, group);
 }
 

@@ -33,6 +33,12 @@
 namespace comity::workflow {
 
 struct EngineOptions {
+  // Federation: this node's id. A request whose requested authority a peer homes is relayed to
+  // that peer once submitted; a request whose requesting authority a peer homes is mirrored to it
+  // after each change. Both through the outbox (storage column kOutbox), in the change's batch.
+  std::string node;
+  // Told once a group that wrote to the outbox is durable (committer thread; must not block).
+  std::function<void()> on_outbox;
   int max_batch = 512;               // commands per commit group
   size_t max_group_bytes = 1 << 20;  // bytes written per commit group (see CommitPipeline)
   // Told the Merkle log's size and root once durable: at start, then after each group. Runs on
@@ -94,6 +100,13 @@ class Engine {
   absl::StatusOr<v1::Request> Execute(const Command& command, Group& group);
   absl::StatusOr<v1::Request> ExecuteDirectory(const Command& command, Group& group,
                                                absl::Time now);
+  // MIRROR and RELAY_STATE: the requesting node's copy of a request another node is the system
+  // of record of. Nothing is sealed.
+  absl::StatusOr<v1::Request> ExecuteRelay(const Command& command, Group& group, absl::Time now);
+  // After a change: queues what the federation owes for it (the forwarded action or the mirror)
+  // in the outbox, and notes a forwarded action on the record. `before` is the record before.
+  void QueueRelay(const Command& command, const std::optional<v1::Request>& before, Change& change,
+                  absl::Time now, Group& group);
   // Seals `change`'s entry and writes the change into `group`, with the idempotency record
   // under `idem_key` when there is one. Returns the request after the change.
   v1::Request Write(Change change, const std::string& idem_key, const std::string& fingerprint,

@@ -162,6 +162,14 @@ class Engine::Group : public View {
   // Only for derived keys that no command reads back through the overlay (timers, due times).
   void DeleteIndex(const std::string& key) { writes_.Delete(Column::kIndex, key); }
   void DeleteEvidenceKey(const std::string& key) { writes_.Delete(Column::kEvidenceKeys, key); }
+  void AddOutbox(const std::string& key, const storage::v1::OutboxMessage& message) {
+    writes_.Put(Column::kOutbox, key, message.SerializeAsString());
+    wrote_outbox_ = true;
+  }
+  bool wrote_outbox() const { return wrote_outbox_; }
+  void PutMirror(const std::string& id, const v1::MirroredTrail& mirror) {
+    writes_.Put(Column::kMirror, id, mirror.SerializeAsString());
+  }
   // Counter deltas are summed over the group and written once per counter when it closes: the
   // same few counters change with nearly every change.
   void AddFigures(const Figures& delta) {
@@ -212,6 +220,7 @@ class Engine::Group : public View {
   storage::WriteSet& writes_;
   std::optional<config::v1::DirectoryConfig> changed_directory_;
   std::optional<uint64_t> tlog_size_;
+  bool wrote_outbox_ = false;
   Figures figures_;
   std::vector<FeedEvent> events_;
 };

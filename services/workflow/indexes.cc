@@ -64,7 +64,9 @@ std::string EnumValue(int value) { return absl::StrCat(value); }
 std::set<std::string> DerivedKeys(const std::string& id, const v1::Request& record) {
   std::set<std::string> keys;
   if (record.name().empty()) return keys;
-  for (const Timer& t : TimersOf(record)) {
+  // A request another node keeps runs its clocks there: its timers fire there.
+  for (const Timer& t :
+       record.system_of_record().empty() ? TimersOf(record) : std::vector<Timer>()) {
     keys.insert(storage::TimerKey(absl::ToUnixMicros(t.time), id, t.clock, t.warning));
   }
   const bool due = record.has_next_due_time();

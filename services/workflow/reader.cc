@@ -379,6 +379,28 @@ absl::Status Reader::TrailHead(const Caller& caller, absl::string_view name, std
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<v1::TrailBundle>> Reader::MirrorBundle(const Caller& caller,
+                                                                    absl::string_view name) const {
+  if (name == storage::kDirectoryTrail) return std::nullopt;
+  absl::StatusOr<v1::Request> r = Load(caller, name);
+  if (!r.ok()) return r.status();
+  if (r->system_of_record().empty()) return std::nullopt;
+  v1::MirroredTrail mirror;
+  absl::StatusOr<std::string> bytes =
+      store_->Get(Column::kMirror, r->name().substr(strlen("requests/")));
+  if (absl::IsNotFound(bytes.status())) {
+    // Submitted, not yet mirrored: the trail there is empty as far as this node knows.
+    v1::TrailBundle empty;
+    empty.mutable_trail()->set_request(r->name());
+    return empty;
+  }
+  if (!bytes.ok()) return bytes.status();
+  if (!mirror.ParseFromString(*bytes)) {
+    return absl::DataLossError(absl::StrCat("the mirrored trail of ", r->name(), " is corrupt"));
+  }
+  return std::move(*mirror.mutable_bundle());
+}
+
 absl::StatusOr<v1::TrailEntry> Reader::TrailEntryAt(absl::string_view id, uint64_t index) const {
   absl::StatusOr<std::string> bytes = store_->Get(Column::kAudit, storage::AuditKey(id, index + 1));
   if (!bytes.ok()) {

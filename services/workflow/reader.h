@@ -3,6 +3,8 @@
 
 // Reads: straight from the store, never through the sequencer. Thread-safe.
 
+#include <optional>
+
 #include "absl/status/statusor.h"
 #include "comity/v1/audit.pb.h"
 #include "comity/v1/requests.pb.h"
@@ -55,6 +57,12 @@ class Reader {
   // same trail, however it has grown. A token that is not one of this trail's, or a page_size
   // outside 0-1000, is INVALID_ARGUMENT.
   enum class TrailKind { kGet, kExport };
+
+  // For a request another node keeps (Request.system_of_record): its trail as that node signed
+  // it, as mirrored here; none for a request this node keeps or for the directory. NOT_FOUND
+  // unless visible to the caller.
+  absl::StatusOr<std::optional<v1::TrailBundle>> MirrorBundle(const Caller& caller,
+                                                              absl::string_view name) const;
   absl::StatusOr<v1::Trail> TrailPage(const Caller& caller, const v1::GetTrailRequest& query,
                                       TrailKind kind,
                                       const std::function<absl::StatusOr<uint64_t>()>& proof_size,

@@ -279,6 +279,16 @@ TEST(KeysTest, EveryKeyParsesBackToWhatBuiltIt) {
                           "other/q/uncc/requests", "*/q/uncc/", "*/q//requests"}) {
     EXPECT_FALSE(ParseCounterKey(bad, &scope, &side, &instrument, &figure)) << bad;
   }
+
+  // The outbox: a peer's messages in position order, and only that peer's.
+  uint64_t position = 0;
+  EXPECT_TRUE(ParseOutboxKey(OutboxKey("de", 17), "de", &position));
+  EXPECT_EQ(position, 17u);
+  EXPECT_FALSE(ParseOutboxKey(OutboxKey("de", 17), "d", &position));
+  EXPECT_FALSE(ParseOutboxKey(OutboxKey("dex", 17), "de", &position));
+  EXPECT_TRUE(absl::StartsWith(OutboxKey("de", 1), OutboxPrefix("de")));
+  EXPECT_FALSE(absl::StartsWith(OutboxKey("dex", 1), OutboxPrefix("de")));
+  EXPECT_LT(OutboxKey("de", 9), OutboxKey("de", 10));
 }
 
 TEST(FromRocksDbTest, MapsEveryCode) {

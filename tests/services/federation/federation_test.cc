@@ -15,10 +15,12 @@
 #include "comity/v1/audit.grpc.pb.h"
 #include "comity/v1/directory.grpc.pb.h"
 #include "comity/v1/federation.grpc.pb.h"
+#include "comity/v1/requests.grpc.pb.h"
 #include "common/sha256.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "services/audit/bundle.h"
 #include "services/audit/note.h"
 #include "services/federation/snapshot.h"
 #include "services/server/server.h"
@@ -104,7 +106,9 @@ class FederationTest : public ::testing::Test {
                              "\" display_name: \"Central authority\" kind: CENTRAL_AUTHORITY_KIND",
                              " members { principal: \"", n.Principal("admin"),
                              "\" roles: [ADMIN] } members { principal: \"", n.Principal("eve"),
-                             "\" roles: [AUDITOR] } }\n", "reservations { country: \"", country,
+                             "\" roles: [AUDITOR] } members { principal: \"", n.Principal("clerk"),
+                             "\" roles: [SUBMITTER, RESPONDER] } }\n", "reservations { country: \"",
+                             country,
                              "\" instrument: \"budapest\" code: \"BUDAPEST_29_4\" kind: "
                              "RESERVATION text: \"art. 29(4)\" }\n"));
     }
@@ -369,6 +373,124 @@ TEST_F(FederationTest, OnlyAPeerSpeaksForItself) {
   ASSERT_TRUE(Publish(*as_fr, Signed(fr, 3, fr.seed, {})).ok());
   EXPECT_EQ(PeerEntries(DirectoryTrail(*de_node, de)), 2u);
   EXPECT_EQ(Authorities(*de_node, de.Principal("admin"))[fr.authority].node(), "fr");
+}
+
+// Calls `method` of RequestService on `s` as `principal`.
+template <typename Req>
+absl::StatusOr<v1::Request> Call(const server::Server& s, const std::string& principal,
+                                 grpc::Status (v1::RequestService::Stub::*method)(
+                                     grpc::ClientContext*, const Req&, v1::Request*),
+                                 const Req& req) {
+  auto stub = v1::RequestService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
+                                                              grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-comity-principal", principal);
+  v1::Request out;
+  grpc::Status st = ((*stub).*method)(&ctx, req, &out);
+  if (!st.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+  }
+  return out;
+}
+
+absl::StatusOr<v1::Request> Get(const server::Server& s, const std::string& principal,
+                                const std::string& name) {
+  v1::GetRequestRequest req;
+  req.set_name(name);
+  return Call(s, principal, &v1::RequestService::Stub::GetRequest, req);
+}
+
+TEST_F(FederationTest, ASubmissionCrossesTheBorderAndItsTrailComesBack) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  std::unique_ptr<server::Server> fr_node = Start("fr", {"de"});
+  std::unique_ptr<server::Server> de_node = Start("de", {"fr"});
+  ASSERT_NE(fr_node, nullptr);
+  ASSERT_NE(de_node, nullptr);
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(de.authority); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*de_node, de.Principal("admin")).count(fr.authority); }));
+
+  // FR drafts and submits to DE's authority, at FR.
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = comity::testing::FullRequest("budapest", v1::PRESERVATION);
+  create.mutable_request()->set_requested_authority(de.authority);
+  absl::StatusOr<v1::Request> draft =
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::CreateRequest, create);
+  ASSERT_TRUE(draft.ok()) << draft.status();
+  EXPECT_EQ(draft->requesting_authority(), fr.authority);
+  v1::SubmitRequestRequest submit;
+  submit.set_name(draft->name());
+  absl::StatusOr<v1::Request> submitted =
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::SubmitRequest, submit);
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_EQ(submitted->system_of_record(), "de");
+  ASSERT_EQ(submitted->relayed_size(), 1);
+  EXPECT_EQ(submitted->relayed(0).action(), v1::SUBMIT);
+  EXPECT_EQ(submitted->relayed(0).state(), v1::RELAY_QUEUED);
+  const std::string key = submitted->relayed(0).key();
+  EXPECT_EQ(key.rfind("fr/", 0), 0u) << key;
+
+  // DE, the system of record, has it as submitted by FR's clerk at FR's time.
+  ASSERT_TRUE(WaitFor([&] { return Get(*de_node, de.Principal("clerk"), draft->name()).ok(); }));
+  absl::StatusOr<v1::Request> there = Get(*de_node, de.Principal("clerk"), draft->name());
+  ASSERT_TRUE(there.ok()) << there.status();
+  EXPECT_EQ(there->state(), v1::SUBMITTED);
+  EXPECT_EQ(there->system_of_record(), "");
+  EXPECT_EQ(there->submit_time().seconds(), submitted->submit_time().seconds());
+  EXPECT_EQ(there->case_info().reference(), draft->case_info().reference());
+  // FR's clerk is nobody at DE, and a third node's authority sees nothing.
+  EXPECT_EQ(Get(*de_node, fr.Principal("clerk"), draft->name()).status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  // The acknowledgement at DE comes back to FR, with DE's trail.
+  v1::AcknowledgeRequestRequest ack;
+  ack.set_name(draft->name());
+  ASSERT_TRUE(
+      Call(*de_node, de.Principal("clerk"), &v1::RequestService::Stub::AcknowledgeRequest, ack)
+          .ok());
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), draft->name());
+    return r.ok() && r->state() == v1::RECEIVED;
+  }));
+  absl::StatusOr<v1::Request> here = Get(*fr_node, fr.Principal("clerk"), draft->name());
+  ASSERT_TRUE(here.ok());
+  EXPECT_EQ(here->relayed(0).state(), v1::RELAY_DELIVERED);
+  EXPECT_EQ(here->system_of_record(), "de");
+
+  // FR serves DE's trail: the same entries, and a bundle that verifies against DE's key.
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-comity-principal", fr.Principal("eve"));
+  v1::GetTrailRequest treq;
+  treq.set_request(draft->name());
+  v1::TrailBundle bundle;
+  grpc::Status st = Stub<v1::AuditService>(*fr_node)->ExportTrail(&ctx, treq, &bundle);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_GE(bundle.trail().entries_size(), 2);
+  const v1::AuditEntry& first = bundle.trail().entries(0).entry();
+  EXPECT_EQ(first.action(), v1::SUBMIT);
+  EXPECT_EQ(first.actor().principal(), fr.Principal("clerk"));
+  EXPECT_EQ(first.actor().side(), v1::REQUESTING);
+  EXPECT_EQ(first.request_id(), key);
+  // Then DE's clerk's reads (ACCESS) and acknowledgement: DE's trail, entry for entry.
+  EXPECT_EQ(bundle.trail().entries(1).entry().action(), v1::ACCESS);
+  EXPECT_EQ(bundle.trail().entries(bundle.trail().entries_size() - 1).entry().action(),
+            v1::ACKNOWLEDGE);
+  EXPECT_EQ(static_cast<uint64_t>(bundle.trail().entries_size()), here->mirror_size());
+  absl::StatusOr<audit::BundleVerdict> verdict = audit::VerifyBundle(bundle, de.verifier_key);
+  EXPECT_TRUE(verdict.ok()) << verdict.status();
+  EXPECT_FALSE(audit::VerifyBundle(bundle, fr.verifier_key).ok());
+
+  // The requesting side's later actions are not relayed yet: refused, with the reason.
+  v1::WithdrawRequestRequest withdraw;
+  withdraw.set_name(draft->name());
+  withdraw.set_reason("no longer needed");
+  absl::StatusOr<v1::Request> refused =
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::WithdrawRequest, withdraw);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("node de keeps this request"), std::string::npos)
+      << refused.status();
 }
 
 TEST_F(FederationTest, AConfigurationThatCannotFederateIsRefused) {

@@ -269,7 +269,8 @@ class IndexTest : public comity::testing::EngineFixture {
       out.push_back(Who(p.responder));
     }
     out.push_back(Who(comity::testing::kOdile));  // an auditor of FR-CA
-    out.push_back(Caller{"spiffe://comity.dev/UN-OVERSIGHT/olga", "", {v1::OVERSIGHT_AUDITOR}});
+    out.push_back(
+        Caller{"spiffe://comity.dev/UN-OVERSIGHT/olga", "", {v1::OVERSIGHT_AUDITOR}, false, ""});
     return out;
   }
 

@@ -1,0 +1,163 @@
+// The engine's part in the federation: what a change owes the other node (a forwarded action, a
+// mirror of the trail) queued in the outbox in the change's own batch, so that nothing is lost
+// or sent twice; and the requesting node's copy of a request another node keeps.
+
+#include <algorithm>
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/sha256.h"
+#include "services/auth/policy.h"
+#include "services/workflow/engine.h"
+#include "services/workflow/engine_group.h"
+#include "services/workflow/errors.h"
+#include "services/workflow/names.h"
+#include "services/workflow/timeutil.h"
+#include "storage/keys.h"
+
+namespace comity::workflow {
+namespace {
+
+using auth::RequestNotFound;
+
+int Rank(v1::RelayState s) {
+  switch (s) {
+    case v1::RELAY_QUEUED:
+      return 1;
+    case v1::RELAY_RELAYED:
+      return 2;
+    case v1::RELAY_DELIVERED:
+    case v1::RELAY_REFUSED:
+      return 3;
+    default:
+      return 0;
+  }
+}
+
+// Moves the relayed action `key` of `record` on to `state`, never back.
+bool Advance(v1::Request& record, const std::string& key, v1::RelayState state,
+             const std::string& reason, absl::Time now) {
+  for (v1::RelayedAction& a : *record.mutable_relayed()) {
+    if (a.key() != key || Rank(state) <= Rank(a.state())) continue;
+    a.set_state(state);
+    a.set_reason(reason);
+    *a.mutable_update_time() = ToProto(now);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void Engine::QueueRelay(const Command& cmd, const std::optional<v1::Request>& before,
+                        Change& change, absl::Time now, Group& group) {
+  v1::Request& r = change.record;
+  // The entry this change seals takes the Merkle log's next leaf: the outbox position.
+  const uint64_t position = sealer_.size();
+  if (cmd.action == v1::SUBMIT && cmd.relayed == nullptr && before) {
+    const std::string peer = directory_->HomeNode(r.requested_authority());
+    if (peer.empty()) return;
+    // Submitted to an authority a peer homes: that peer's node becomes the system of record.
+    const std::string key = absl::StrCat(options_.node, "/", position);
+    r.set_system_of_record(peer);
+    v1::RelayedAction* a = r.add_relayed();
+    a->set_action(v1::SUBMIT);
+    a->set_key(key);
+    a->set_state(v1::RELAY_QUEUED);
+    *a->mutable_queue_time() = ToProto(now);
+    *a->mutable_update_time() = ToProto(now);
+    // Its clocks run there.
+    change.derived_puts.erase(std::remove_if(change.derived_puts.begin(), change.derived_puts.end(),
+                                             [](const std::string& k) {
+                                               return absl::StartsWith(k, storage::TimerPrefix());
+                                             }),
+                              change.derived_puts.end());
+    storage::v1::OutboxMessage m;
+    v1::ForwardedAction* f = m.mutable_forward();
+    f->set_action(v1::SUBMIT);
+    f->set_body(cmd.body->SerializeAsString());
+    f->mutable_actor()->set_principal(cmd.caller.principal);
+    f->mutable_actor()->set_authority(cmd.caller.authority);
+    f->mutable_actor()->set_role(v1::SUBMITTER);
+    f->mutable_actor()->set_side(v1::REQUESTING);
+    for (v1::Role role : cmd.caller.roles) f->add_roles(role);
+    *f->mutable_event_time() = ToProto(now);
+    *f->mutable_draft() = *before;
+    group.AddOutbox(storage::OutboxKey(peer, position), m);
+    return;
+  }
+  if (!r.system_of_record().empty() || !r.has_submit_time()) return;
+  // This node keeps the request: the requesting authority's node mirrors every entry.
+  const std::string peer = directory_->HomeNode(r.requesting_authority());
+  if (peer.empty()) return;
+  storage::v1::OutboxMessage m;
+  m.set_mirror_request(change.id);
+  group.AddOutbox(storage::OutboxKey(peer, position), m);
+}
+
+absl::StatusOr<v1::Request> Engine::ExecuteRelay(const Command& cmd, Group& group, absl::Time now) {
+  if (!cmd.caller.system) return absl::PermissionDeniedError("only the node relays");
+  if (cmd.action == v1::RELAY_STATE) {
+    const auto& m = Body<v1::RecordRelayStateRequest>(cmd);
+    absl::StatusOr<std::string> id = ParseRequestName(m.name(), "name");
+    if (!id.ok()) return id.status();
+    absl::StatusOr<v1::Request> record = group.LoadRequest(*id);
+    if (!record.ok()) return record.status();
+    if (Advance(*record, m.key(), m.state(), m.reason(), now)) group.AddRecord(*id, *record);
+    return record;
+  }
+  // MIRROR: the system of record's trail and record, checked by the federation adapter against
+  // its log key; here, that they extend what this node holds.
+  const auto& m = Body<v1::MirroredTrail>(cmd);
+  absl::StatusOr<std::string> id = ParseRequestName(m.record().name(), "record.name");
+  if (!id.ok()) return id.status();
+  absl::StatusOr<v1::Request> loaded = group.LoadRequest(*id);
+  if (absl::IsNotFound(loaded.status())) return RequestNotFound(m.record().name());
+  if (!loaded.ok()) return loaded.status();
+  const v1::Request& old = *loaded;
+  if (old.system_of_record() != cmd.caller.node) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "node ", cmd.caller.node, " is not the system of record of ", m.record().name()));
+  }
+  const v1::Trail& trail = m.bundle().trail();
+  if (trail.size() < old.mirror_size() ||
+      (trail.size() == old.mirror_size() && trail.head() == old.mirror_head())) {
+    return old;  // it holds this trail, or a longer one
+  }
+  if (old.mirror_size() > 0) {
+    const uint64_t held = old.mirror_size();
+    if (static_cast<uint64_t>(trail.entries_size()) < held ||
+        Sha256(trail.entries(static_cast<int>(held - 1)).data()) != old.mirror_head()) {
+      return Precondition(
+          "MIRROR", m.record().name(),
+          absl::StrCat("node ", cmd.caller.node, "'s trail does not extend the one mirrored here (",
+                       held, " entries): its history changed"));
+    }
+  }
+  v1::Request next = m.record();
+  next.set_audit_size(old.audit_size());
+  next.set_audit_head(old.audit_head());
+  next.set_system_of_record(old.system_of_record());
+  *next.mutable_relayed() = old.relayed();
+  next.set_mirror_size(trail.size());
+  next.set_mirror_head(trail.head());
+  for (const v1::TrailEntry& e : trail.entries()) {
+    if (!e.entry().request_id().empty()) {
+      Advance(next, e.entry().request_id(), v1::RELAY_DELIVERED, "", now);
+    }
+  }
+  const std::set<std::string> was = DerivedKeys(*id, old), is = DerivedKeys(*id, next);
+  for (const std::string& k : was) {
+    if (is.count(k) == 0) group.DeleteIndex(k);
+  }
+  for (const std::string& k : is) {
+    if (was.count(k) == 0) group.AddIndex(k, "");
+  }
+  group.AddFigures(FigureDelta(CountedFigures(old), CountedFigures(next)));
+  group.PutMirror(*id, m);
+  group.AddRecord(*id, next);
+  return next;
+}
+
+}  // namespace comity::workflow
