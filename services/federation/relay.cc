@@ -20,7 +20,6 @@ bool Retryable(grpc::StatusCode code) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
-    case grpc::StatusCode::ABORTED:
     case grpc::StatusCode::CANCELLED:
     case grpc::StatusCode::UNKNOWN:
     case grpc::StatusCode::INTERNAL:
@@ -139,7 +138,7 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
   std::string request_name;
   if (message.has_forward()) {
     *request.mutable_forward() = message.forward();
-    request_name = message.forward().draft().name();
+    request_name = message.forward().name();
   } else {
     absl::StatusOr<v1::MirroredTrail> mirror = hooks_.mirror(message.mirror_request());
     if (!mirror.ok()) {

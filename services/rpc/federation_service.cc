@@ -12,6 +12,7 @@
 #include "services/audit/bundle.h"
 #include "services/audit/chain.h"
 #include "services/federation/snapshot.h"
+#include "services/workflow/action_table.h"
 #include "services/workflow/command.h"
 #include "services/workflow/errors.h"
 #include "services/workflow/timeutil.h"
@@ -94,38 +95,55 @@ absl::StatusOr<workflow::Command> FederationService::Forwarded(const federation:
     return absl::PermissionDeniedError(absl::StrCat("node ", peer.node, " does not home ",
                                                     Echo(authority), ": it may not act for it"));
   }
-  if (f.action() != v1::SUBMIT) {
-    return workflow::Precondition(
-        "ACTION", v1::Action_Name(f.action()),
-        "this node takes a submission from a peer; relaying the requesting side's later actions "
-        "is not built yet");
-  }
-  const v1::Request& draft = f.draft();
-  if (draft.requesting_authority() != authority) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the submission is ", Echo(draft.requesting_authority()), "'s, not ", authority, "'s"));
-  }
-  if (!directory_->FindAuthority(draft.requested_authority()) ||
-      !directory_->HomeNode(draft.requested_authority()).empty()) {
-    return absl::PermissionDeniedError(absl::StrCat("this node does not home ",
-                                                    Echo(draft.requested_authority()),
-                                                    ", the requested authority"));
-  }
-  auto body = std::make_shared<v1::SubmitRequestRequest>();
-  if (!body->ParseFromString(f.body()) || body->name() != draft.name()) {
-    return workflow::InvalidField("forward.body", "must be the SubmitRequestRequest of the draft",
-                                  "MALFORMED");
-  }
+  workflow::Caller caller{f.actor().principal(), authority, {}, false, peer.node};
+  for (int r : f.roles()) caller.roles.push_back(static_cast<v1::Role>(r));
   if (!workflow::IsValidTimestamp(f.event_time())) {
     return workflow::InvalidField("forward.event_time", "must be a valid time", "MALFORMED");
   }
   workflow::Command cmd;
-  cmd.action = v1::SUBMIT;
-  cmd.caller = workflow::Caller{f.actor().principal(), authority, {}, false, peer.node};
-  for (int r : f.roles()) cmd.caller.roles.push_back(static_cast<v1::Role>(r));
-  cmd.name = draft.name();
+  if (f.action() == v1::SUBMIT) {
+    const v1::Request& draft = f.draft();
+    if (draft.requesting_authority() != authority) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "the submission is ", Echo(draft.requesting_authority()), "'s, not ", authority, "'s"));
+    }
+    if (!directory_->FindAuthority(draft.requested_authority()) ||
+        !directory_->HomeNode(draft.requested_authority()).empty()) {
+      return absl::PermissionDeniedError(absl::StrCat("this node does not home ",
+                                                      Echo(draft.requested_authority()),
+                                                      ", the requested authority"));
+    }
+    auto body = std::make_shared<v1::SubmitRequestRequest>();
+    if (!body->ParseFromString(f.body()) || body->name() != draft.name()) {
+      return workflow::InvalidField("forward.body", "must be the SubmitRequestRequest of the draft",
+                                    "MALFORMED");
+    }
+    cmd.action = v1::SUBMIT;
+    cmd.caller = std::move(caller);
+    cmd.name = draft.name();
+    cmd.body = std::move(body);
+  } else {
+    // A later action of the requesting side, on a request this node keeps (the engine checks
+    // that it is the caller's to take).
+    const workflow::ActionRow* row = workflow::FindAction(f.action());
+    if (row == nullptr || row->apply == nullptr || !row->requesting) {
+      return workflow::InvalidField("forward.action",
+                                    "must be an action the requesting side takes on a request",
+                                    "UNKNOWN_ACTION");
+    }
+    std::shared_ptr<google::protobuf::Message> body(row->request->New());
+    if (!body->ParseFromString(f.body())) {
+      return workflow::InvalidField(
+          "forward.body", absl::StrCat("must be a ", row->request->GetDescriptor()->full_name()),
+          "MALFORMED");
+    }
+    cmd = workflow::MakeCommand(f.action(), std::move(caller), std::move(body));
+    if (cmd.name != f.name()) {
+      return workflow::InvalidField("forward.name", "must be the request the body names",
+                                    "MALFORMED");
+    }
+  }
   cmd.request_id = req.key();
-  cmd.body = std::move(body);
   cmd.relayed = std::make_shared<v1::ForwardedAction>(f);
   return cmd;
 }

@@ -1,5 +1,6 @@
 #include "services/workflow/engine.h"
 
+#include <algorithm>
 #include <future>
 #include <string>
 #include <vector>
@@ -167,8 +168,7 @@ void Engine::CloseGroup(pipeline::Group& group) {
 absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   // A forwarded action is taken when it was taken on its node: the instrument's clocks run from
   // the event, never from the relay.
-  const absl::Time now =
-      cmd.relayed != nullptr ? FromProto(cmd.relayed->event_time()) : clock_->Now();
+  absl::Time now = cmd.relayed != nullptr ? FromProto(cmd.relayed->event_time()) : clock_->Now();
   std::string idem_key;
   std::string fingerprint;
   if (!cmd.request_id.empty()) {
@@ -236,17 +236,17 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   }
   absl::StatusOr<Decision> decision = Authorize(cmd, record ? &*record : nullptr);
   if (!decision.ok()) return decision.status();
-  if (record && !record->system_of_record().empty() && !IsReadAction(cmd.action) &&
-      cmd.caller.node.empty()) {
-    return Precondition("REQUEST", cmd.name,
-                        absl::StrCat("node ", record->system_of_record(),
-                                     " keeps this request: it takes the receiving side's actions, "
-                                     "and relaying this one from here is not built yet"));
-  }
   if (record && !cmd.etag.empty() && cmd.etag != record->etag()) {
     return absl::AbortedError(absl::StrCat("the request changed since you read it (etag ",
                                            Echo(cmd.etag), ", now ", record->etag(),
                                            "); read it again and retry"));
+  }
+  if (record && !record->system_of_record().empty() && !IsReadAction(cmd.action)) {
+    return Forward(cmd, *decision, now, id, *std::move(record), idem_key, fingerprint, group);
+  }
+  // A later forwarded action follows what the system of record did before it took it.
+  if (cmd.relayed != nullptr && record && record->has_update_time()) {
+    now = std::max(now, FromProto(record->update_time()));
   }
   // The draft a submission relays, as it stood.
   std::optional<v1::Request> before;

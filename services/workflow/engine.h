@@ -103,6 +103,17 @@ class Engine {
   // MIRROR and RELAY_STATE: the requesting node's copy of a request another node is the system
   // of record of. Nothing is sealed.
   absl::StatusOr<v1::Request> ExecuteRelay(const Command& command, Group& group, absl::Time now);
+  // On the requesting node, an action on a request another node keeps: checked as this node
+  // would apply it, then recorded on the local trail as relayed and queued for that node, which
+  // applies it in its order. The record changes only in its relayed actions.
+  absl::StatusOr<v1::Request> Forward(const Command& command, const Decision& decision,
+                                      absl::Time now, const std::string& id, v1::Request record,
+                                      const std::string& idem_key, const std::string& fingerprint,
+                                      Group& group);
+  // The forwarded action of `command` for `peer`, queued at the outbox position of the entry
+  // `change` is about to seal; `draft` is the request as submitted, for SUBMIT.
+  void QueueForward(const Command& command, const std::string& peer, const v1::Request* draft,
+                    absl::Time now, Change& change, Group& group);
   // After a change: queues what the federation owes for it (the forwarded action or the mirror)
   // in the outbox, and notes a forwarded action on the record. `before` is the record before.
   void QueueRelay(const Command& command, const std::optional<v1::Request>& before, Change& change,

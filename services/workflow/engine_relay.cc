@@ -50,41 +50,44 @@ bool Advance(v1::Request& record, const std::string& key, v1::RelayState state,
 
 }  // namespace
 
+void Engine::QueueForward(const Command& cmd, const std::string& peer, const v1::Request* draft,
+                          absl::Time now, Change& change, Group& group) {
+  // The entry this change seals takes the Merkle log's next leaf: the outbox position.
+  const uint64_t position = sealer_.size();
+  const std::string key = absl::StrCat(options_.node, "/", position);
+  v1::RelayedAction* a = change.record.add_relayed();
+  a->set_action(cmd.action);
+  a->set_key(key);
+  a->set_state(v1::RELAY_QUEUED);
+  *a->mutable_queue_time() = ToProto(now);
+  *a->mutable_update_time() = ToProto(now);
+  storage::v1::OutboxMessage m;
+  v1::ForwardedAction* f = m.mutable_forward();
+  f->set_action(cmd.action);
+  f->set_name(change.record.name());
+  f->set_body(cmd.body->SerializeAsString());
+  *f->mutable_actor() = change.entry.actor();
+  for (v1::Role role : cmd.caller.roles) f->add_roles(role);
+  *f->mutable_event_time() = ToProto(now);
+  if (draft != nullptr) *f->mutable_draft() = *draft;
+  group.AddOutbox(storage::OutboxKey(peer, position), m);
+}
+
 void Engine::QueueRelay(const Command& cmd, const std::optional<v1::Request>& before,
                         Change& change, absl::Time now, Group& group) {
   v1::Request& r = change.record;
-  // The entry this change seals takes the Merkle log's next leaf: the outbox position.
-  const uint64_t position = sealer_.size();
   if (cmd.action == v1::SUBMIT && cmd.relayed == nullptr && before) {
     const std::string peer = directory_->HomeNode(r.requested_authority());
     if (peer.empty()) return;
-    // Submitted to an authority a peer homes: that peer's node becomes the system of record.
-    const std::string key = absl::StrCat(options_.node, "/", position);
+    // Submitted to an authority a peer homes: that peer's node becomes the system of record, and
+    // the request's clocks run there.
     r.set_system_of_record(peer);
-    v1::RelayedAction* a = r.add_relayed();
-    a->set_action(v1::SUBMIT);
-    a->set_key(key);
-    a->set_state(v1::RELAY_QUEUED);
-    *a->mutable_queue_time() = ToProto(now);
-    *a->mutable_update_time() = ToProto(now);
-    // Its clocks run there.
     change.derived_puts.erase(std::remove_if(change.derived_puts.begin(), change.derived_puts.end(),
                                              [](const std::string& k) {
                                                return absl::StartsWith(k, storage::TimerPrefix());
                                              }),
                               change.derived_puts.end());
-    storage::v1::OutboxMessage m;
-    v1::ForwardedAction* f = m.mutable_forward();
-    f->set_action(v1::SUBMIT);
-    f->set_body(cmd.body->SerializeAsString());
-    f->mutable_actor()->set_principal(cmd.caller.principal);
-    f->mutable_actor()->set_authority(cmd.caller.authority);
-    f->mutable_actor()->set_role(v1::SUBMITTER);
-    f->mutable_actor()->set_side(v1::REQUESTING);
-    for (v1::Role role : cmd.caller.roles) f->add_roles(role);
-    *f->mutable_event_time() = ToProto(now);
-    *f->mutable_draft() = *before;
-    group.AddOutbox(storage::OutboxKey(peer, position), m);
+    QueueForward(cmd, peer, &*before, now, change, group);
     return;
   }
   if (!r.system_of_record().empty() || !r.has_submit_time()) return;
@@ -93,7 +96,31 @@ void Engine::QueueRelay(const Command& cmd, const std::optional<v1::Request>& be
   if (peer.empty()) return;
   storage::v1::OutboxMessage m;
   m.set_mirror_request(change.id);
-  group.AddOutbox(storage::OutboxKey(peer, position), m);
+  group.AddOutbox(storage::OutboxKey(peer, sealer_.size()), m);
+}
+
+absl::StatusOr<v1::Request> Engine::Forward(const Command& cmd, const Decision& decision,
+                                            absl::Time now, const std::string& id,
+                                            v1::Request record, const std::string& idem_key,
+                                            const std::string& fingerprint, Group& group) {
+  // Refused here what would be refused there now; what the system of record meanwhile did
+  // decides the rest, and its refusal comes back as the relayed action's state.
+  absl::StatusOr<Change> trial =
+      ApplyChange({cmd, decision, now, *profiles_, group, directory_}, id, record);
+  if (!trial.ok()) return trial.status();
+  Change queued;
+  queued.id = id;
+  queued.record = std::move(record);
+  const v1::Request& r = queued.record;
+  StartEntry(r.name(), r.audit_size(), r.audit_head(), now, cmd, decision.role, decision.side,
+             queued.entry);
+  queued.entry.set_state_before(r.state());
+  queued.entry.set_state_after(r.state());
+  const std::string peer = r.system_of_record();
+  QueueForward(cmd, peer, nullptr, now, queued, group);
+  queued.entry.set_reasons(
+      absl::StrCat("relayed to node ", peer, " as ", queued.record.relayed().rbegin()->key()));
+  return Write(std::move(queued), idem_key, fingerprint, group);
 }
 
 absl::StatusOr<v1::Request> Engine::ExecuteRelay(const Command& cmd, Group& group, absl::Time now) {

@@ -400,6 +400,25 @@ absl::StatusOr<v1::Request> Get(const server::Server& s, const std::string& prin
   return Call(s, principal, &v1::RequestService::Stub::GetRequest, req);
 }
 
+// The last entry of `name`'s trail at `s` is `action` by `actor`, relayed as `key`.
+void ExpectLastEntry(const server::Server& s, const std::string& reader, const std::string& name,
+                     v1::Action action, const std::string& actor, const std::string& key) {
+  auto stub = v1::AuditService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
+                                                            grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-comity-principal", reader);
+  v1::GetTrailRequest req;
+  req.set_request(name);
+  v1::Trail trail;
+  grpc::Status st = stub->GetTrail(&ctx, req, &trail);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_GT(trail.entries_size(), 0);
+  const v1::AuditEntry& last = trail.entries(trail.entries_size() - 1).entry();
+  EXPECT_EQ(last.action(), action);
+  EXPECT_EQ(last.actor().principal(), actor);
+  EXPECT_EQ(last.request_id(), key);
+}
+
 TEST_F(FederationTest, ASubmissionCrossesTheBorderAndItsTrailComesBack) {
   const Node& fr = nodes_["fr"];
   const Node& de = nodes_["de"];
@@ -482,15 +501,85 @@ TEST_F(FederationTest, ASubmissionCrossesTheBorderAndItsTrailComesBack) {
   EXPECT_TRUE(verdict.ok()) << verdict.status();
   EXPECT_FALSE(audit::VerifyBundle(bundle, fr.verifier_key).ok());
 
-  // The requesting side's later actions are not relayed yet: refused, with the reason.
+  // A later action of the requesting side: recorded at FR as relayed, applied at DE, mirrored.
+  v1::AddNoteRequest note;
+  note.set_name(draft->name());
+  note.set_kind(v1::COMMENT);
+  note.set_text("the account holder is a minor");
+  absl::StatusOr<v1::Request> noted =
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::AddNote, note);
+  ASSERT_TRUE(noted.ok()) << noted.status();
+  ASSERT_EQ(noted->relayed_size(), 2);
+  EXPECT_EQ(noted->relayed(1).action(), v1::ADD_NOTE);
+  EXPECT_EQ(noted->state(), v1::RECEIVED);
+  const std::string note_key = noted->relayed(1).key();
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), draft->name());
+    return r.ok() && r->relayed(1).state() == v1::RELAY_DELIVERED;
+  }));
+  ExpectLastEntry(*de_node, de.Principal("eve"), draft->name(), v1::ADD_NOTE, fr.Principal("clerk"),
+                  note_key);
+}
+
+TEST_F(FederationTest, ActionsQueuedWhileThePeerIsDownAreDeliveredOnceInOrder) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  std::unique_ptr<server::Server> fr_node = Start("fr", {"de"});
+  std::unique_ptr<server::Server> de_node = Start("de", {"fr"});
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(de.authority); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*de_node, de.Principal("admin")).count(fr.authority); }));
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = comity::testing::FullRequest("budapest", v1::PRESERVATION);
+  create.mutable_request()->set_requested_authority(de.authority);
+  absl::StatusOr<v1::Request> draft =
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::CreateRequest, create);
+  ASSERT_TRUE(draft.ok()) << draft.status();
+  const std::string name = draft->name();
+  v1::SubmitRequestRequest submit;
+  submit.set_name(name);
+  ASSERT_TRUE(
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::SubmitRequest, submit).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), name);
+    return r.ok() && r->relayed(0).state() == v1::RELAY_DELIVERED;
+  }));
+
+  // DE goes down; FR's clerk withdraws, twice: both accepted as queued.
+  de_node->Shutdown(absl::Seconds(1));
+  de_node.reset();
   v1::WithdrawRequestRequest withdraw;
-  withdraw.set_name(draft->name());
-  withdraw.set_reason("no longer needed");
-  absl::StatusOr<v1::Request> refused =
+  withdraw.set_name(name);
+  withdraw.set_reason("the case was closed");
+  absl::StatusOr<v1::Request> first =
       Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::WithdrawRequest, withdraw);
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(refused.status().message().find("node de keeps this request"), std::string::npos)
-      << refused.status();
+  ASSERT_TRUE(first.ok()) << first.status();
+  withdraw.set_reason("closed, again");
+  absl::StatusOr<v1::Request> second =
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::WithdrawRequest, withdraw);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->relayed_size(), 3);
+  EXPECT_EQ(second->relayed(1).state(), v1::RELAY_QUEUED);
+  EXPECT_EQ(second->relayed(2).state(), v1::RELAY_QUEUED);
+  EXPECT_EQ(second->state(), v1::SUBMITTED);  // as DE last said
+
+  // DE back: the first withdrawal is applied once; the second loses, with DE's reason.
+  de_node = Start("de", {"fr"});
+  ASSERT_NE(de_node, nullptr);
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), name);
+    return r.ok() && r->state() == v1::WITHDRAWN && r->relayed(2).state() == v1::RELAY_REFUSED;
+  }));
+  absl::StatusOr<v1::Request> now = Get(*fr_node, fr.Principal("clerk"), name);
+  EXPECT_EQ(now->relayed(1).state(), v1::RELAY_DELIVERED);
+  EXPECT_NE(now->relayed(2).reason().find("WITHDRAWN"), std::string::npos)
+      << now->relayed(2).reason();
+  EXPECT_EQ(now->withdrawal_reason(), "the case was closed");
+  ExpectLastEntry(*de_node, de.Principal("eve"), name, v1::WITHDRAW, fr.Principal("clerk"),
+                  now->relayed(1).key());
+  // Nothing waits in FR's outbox.
+  EXPECT_TRUE(WaitFor([&] { return fr_node->federation()->relay().Sent("de") >= 3; }));
 }
 
 TEST_F(FederationTest, AConfigurationThatCannotFederateIsRefused) {
