@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/sha256.h"
@@ -75,6 +76,18 @@ void PrintRequest(const v1::Request& r) {
   Row("case reference", r.case_info().reference());
   Row("follows", r.follows());
   Row("etag", r.etag());
+  // Federation: the node that keeps the request, and how far each action taken here has got.
+  if (!r.system_of_record().empty()) {
+    Row("kept by", absl::StrCat("node ", r.system_of_record(),
+                                " (trail mirrored: ", r.mirror_size(), " entries)"));
+  }
+  for (const v1::RelayedAction& a : r.relayed()) {
+    std::string line = absl::StrCat(v1::Action_Name(a.action()), " ", a.key(), ": ",
+                                    absl::StripPrefix(v1::RelayState_Name(a.state()), "RELAY_"),
+                                    " ", When(a.update_time()));
+    if (!a.reason().empty()) absl::StrAppend(&line, " (", a.reason(), ")");
+    Row("relayed", line);
+  }
   Row("created", When(r.create_time()));
   Row("updated", When(r.update_time()));
   if (r.has_preservation()) {

@@ -24,6 +24,7 @@
 #include "services/audit/note.h"
 #include "services/federation/snapshot.h"
 #include "services/server/server.h"
+#include "services/workflow/timeutil.h"
 #include "tests/testing/certs.h"
 #include "tests/testing/fixtures.h"
 
@@ -580,6 +581,111 @@ TEST_F(FederationTest, ActionsQueuedWhileThePeerIsDownAreDeliveredOnceInOrder) {
                   now->relayed(1).key());
   // Nothing waits in FR's outbox.
   EXPECT_TRUE(WaitFor([&] { return fr_node->federation()->relay().Sent("de") >= 3; }));
+}
+
+TEST_F(FederationTest, ForgedRelaysAreRefusedAndNothingIsApplied) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  const Node& xx = nodes_["xx"];
+  std::unique_ptr<server::Server> fr_node = Start("fr", {"de", "xx"});
+  std::unique_ptr<server::Server> de_node = Start("de", {"fr"});
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(de.authority); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*de_node, de.Principal("admin")).count(fr.authority); }));
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = comity::testing::FullRequest("budapest", v1::PRESERVATION);
+  create.mutable_request()->set_requested_authority(de.authority);
+  absl::StatusOr<v1::Request> draft =
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::CreateRequest, create);
+  ASSERT_TRUE(draft.ok()) << draft.status();
+  const std::string name = draft->name();
+  v1::SubmitRequestRequest submit;
+  submit.set_name(name);
+  ASSERT_TRUE(
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::SubmitRequest, submit).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), name);
+    return r.ok() && r->relayed(0).state() == v1::RELAY_DELIVERED;
+  }));
+  de_node->Shutdown(absl::Seconds(1));  // what reaches FR from here on is the test's
+
+  // DE's mirror as FR holds it: the bundle DE signed, and DE's record.
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-comity-principal", fr.Principal("eve"));
+  v1::GetTrailRequest treq;
+  treq.set_request(name);
+  v1::RelayRequest genuine;
+  genuine.set_key("de/999999");
+  v1::MirroredTrail* m = genuine.mutable_mirror();
+  ASSERT_TRUE(Stub<v1::AuditService>(*fr_node)->ExportTrail(&ctx, treq, m->mutable_bundle()).ok());
+  absl::StatusOr<v1::Request> held = Get(*fr_node, fr.Principal("clerk"), name);
+  ASSERT_TRUE(held.ok());
+  *m->mutable_record() = *held;
+  m->mutable_record()->clear_system_of_record();
+  m->mutable_record()->clear_relayed();
+  m->mutable_record()->clear_mirror_size();
+  m->mutable_record()->clear_mirror_head();
+  m->mutable_record()->set_audit_size(m->bundle().trail().size());
+  m->mutable_record()->set_audit_head(m->bundle().trail().head());
+
+  auto relay = [&](const Node& as, const v1::RelayRequest& req) {
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::RelayResponse out;
+    return PeerStub(fr, as.cert)->Relay(&c, req, &out);
+  };
+  grpc::Status st = relay(de, genuine);
+  ASSERT_TRUE(st.ok()) << st.error_message();  // the same trail again: nothing changes
+
+  // An entry altered in transit, or a record the trail does not name.
+  v1::RelayRequest forged = genuine;
+  forged.mutable_mirror()
+      ->mutable_bundle()
+      ->mutable_trail()
+      ->mutable_entries(0)
+      ->mutable_data()
+      ->back() ^= 1;
+  st = relay(de, forged);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("does not verify against node de's log key"), std::string::npos)
+      << st.error_message();
+  forged = genuine;
+  forged.mutable_mirror()->mutable_record()->set_state(v1::EXECUTED);
+  st = relay(de, forged);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("must be the record the trail's last entry names"),
+            std::string::npos)
+      << st.error_message();
+  // DE's trail passed off by xx: not xx's to send.
+  st = relay(xx, [&] {
+    v1::RelayRequest r = genuine;
+    r.set_key("xx/1");
+    return r;
+  }());
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  // xx acting for an authority DE homes; a key of another node.
+  v1::RelayRequest action;
+  action.set_key("xx/2");
+  v1::ForwardedAction* f = action.mutable_forward();
+  f->set_action(v1::ADD_NOTE);
+  f->set_name(name);
+  f->mutable_actor()->set_principal("spiffe://xx.comity.test/DE-BFJ/mallory");
+  f->mutable_actor()->set_authority(de.authority);
+  *f->mutable_event_time() = workflow::ToProto(absl::Now());
+  st = relay(xx, action);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(st.error_message().find("node xx does not home authorities/DE-BFJ"), std::string::npos)
+      << st.error_message();
+  action.set_key("de/3");
+  EXPECT_EQ(relay(xx, action).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // FR's copy is as DE last said.
+  absl::StatusOr<v1::Request> after = Get(*fr_node, fr.Principal("clerk"), name);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->state(), held->state());
+  EXPECT_EQ(after->mirror_size(), held->mirror_size());
+  EXPECT_EQ(after->mirror_head(), held->mirror_head());
 }
 
 TEST_F(FederationTest, AConfigurationThatCannotFederateIsRefused) {
