@@ -25,9 +25,10 @@ namespace comity::cli {
 namespace {
 
 // The whole trail, page by page: every page shows the trail as the first one did.
-grpc::Status FetchTrail(Context& ctx, const std::string& id, v1::Trail* trail) {
+grpc::Status FetchTrail(Context& ctx, const std::string& id, v1::Trail* trail, bool local = false) {
   v1::GetTrailRequest req;
   req.set_request(RequestName(id));
+  req.set_local(local);
   auto stub = v1::AuditService::NewStub(ctx.channel);
   trail->Clear();
   for (bool first = true;; first = false) {
@@ -55,7 +56,7 @@ grpc::Status FetchTrail(Context& ctx, const std::string& id, v1::Trail* trail) {
 int Trail(Context& ctx, const Args& args) {
   if (args.positional().size() != 1) return UsageError("expected exactly one request ID");
   v1::Trail trail;
-  grpc::Status status = FetchTrail(ctx, args.positional()[0], &trail);
+  grpc::Status status = FetchTrail(ctx, args.positional()[0], &trail, args.Has("local"));
   if (!status.ok()) return PrintError(status);
   if (ctx.json) {
     PrintJson(trail);
@@ -382,7 +383,12 @@ int Health(Context& ctx, const Args&) {
 
 std::vector<CommandSpec> OtherCommands() {
   return {
-      {"audit", "trail", "ID | directory", {}, Trail},
+      {"audit",
+       "trail",
+       "ID | directory [--local]",
+       {{"local", "",
+         "a request another node keeps: this node's own trail of it, not that node's"}},
+       Trail},
       {"audit",
        "export",
        "ID --out FILE [--since OLD_CHECKPOINT]   (a self-contained bundle)",

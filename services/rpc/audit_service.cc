@@ -30,7 +30,8 @@ void AuditService::GetTrail(grpc::CallbackServerContext* ctx, const v1::GetTrail
       [&](const workflow::Caller& caller) -> absl::StatusOr<v1::Trail> {
         // A request another node keeps: its trail, as mirrored from there.
         absl::StatusOr<std::optional<v1::TrailBundle>> mirror =
-            reader_->MirrorBundle(caller, req->request());
+            req->local() ? absl::StatusOr<std::optional<v1::TrailBundle>>(std::nullopt)
+                         : reader_->MirrorBundle(caller, req->request());
         if (!mirror.ok()) return mirror.status();
         if (*mirror) return std::move((*mirror)->trail());
         // With a signing key: each entry's proof against the latest checkpoint, given with the
@@ -58,7 +59,8 @@ void AuditService::ExportTrail(grpc::CallbackServerContext* ctx, const v1::GetTr
              [&](const workflow::Caller& caller) -> absl::StatusOr<v1::TrailBundle> {
                // A request another node keeps: the bundle that node signed, as mirrored.
                absl::StatusOr<std::optional<v1::TrailBundle>> mirror =
-                   reader_->MirrorBundle(caller, req->request());
+                   req->local() ? absl::StatusOr<std::optional<v1::TrailBundle>>(std::nullopt)
+                                : reader_->MirrorBundle(caller, req->request());
                if (!mirror.ok()) return mirror.status();
                if (*mirror) return **std::move(mirror);
                // The caller first: a node without a log key says so only to those who may read the

@@ -174,17 +174,38 @@ absl::StatusOr<v1::Request> Engine::ExecuteRelay(const Command& cmd, Group& grou
       Advance(next, e.entry().request_id(), v1::RELAY_DELIVERED, "", now);
     }
   }
+  group.PutMirror(*id, m);
+  // What the system of record did, but for reads there, goes on this node's own trail too (when
+  // it learnt of it), and to its live feed.
+  bool changed = false;
+  for (uint64_t i = old.mirror_size(); i < static_cast<uint64_t>(trail.entries_size()); ++i) {
+    changed = changed || !IsReadAction(trail.entries(static_cast<int>(i)).entry().action());
+  }
+  Change change;
+  change.id = *id;
   const std::set<std::string> was = DerivedKeys(*id, old), is = DerivedKeys(*id, next);
   for (const std::string& k : was) {
-    if (is.count(k) == 0) group.DeleteIndex(k);
+    if (is.count(k) == 0) change.derived_deletes.push_back(k);
   }
   for (const std::string& k : is) {
-    if (was.count(k) == 0) group.AddIndex(k, "");
+    if (was.count(k) == 0) change.derived_puts.push_back(k);
   }
-  group.AddFigures(FigureDelta(CountedFigures(old), CountedFigures(next)));
-  group.PutMirror(*id, m);
-  group.AddRecord(*id, next);
-  return next;
+  change.figures = FigureDelta(CountedFigures(old), CountedFigures(next));
+  change.record = std::move(next);
+  if (!changed) {
+    for (const std::string& k : change.derived_deletes) group.DeleteIndex(k);
+    for (const std::string& k : change.derived_puts) group.AddIndex(k, "");
+    group.AddFigures(change.figures);
+    group.AddRecord(*id, change.record);
+    return change.record;
+  }
+  StartEntry(change.record.name(), old.audit_size(), old.audit_head(), now, cmd,
+             v1::ROLE_UNSPECIFIED, v1::SYSTEM, change.entry);
+  change.entry.set_state_before(old.state());
+  change.entry.set_state_after(change.record.state());
+  change.entry.set_reasons(absl::StrCat("node ", cmd.caller.node, "'s entries ",
+                                        old.mirror_size() + 1, "-", trail.size(), " mirrored"));
+  return Write(std::move(change), "", "", group);
 }
 
 }  // namespace comity::workflow

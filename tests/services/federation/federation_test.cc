@@ -417,6 +417,31 @@ TEST_F(FederationTest, ASubmissionCrossesTheBorderAndItsTrailComesBack) {
   }));
   ExpectLastEntry(*de_node, de.Principal("eve"), draft->name(), v1::ADD_NOTE, fr.Principal("clerk"),
                   note_key);
+  // FR's own trail of it: its draft and submission, the note it relayed, what it mirrored.
+  grpc::ClientContext lctx;
+  lctx.AddMetadata("x-comity-principal", fr.Principal("eve"));
+  v1::GetTrailRequest lreq;
+  lreq.set_request(draft->name());
+  lreq.set_local(true);
+  v1::Trail local;
+  ASSERT_TRUE(Stub<v1::AuditService>(*fr_node)->GetTrail(&lctx, lreq, &local).ok());
+  std::map<v1::Action, int> actions;
+  bool relayed_note = false, mirrored_receipt = false;
+  for (const v1::TrailEntry& e : local.entries()) {
+    ++actions[e.entry().action()];
+    if (e.entry().action() == v1::ADD_NOTE) {
+      relayed_note = e.entry().reasons() == "relayed to node de as " + note_key &&
+                     e.entry().state_after() == v1::RECEIVED;
+    }
+    if (e.entry().action() == v1::MIRROR && e.entry().state_after() == v1::RECEIVED &&
+        e.entry().state_before() == v1::SUBMITTED) {
+      mirrored_receipt = e.entry().actor().principal() == "spiffe://de.comity.test/node/de";
+    }
+  }
+  EXPECT_EQ(actions[v1::CREATE], 1);
+  EXPECT_EQ(actions[v1::SUBMIT], 1);
+  EXPECT_TRUE(relayed_note);
+  EXPECT_TRUE(mirrored_receipt);
 }
 
 TEST_F(FederationTest, ActionsQueuedWhileThePeerIsDownAreDeliveredOnceInOrder) {
