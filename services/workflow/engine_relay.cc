@@ -36,6 +36,10 @@ int Rank(v1::RelayState s) {
 }
 
 // Moves the relayed action `key` of `record` on to `state`, never back.
+// The settled relayed actions a record keeps (the oldest go first; every one stays on the
+// trails): the record does not grow with the life of the request.
+constexpr int kSettledKept = 16;
+
 bool Advance(v1::Request& record, const std::string& key, v1::RelayState state,
              const std::string& reason, absl::Time now) {
   for (v1::RelayedAction& a : *record.mutable_relayed()) {
@@ -43,6 +47,17 @@ bool Advance(v1::Request& record, const std::string& key, v1::RelayState state,
     a.set_state(state);
     a.set_reason(reason);
     *a.mutable_update_time() = ToProto(now);
+    int settled = 0;
+    for (const v1::RelayedAction& r : record.relayed()) settled += Rank(r.state()) == 3;
+    auto* list = record.mutable_relayed();
+    for (int i = 0; i < list->size() && settled > kSettledKept;) {
+      if (Rank(list->Get(i).state()) == 3) {
+        list->erase(list->begin() + i);
+        --settled;
+      } else {
+        ++i;
+      }
+    }
     return true;
   }
   return false;
