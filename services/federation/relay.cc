@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,10 @@
 
 namespace comity::federation {
 namespace {
+
+// A call carries at most this many messages, and stops adding once past this many bytes.
+constexpr size_t kBatchMessages = 128;
+constexpr size_t kBatchBytes = 1 << 20;
 
 // Answers that say the peer did not take the message this time, but may later.
 bool Retryable(grpc::StatusCode code) {
@@ -112,40 +117,68 @@ void Relay::Run(Lane* lane) {
 }
 
 bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
-  const std::string prefix = storage::OutboxPrefix(lane->peer->node);
-  std::string key, value;
-  absl::Status scanned = store_->Scan(storage::Column::kOutbox, prefix, "",
-                                      [&](absl::string_view k, absl::string_view v) {
-                                        key = std::string(k);
-                                        value = std::string(v);
-                                        return false;
-                                      });
-  uint64_t position = 0;
-  if (!scanned.ok() || key.empty()) return false;
-  storage::v1::OutboxMessage message;
-  if (!storage::ParseOutboxKey(key, lane->peer->node, &position) ||
-      !message.ParseFromString(value)) {
-    if (options_.log != nullptr) {
-      *options_.log << "federation: a malformed outbox message for peer " << lane->peer->node
-                    << " is set aside\n";
-    }
-    storage::WriteSet drop;
-    drop.Delete(storage::Column::kOutbox, key);
-    return store_->Commit(drop).ok();
-  }
+  // The first messages of the peer's outbox, up to kBatchMessages and about kBatchBytes.
+  struct Pending {
+    std::string key;  // the outbox key
+    int index = -1;   // its message in the request; -1: covered by the mirror at `covered`
+    int covered = -1;
+    std::string request;  // forwards: the request, for its relay state
+  };
+  std::vector<Pending> pending;
+  std::vector<std::pair<std::string, std::string>> raw;
+  absl::Status scanned =
+      store_->Scan(storage::Column::kOutbox, storage::OutboxPrefix(lane->peer->node), "",
+                   [&](absl::string_view k, absl::string_view v) {
+                     raw.emplace_back(std::string(k), std::string(v));
+                     return raw.size() < kBatchMessages;
+                   });
+  if (!scanned.ok() || raw.empty()) return false;
   v1::RelayRequest request;
-  request.set_key(absl::StrCat(peers_->node(), "/", position));
-  std::string request_name;
-  if (message.has_forward()) {
-    *request.mutable_forward() = message.forward();
-    request_name = message.forward().name();
-  } else {
-    absl::StatusOr<v1::MirroredTrail> mirror = hooks_.mirror(message.mirror_request());
-    if (!mirror.ok()) {
-      *wait = absl::Seconds(1);  // the checkpoint catching up, or the store
+  storage::WriteSet done;
+  std::map<std::string, int> mirrored;  // request id -> its message's index
+  size_t bytes = 0;
+  for (auto& [key, value] : raw) {
+    if (bytes > kBatchBytes) break;
+    uint64_t position = 0;
+    storage::v1::OutboxMessage message;
+    if (!storage::ParseOutboxKey(key, lane->peer->node, &position) ||
+        !message.ParseFromString(value)) {
+      if (options_.log != nullptr) {
+        *options_.log << "federation: a malformed outbox message for peer " << lane->peer->node
+                      << " is set aside\n";
+      }
+      done.Delete(storage::Column::kOutbox, key);
+      continue;
+    }
+    Pending p;
+    p.key = key;
+    if (message.has_forward()) {
+      v1::RelayMessage* m = request.add_messages();
+      m->set_key(absl::StrCat(peers_->node(), "/", position));
+      *m->mutable_forward() = std::move(*message.mutable_forward());
+      p.index = request.messages_size() - 1;
+      p.request = m->forward().name();
+      bytes += m->ByteSizeLong();
+    } else if (auto it = mirrored.find(message.mirror_request()); it != mirrored.end()) {
+      p.covered = it->second;  // built now, the one mirror covers every entry queued so far
+    } else {
+      absl::StatusOr<v1::MirroredTrail> mirror = hooks_.mirror(message.mirror_request());
+      if (!mirror.ok()) break;  // the checkpoint catching up, or the store: from here next time
+      v1::RelayMessage* m = request.add_messages();
+      m->set_key(absl::StrCat(peers_->node(), "/", position));
+      *m->mutable_mirror() = *std::move(mirror);
+      p.index = request.messages_size() - 1;
+      mirrored[message.mirror_request()] = p.index;
+      bytes += m->ByteSizeLong();
+    }
+    pending.push_back(std::move(p));
+  }
+  if (request.messages().empty()) {
+    if (done.empty()) {
+      *wait = absl::Seconds(1);
       return false;
     }
-    *request.mutable_mirror() = *std::move(mirror);
+    return store_->Commit(done).ok();
   }
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
@@ -163,42 +196,57 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
     absl::MutexLock lock(&lane->in_flight_mu);
     lane->in_flight = nullptr;
   }
-  if (!st.ok() && Retryable(st.error_code())) {
+  // The call failing as a whole (unreachable, or not taking this node as a peer) keeps every
+  // message for the next attempt.
+  bool retry = !st.ok() || response.results_size() != request.messages_size();
+  int taken = 0;
+  for (const Pending& p : pending) {
+    if (retry) break;
+    const int index = p.index >= 0 ? p.index : p.covered;
+    const google::rpc::Status& result = response.results(index);
+    const auto code = static_cast<grpc::StatusCode>(result.code());
+    if (code != grpc::StatusCode::OK && Retryable(code)) {
+      retry = true;  // this one and every later one wait: the order holds
+      break;
+    }
+    if (p.index >= 0 && code != grpc::StatusCode::OK && options_.log != nullptr) {
+      *options_.log << "federation: peer " << lane->peer->node << " refused message "
+                    << request.messages(p.index).key() << ": code=" << result.code()
+                    << " reason=" << LogField(result.message(), 256) << "\n";
+    }
+    if (!p.request.empty() && hooks_.relay_state) {
+      hooks_.relay_state(p.request, request.messages(p.index).key(),
+                         code == grpc::StatusCode::OK ? v1::RELAY_RELAYED : v1::RELAY_REFUSED,
+                         code == grpc::StatusCode::OK ? "" : result.message());
+    }
+    done.Delete(storage::Column::kOutbox, p.key);
+    ++taken;
+  }
+  if (retry) {
     lane->backoff = lane->backoff == absl::ZeroDuration()
                         ? absl::Seconds(1)
                         : std::min(2 * lane->backoff, options_.retry_max);
     *wait = lane->backoff;
     if (!lane->failing && options_.log != nullptr) {
+      const std::string why = !st.ok() ? st.error_message() : "a message was not taken this time";
       *options_.log << "federation: peer " << lane->peer->node
                     << " does not take its messages: code=" << st.error_code()
-                    << " reason=" << LogField(st.error_message(), 256)
-                    << "; they wait in the outbox\n";
+                    << " reason=" << LogField(why, 256) << "; they wait in the outbox\n";
     }
     lane->failing = true;
-    return false;
+  } else {
+    if (lane->failing && options_.log != nullptr) {
+      *options_.log << "federation: peer " << lane->peer->node << " takes its messages again\n";
+    }
+    lane->failing = false;
+    lane->backoff = absl::ZeroDuration();
   }
-  if (lane->failing && options_.log != nullptr) {
-    *options_.log << "federation: peer " << lane->peer->node << " takes its messages again\n";
-  }
-  lane->failing = false;
-  lane->backoff = absl::ZeroDuration();
-  if (!st.ok() && options_.log != nullptr) {
-    *options_.log << "federation: peer " << lane->peer->node << " refused message " << request.key()
-                  << ": code=" << st.error_code() << " reason=" << LogField(st.error_message(), 256)
-                  << "\n";
-  }
-  if (message.has_forward() && hooks_.relay_state) {
-    hooks_.relay_state(request_name, request.key(), st.ok() ? v1::RELAY_RELAYED : v1::RELAY_REFUSED,
-                       st.ok() ? "" : st.error_message());
-  }
-  storage::WriteSet done;
-  done.Delete(storage::Column::kOutbox, key);
-  if (!store_->Commit(done).ok()) {
+  if (!done.empty() && !store_->Commit(done).ok()) {
     *wait = absl::Seconds(1);
     return false;
   }
-  ++lane->sent;
-  return true;
+  lane->sent += taken;
+  return taken > 0 && !retry;
 }
 
 }  // namespace comity::federation

@@ -2,7 +2,9 @@
 #define COMITY_SERVICES_FEDERATION_RELAY_H_
 
 // Delivers the outbox (storage column kOutbox) to the peers: one thread per peer, that peer's
-// messages in outbox order, each until the peer takes it. Taken (OK), the message leaves the
+// messages in outbox order, up to 128 (about 1 MiB) a call, the mirrors of one request in a call
+// sent once (built when sent, the one covers them all), each until the peer takes it. Taken
+// (OK), the message leaves the
 // outbox; refused for good (PERMISSION_DENIED, INVALID_ARGUMENT, FAILED_PRECONDITION, ...), the
 // refusal is recorded and the message set aside, so that one bad message never stops the rest;
 // not answered (UNAVAILABLE, DEADLINE_EXCEEDED, ...), it is tried again after 1 s, then twice as

@@ -12,6 +12,7 @@
 #include "services/audit/bundle.h"
 #include "services/audit/chain.h"
 #include "services/federation/snapshot.h"
+#include "services/rpc/status.h"
 #include "services/workflow/action_table.h"
 #include "services/workflow/command.h"
 #include "services/workflow/errors.h"
@@ -88,7 +89,7 @@ void FederationService::PublishDirectory(grpc::CallbackServerContext* ctx,
 }
 
 absl::StatusOr<workflow::Command> FederationService::Forwarded(const federation::Peer& peer,
-                                                               const v1::RelayRequest& req) const {
+                                                               const v1::RelayMessage& req) const {
   const v1::ForwardedAction& f = req.forward();
   const std::string& authority = f.actor().authority();
   if (directory_->HomeNode(authority) != peer.node || !directory_->FindAuthority(authority)) {
@@ -149,7 +150,7 @@ absl::StatusOr<workflow::Command> FederationService::Forwarded(const federation:
 }
 
 absl::StatusOr<workflow::Command> FederationService::Mirrored(const federation::Peer& peer,
-                                                              const v1::RelayRequest& req) const {
+                                                              const v1::RelayMessage& req) const {
   const v1::MirroredTrail& m = req.mirror();
   const v1::Request& record = m.record();
   const v1::Trail& trail = m.bundle().trail();
@@ -183,24 +184,64 @@ absl::StatusOr<workflow::Command> FederationService::Mirrored(const federation::
 }
 
 void FederationService::Relay(grpc::CallbackServerContext* ctx, const v1::RelayRequest* req,
-                              v1::RelayResponse* /*reply*/, UnaryCall* call) {
+                              v1::RelayResponse* reply, UnaryCall* call) {
   if (absl::Status s = log_->Start(); !s.ok()) return log_->Finish(call, *ctx, kRelay, s);
   absl::StatusOr<const federation::Peer*> peer = IdentifyPeer(*ctx);
   if (!peer.ok()) return log_->Finish(call, *ctx, kRelay, peer.status());
-  if (!absl::StartsWith(req->key(), absl::StrCat((*peer)->node, "/")) || req->key().size() > 64) {
-    return log_->Finish(
-        call, *ctx, kRelay,
-        workflow::InvalidField("key", "must be <sending node>/<outbox position>", "MALFORMED"));
+  if (req->messages().empty()) {
+    return log_->Finish(call, *ctx, kRelay,
+                        workflow::InvalidField("messages", "at least one", "REQUIRED"));
   }
-  absl::StatusOr<workflow::Command> cmd =
-      req->has_forward() ? Forwarded(**peer, *req)
-      : req->has_mirror()
-          ? Mirrored(**peer, *req)
-          : workflow::InvalidField("message", "a forward or a mirror is required", "REQUIRED");
-  if (!cmd.ok()) return log_->Finish(call, *ctx, kRelay, cmd.status());
-  engine_->Apply(*std::move(cmd), [this, ctx, call](absl::StatusOr<v1::Request> done) {
-    log_->Finish(call, *ctx, kRelay, done.status());
-  });
+  // Each message's outcome in its place; the call is answered once the last is known. The
+  // engine takes the commands in this order, in as few commit groups as it can.
+  struct Batch {
+    absl::Mutex mu;
+    std::vector<absl::Status> results ABSL_GUARDED_BY(mu);
+    int pending ABSL_GUARDED_BY(mu) = 0;
+  };
+  auto batch = std::make_shared<Batch>();
+  const int n = req->messages_size();
+  {
+    absl::MutexLock lock(&batch->mu);
+    batch->results.resize(n);
+    batch->pending = n + 1;  // one for this loop
+  }
+  const std::string principal = federation::NodeSpiffeId((*peer)->trust_domain, (*peer)->node);
+  auto finish = [this, ctx, call, reply, batch, principal](int i, absl::Status s) {
+    std::vector<absl::Status> results;
+    {
+      absl::MutexLock lock(&batch->mu);
+      if (i >= 0) batch->results[i] = std::move(s);
+      if (--batch->pending > 0) return;
+      results = std::move(batch->results);
+    }
+    for (const absl::Status& r : results) {
+      google::rpc::Status* out = reply->add_results();
+      out->set_code(static_cast<int>(r.code()));
+      out->set_message(std::string(r.message()));
+      if (absl::IsPermissionDenied(r) || absl::IsUnauthenticated(r) || absl::IsNotFound(r)) {
+        log_->Record(principal, kRelay, ToGrpcStatus(r));
+      }
+    }
+    log_->Finish(call, *ctx, kRelay, absl::OkStatus());
+  };
+  for (int i = 0; i < n; ++i) {
+    const v1::RelayMessage& m = req->messages(i);
+    absl::StatusOr<workflow::Command> cmd =
+        !absl::StartsWith(m.key(), absl::StrCat((*peer)->node, "/")) || m.key().size() > 64
+            ? workflow::InvalidField("key", "must be <sending node>/<outbox position>", "MALFORMED")
+        : m.has_forward() ? Forwarded(**peer, m)
+        : m.has_mirror()
+            ? Mirrored(**peer, m)
+            : workflow::InvalidField("message", "a forward or a mirror is required", "REQUIRED");
+    if (!cmd.ok()) {
+      finish(i, cmd.status());
+      continue;
+    }
+    engine_->Apply(*std::move(cmd),
+                   [finish, i](absl::StatusOr<v1::Request> done) { finish(i, done.status()); });
+  }
+  finish(-1, absl::OkStatus());
 }
 
 }  // namespace comity::rpc

@@ -27,9 +27,9 @@ class FederationService final : public ParsedService {
   absl::StatusOr<const federation::Peer*> IdentifyPeer(const grpc::ServerContextBase& ctx) const;
   // The engine command a relayed message makes, once checked against what `peer` may send.
   absl::StatusOr<workflow::Command> Forwarded(const federation::Peer& peer,
-                                              const v1::RelayRequest& req) const;
+                                              const v1::RelayMessage& req) const;
   absl::StatusOr<workflow::Command> Mirrored(const federation::Peer& peer,
-                                             const v1::RelayRequest& req) const;
+                                             const v1::RelayMessage& req) const;
 
   const federation::PeerSet* peers_;
   const workflow::Directory* directory_;

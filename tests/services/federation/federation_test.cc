@@ -537,7 +537,7 @@ TEST_F(FederationTest, ForgedRelaysAreRefusedAndNothingIsApplied) {
   ctx.AddMetadata("x-comity-principal", fr.Principal("eve"));
   v1::GetTrailRequest treq;
   treq.set_request(name);
-  v1::RelayRequest genuine;
+  v1::RelayMessage genuine;
   genuine.set_key("de/999999");
   v1::MirroredTrail* m = genuine.mutable_mirror();
   ASSERT_TRUE(Stub<v1::AuditService>(*fr_node)->ExportTrail(&ctx, treq, m->mutable_bundle()).ok());
@@ -551,17 +551,24 @@ TEST_F(FederationTest, ForgedRelaysAreRefusedAndNothingIsApplied) {
   m->mutable_record()->set_audit_size(m->bundle().trail().size());
   m->mutable_record()->set_audit_head(m->bundle().trail().head());
 
-  auto relay = [&](const Node& as, const v1::RelayRequest& req) {
+  // One message relayed as `as`: the call's status, else the message's own.
+  auto relay = [&](const Node& as, const v1::RelayMessage& message) {
     grpc::ClientContext c;
     c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::RelayRequest req;
+    *req.add_messages() = message;
     v1::RelayResponse out;
-    return PeerStub(fr, as.cert)->Relay(&c, req, &out);
+    grpc::Status st = PeerStub(fr, as.cert)->Relay(&c, req, &out);
+    if (!st.ok()) return st;
+    if (out.results_size() != 1) return grpc::Status(grpc::StatusCode::INTERNAL, "no result");
+    return grpc::Status(static_cast<grpc::StatusCode>(out.results(0).code()),
+                        out.results(0).message());
   };
   grpc::Status st = relay(de, genuine);
   ASSERT_TRUE(st.ok()) << st.error_message();  // the same trail again: nothing changes
 
   // An entry altered in transit, or a record the trail does not name.
-  v1::RelayRequest forged = genuine;
+  v1::RelayMessage forged = genuine;
   forged.mutable_mirror()
       ->mutable_bundle()
       ->mutable_trail()
@@ -581,13 +588,13 @@ TEST_F(FederationTest, ForgedRelaysAreRefusedAndNothingIsApplied) {
       << st.error_message();
   // DE's trail passed off by xx: not xx's to send.
   st = relay(xx, [&] {
-    v1::RelayRequest r = genuine;
+    v1::RelayMessage r = genuine;
     r.set_key("xx/1");
     return r;
   }());
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
   // xx acting for an authority DE homes; a key of another node.
-  v1::RelayRequest action;
+  v1::RelayMessage action;
   action.set_key("xx/2");
   v1::ForwardedAction* f = action.mutable_forward();
   f->set_action(v1::ADD_NOTE);
