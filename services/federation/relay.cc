@@ -45,6 +45,9 @@ struct Relay::Lane {
   std::atomic<uint64_t> sent{0};
   absl::Duration backoff = absl::ZeroDuration();
   bool failing = false;
+  // The last key taken from the outbox: later scans start after it, never wading through the
+  // deleted keys before it (new messages always come later: positions only grow).
+  std::string taken_through;
   grpc::ClientContext* in_flight ABSL_GUARDED_BY(in_flight_mu) = nullptr;
   absl::Mutex in_flight_mu;
 };
@@ -127,8 +130,8 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
   std::vector<Pending> pending;
   std::vector<std::pair<std::string, std::string>> raw;
   absl::Status scanned =
-      store_->Scan(storage::Column::kOutbox, storage::OutboxPrefix(lane->peer->node), "",
-                   [&](absl::string_view k, absl::string_view v) {
+      store_->Scan(storage::Column::kOutbox, storage::OutboxPrefix(lane->peer->node),
+                   lane->taken_through, [&](absl::string_view k, absl::string_view v) {
                      raw.emplace_back(std::string(k), std::string(v));
                      return raw.size() < kBatchMessages;
                    });
@@ -136,6 +139,7 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
   v1::RelayRequest request;
   storage::WriteSet done;
   std::map<std::string, int> mirrored;  // request id -> its message's index
+  std::string set_aside_through;        // malformed messages before the first sent
   size_t bytes = 0;
   for (auto& [key, value] : raw) {
     if (bytes > kBatchBytes) break;
@@ -148,6 +152,7 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
                       << " is set aside\n";
       }
       done.Delete(storage::Column::kOutbox, key);
+      if (pending.empty()) set_aside_through = key;
       continue;
     }
     Pending p;
@@ -178,7 +183,9 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
       *wait = absl::Seconds(1);
       return false;
     }
-    return store_->Commit(done).ok();
+    if (!store_->Commit(done).ok()) return false;
+    lane->taken_through = set_aside_through;
+    return true;
   }
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
@@ -200,6 +207,7 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
   // message for the next attempt.
   bool retry = !st.ok() || response.results_size() != request.messages_size();
   int taken = 0;
+  std::string through = set_aside_through;
   for (const Pending& p : pending) {
     if (retry) break;
     const int index = p.index >= 0 ? p.index : p.covered;
@@ -220,6 +228,7 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
                          code == grpc::StatusCode::OK ? "" : result.message());
     }
     done.Delete(storage::Column::kOutbox, p.key);
+    through = p.key;
     ++taken;
   }
   if (retry) {
@@ -245,6 +254,7 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
     *wait = absl::Seconds(1);
     return false;
   }
+  if (!through.empty()) lane->taken_through = through;
   lane->sent += taken;
   return taken > 0 && !retry;
 }
