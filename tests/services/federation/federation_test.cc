@@ -123,6 +123,11 @@ class FederationTest : public ::testing::Test, public comity::testing::Federatio
     return n;
   }
 
+  // Waits until the two nodes hold each other's directories; then FR's clerk submits a
+  // preservation request to DE's authority at FR, and this waits until DE has it (the submission
+  // DELIVERED at FR). The request's name, or "" after a failure.
+  std::string SubmitAcross(const server::Server& fr_node, const server::Server& de_node);
+
   int connections_ = 0;
 };
 
@@ -317,6 +322,35 @@ void ExpectLastEntry(const server::Server& s, const std::string& reader, const s
   EXPECT_EQ(last.request_id(), key);
 }
 
+std::string FederationTest::SubmitAcross(const server::Server& fr_node,
+                                         const server::Server& de_node) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  if (!WaitFor([&] { return Authorities(fr_node, fr.Principal("admin")).count(de.authority); }) ||
+      !WaitFor([&] { return Authorities(de_node, de.Principal("admin")).count(fr.authority); })) {
+    ADD_FAILURE() << "the nodes never held each other's directories";
+    return "";
+  }
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = comity::testing::FullRequest("budapest", v1::PRESERVATION);
+  create.mutable_request()->set_requested_authority(de.authority);
+  absl::StatusOr<v1::Request> draft =
+      Call(fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::CreateRequest, create);
+  v1::SubmitRequestRequest submit;
+  submit.set_name(draft.ok() ? draft->name() : "");
+  if (!draft.ok() ||
+      !Call(fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::SubmitRequest, submit)
+           .ok() ||
+      !WaitFor([&] {
+        absl::StatusOr<v1::Request> r = Get(fr_node, fr.Principal("clerk"), draft->name());
+        return r.ok() && r->relayed(0).state() == v1::RELAY_DELIVERED;
+      })) {
+    ADD_FAILURE() << "the submission did not cross: " << draft.status();
+    return "";
+  }
+  return draft->name();
+}
+
 TEST_F(FederationTest, ASubmissionCrossesTheBorderAndItsTrailComesBack) {
   const Node& fr = nodes_["fr"];
   const Node& de = nodes_["de"];
@@ -449,25 +483,8 @@ TEST_F(FederationTest, ActionsQueuedWhileThePeerIsDownAreDeliveredOnceInOrder) {
   const Node& de = nodes_["de"];
   std::unique_ptr<server::Server> fr_node = Start("fr", {"de"});
   std::unique_ptr<server::Server> de_node = Start("de", {"fr"});
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(de.authority); }));
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*de_node, de.Principal("admin")).count(fr.authority); }));
-  v1::CreateRequestRequest create;
-  *create.mutable_request() = comity::testing::FullRequest("budapest", v1::PRESERVATION);
-  create.mutable_request()->set_requested_authority(de.authority);
-  absl::StatusOr<v1::Request> draft =
-      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::CreateRequest, create);
-  ASSERT_TRUE(draft.ok()) << draft.status();
-  const std::string name = draft->name();
-  v1::SubmitRequestRequest submit;
-  submit.set_name(name);
-  ASSERT_TRUE(
-      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::SubmitRequest, submit).ok());
-  ASSERT_TRUE(WaitFor([&] {
-    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), name);
-    return r.ok() && r->relayed(0).state() == v1::RELAY_DELIVERED;
-  }));
+  const std::string name = SubmitAcross(*fr_node, *de_node);
+  ASSERT_FALSE(name.empty());
 
   // DE goes down; FR's clerk withdraws, twice: both accepted as queued.
   de_node->Shutdown(absl::Seconds(1));
@@ -511,25 +528,8 @@ TEST_F(FederationTest, ForgedRelaysAreRefusedAndNothingIsApplied) {
   const Node& xx = nodes_["xx"];
   std::unique_ptr<server::Server> fr_node = Start("fr", {"de", "xx"});
   std::unique_ptr<server::Server> de_node = Start("de", {"fr"});
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(de.authority); }));
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*de_node, de.Principal("admin")).count(fr.authority); }));
-  v1::CreateRequestRequest create;
-  *create.mutable_request() = comity::testing::FullRequest("budapest", v1::PRESERVATION);
-  create.mutable_request()->set_requested_authority(de.authority);
-  absl::StatusOr<v1::Request> draft =
-      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::CreateRequest, create);
-  ASSERT_TRUE(draft.ok()) << draft.status();
-  const std::string name = draft->name();
-  v1::SubmitRequestRequest submit;
-  submit.set_name(name);
-  ASSERT_TRUE(
-      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::SubmitRequest, submit).ok());
-  ASSERT_TRUE(WaitFor([&] {
-    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), name);
-    return r.ok() && r->relayed(0).state() == v1::RELAY_DELIVERED;
-  }));
+  const std::string name = SubmitAcross(*fr_node, *de_node);
+  ASSERT_FALSE(name.empty());
   de_node->Shutdown(absl::Seconds(1));  // what reaches FR from here on is the test's
 
   // DE's mirror as FR holds it: the bundle DE signed, and DE's record.
