@@ -68,19 +68,7 @@ double RawWrite(const std::string& path, int64_t bytes) {
   return seconds;
 }
 
-int64_t RssKib(int pid) {
-  if (pid <= 0) return 0;
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      int64_t kib = 0;
-      std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kib)) return kib;
-    }
-  }
-  return 0;
-}
+int64_t RssKib(int pid) { return pid > 0 ? ResidentKib(pid) : 0; }
 
 // The peak VmRSS of `pid` while it lives, sampled every 50 ms.
 class RssPeak {

@@ -76,17 +76,7 @@ std::unique_ptr<grpc::ClientContext> Call() {
   return ctx;
 }
 
-int64_t RssKib(int pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) != 0) continue;
-    std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
-    int64_t kib = 0;
-    if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kib)) return kib;
-  }
-  return 0;
-}
+int64_t RssKib(int pid) { return ResidentKib(pid); }
 
 // Submissions waiting to be seen on the receiving side's feed.
 class Seen {

@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/clock.h"
+#include "common/files.h"
 #include "common/sha256.h"
 #include "services/workflow/directory.h"
 #include "services/workflow/engine.h"
@@ -132,14 +133,7 @@ v1::Request Template(int i) {
   return r;
 }
 
-long RssKib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return 0;
-}
+long RssKib() { return static_cast<long>(ResidentKib()); }
 
 int Main() {
   std::vector<long> sizes;
