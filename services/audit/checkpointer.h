@@ -25,6 +25,9 @@ class Checkpointer {
   // The signed checkpoint of the latest durable head. FAILED_PRECONDITION without a signing key.
   absl::StatusOr<v1::Checkpoint> Latest();
 
+  // The log key's signer; null without one.
+  const NoteSigner* signer() const { return signer_.get(); }
+
   // `text` signed with the log key (FAILED_PRECONDITION without one).
   absl::StatusOr<std::string> Sign(absl::string_view text) const;
 

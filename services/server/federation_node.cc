@@ -87,11 +87,8 @@ absl::StatusOr<v1::MirroredTrail> BuildMirror(const storage::Store& store,
   return absl::UnavailableError("the trail is not yet covered by a signed checkpoint");
 }
 
-}  // namespace
-
-absl::Status FederationNode::Check(const config::v1::ServerConfig& config,
-                                   absl::string_view trust_domain, bool has_log_key) {
-  const config::v1::FederationConfig& f = config.federation();
+// What Check and Start ask of the settings themselves, before any file is read.
+absl::Status CheckSettings(const config::v1::FederationConfig& f, bool has_log_key) {
   if (!has_log_key) {
     return absl::FailedPreconditionError(
         "federation needs log_key_file: the node signs what it publishes to its peers");
@@ -103,6 +100,15 @@ absl::Status FederationNode::Check(const config::v1::ServerConfig& config,
   if (f.peers().empty()) {
     return absl::FailedPreconditionError("federation.peers: a federated node lists its peers");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status FederationNode::Check(const config::v1::ServerConfig& config,
+                                   absl::string_view trust_domain, bool has_log_key) {
+  const config::v1::FederationConfig& f = config.federation();
+  if (absl::Status s = CheckSettings(f, has_log_key); !s.ok()) return s;
   if (absl::Status s = ReadNodeCredentials(f).status(); !s.ok()) return s;
   return federation::PeerSet::Load(f, trust_domain).status();
 }
@@ -110,16 +116,12 @@ absl::Status FederationNode::Check(const config::v1::ServerConfig& config,
 absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
     const config::v1::ServerConfig& config, Parts parts) {
   const config::v1::FederationConfig& f = config.federation();
-  if (absl::Status s = Check(config, parts.directory->trust_domain(), parts.signer != nullptr);
-      !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = CheckSettings(f, parts.signer != nullptr); !s.ok()) return s;
   std::unique_ptr<FederationNode> n(new FederationNode);
   absl::StatusOr<std::unique_ptr<federation::PeerSet>> peers =
       federation::PeerSet::Load(f, parts.directory->trust_domain());
   if (!peers.ok()) return peers.status();
   n->peers_ = *std::move(peers);
-  n->signer_ = std::move(parts.signer);
   absl::StatusOr<federation::NodeCredentials> node = ReadNodeCredentials(f);
   if (!node.ok()) return node.status();
 
@@ -146,9 +148,8 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
   storage::Store* store = parts.store;
   const Clock* clock = parts.clock;
   const std::string self = f.node();
-  const federation::NodeCredentials node_copy = *node;
   n->publisher_ = std::make_unique<federation::Publisher>(
-      n->peers_.get(), n->signer_.get(), *std::move(node),
+      n->peers_.get(), parts.signer, *node,
       [store, clock, self]() -> absl::StatusOr<v1::DirectorySnapshot> {
         absl::StatusOr<std::string> bytes =
             store->Get(storage::Column::kMeta, storage::kDirectoryKey);
@@ -191,8 +192,8 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
   relay_options.retry_max = options.retry_max;
   relay_options.max_message_bytes = kMaxFederationMessageBytes;
   relay_options.log = parts.log;
-  n->relay_ = std::make_unique<federation::Relay>(store, n->peers_.get(), node_copy,
-                                                  std::move(hooks), relay_options);
+  n->relay_ = std::make_unique<federation::Relay>(store, n->peers_.get(), *node, std::move(hooks),
+                                                  relay_options);
   n->bell_ = parts.bell;
   if (n->bell_ != nullptr) n->bell_->Attach(n->relay_.get());
   n->directory_ = parts.directory;

@@ -39,7 +39,7 @@ class FederationNode {
     workflow::Directory* directory;
     workflow::Engine* engine;
     rpc::SecurityLog* security_log;
-    std::unique_ptr<audit::NoteSigner> signer;  // the log key
+    const audit::NoteSigner* signer;  // the log key (the checkpointer's); must outlive the node
     const Clock* clock;
     std::ostream* log;
     const workflow::Reader* reader;
@@ -63,7 +63,6 @@ class FederationNode {
   FederationNode() = default;
   workflow::Directory* directory_ = nullptr;
   std::unique_ptr<federation::PeerSet> peers_;
-  std::unique_ptr<audit::NoteSigner> signer_;
   std::unique_ptr<rpc::FederationService> service_;
   std::unique_ptr<federation::Publisher> publisher_;
   federation::OutboxBell* bell_ = nullptr;

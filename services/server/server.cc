@@ -490,14 +490,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address()));
   }
   if (config.has_federation()) {
-    absl::StatusOr<std::unique_ptr<audit::NoteSigner>> federation_signer = LoadLogSigner(config);
-    absl::StatusOr<std::unique_ptr<FederationNode>> federation =
-        federation_signer.ok()
-            ? FederationNode::Start(config, {s->store_.get(), s->directory_.get(), s->engine_.get(),
-                                             s->security_log_.get(), *std::move(federation_signer),
-                                             clock, server_options.security_log, s->reader_.get(),
-                                             s->checkpoints_.get(), s->outbox_bell_.get()})
-            : federation_signer.status();
+    absl::StatusOr<std::unique_ptr<FederationNode>> federation = FederationNode::Start(
+        config, {s->store_.get(), s->directory_.get(), s->engine_.get(), s->security_log_.get(),
+                 s->checkpoints_->signer(), clock, server_options.security_log, s->reader_.get(),
+                 s->checkpoints_.get(), s->outbox_bell_.get()});
     if (!federation.ok()) {
       s->grpc_->Shutdown(std::chrono::system_clock::now());
       s->engine_->Stop();

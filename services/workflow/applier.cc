@@ -190,7 +190,12 @@ absl::StatusOr<Change> ApplyChange(const ApplyInput& in, const std::string& id,
     if (!loaded) return absl::InternalError("no request to apply the action to");
     record = *std::move(loaded);
     state_before = record.state();
-    if (!IsReadAction(cmd.action)) {
+    // A submission relayed by the requesting node is born here: its draft's keys never were.
+    const bool born_here = cmd.relayed != nullptr && cmd.relayed->has_draft();
+    if (born_here) {
+      effect.index_puts.emplace_back(storage::PartyKey(record.requesting_authority(), id), "q");
+    }
+    if (!IsReadAction(cmd.action) && !born_here) {
       keys_before = DerivedKeys(id, record);
       figures_before = CountedFigures(record);
     }

@@ -183,7 +183,7 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
     if (!absl::IsNotFound(earlier.status())) return earlier.status();
   }
 
-  if (IsRelayAction(cmd.action)) return ExecuteRelay(cmd, group, clock_->Now());
+  if (IsRelayAction(cmd.action)) return ExecuteRelay(cmd, group, now);
   if (IsDirectoryAction(cmd.action)) {
     absl::StatusOr<v1::Request> done = ExecuteDirectory(cmd, group, now);
     if (done.ok() && !idem_key.empty()) {
@@ -248,9 +248,15 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   if (cmd.relayed != nullptr && record && record->has_update_time()) {
     now = std::max(now, FromProto(record->update_time()));
   }
-  // The draft a submission relays, as it stood.
+  // Submitted to an authority a peer homes: that peer's node becomes the system of record (its
+  // clocks run there, so none here), and the draft as it stood is relayed.
   std::optional<v1::Request> before;
-  if (cmd.action == v1::SUBMIT && !options_.node.empty()) before = record;
+  if (cmd.action == v1::SUBMIT && !options_.node.empty() && cmd.relayed == nullptr) {
+    if (std::string peer = directory_->HomeNode(record->requested_authority()); !peer.empty()) {
+      before = record;
+      record->set_system_of_record(std::move(peer));
+    }
+  }
   absl::StatusOr<Change> change =
       ApplyChange({cmd, *decision, now, *profiles_, group, directory_}, id, std::move(record));
   if (!change.ok()) return change.status();

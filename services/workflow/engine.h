@@ -115,7 +115,8 @@ class Engine {
   void QueueForward(const Command& command, const std::string& peer, const v1::Request* draft,
                     absl::Time now, Change& change, Group& group);
   // After a change: queues what the federation owes for it (the forwarded action or the mirror)
-  // in the outbox, and notes a forwarded action on the record. `before` is the record before.
+  // in the outbox, and notes a forwarded action on the record. `before`: the draft of a
+  // submission to a peer's authority, as it stood.
   void QueueRelay(const Command& command, const std::optional<v1::Request>& before, Change& change,
                   absl::Time now, Group& group);
   // Seals `change`'s entry and writes the change into `group`, with the idempotency record

@@ -35,11 +35,13 @@ int Rank(v1::RelayState s) {
   }
 }
 
-// Moves the relayed action `key` of `record` on to `state`, never back.
 // The settled relayed actions a record keeps (the oldest go first; every one stays on the
 // trails): the record does not grow with the life of the request.
 constexpr int kSettledKept = 16;
 
+bool Settled(v1::RelayState s) { return Rank(s) == Rank(v1::RELAY_DELIVERED); }
+
+// Moves the relayed action `key` of `record` on to `state`, never back.
 bool Advance(v1::Request& record, const std::string& key, v1::RelayState state,
              const std::string& reason, absl::Time now) {
   for (v1::RelayedAction& a : *record.mutable_relayed()) {
@@ -48,10 +50,10 @@ bool Advance(v1::Request& record, const std::string& key, v1::RelayState state,
     a.set_reason(reason);
     *a.mutable_update_time() = ToProto(now);
     int settled = 0;
-    for (const v1::RelayedAction& r : record.relayed()) settled += Rank(r.state()) == 3;
+    for (const v1::RelayedAction& r : record.relayed()) settled += Settled(r.state());
     auto* list = record.mutable_relayed();
     for (int i = 0; i < list->size() && settled > kSettledKept;) {
-      if (Rank(list->Get(i).state()) == 3) {
+      if (Settled(list->Get(i).state())) {
         list->erase(list->begin() + i);
         --settled;
       } else {
@@ -90,19 +92,9 @@ void Engine::QueueForward(const Command& cmd, const std::string& peer, const v1:
 
 void Engine::QueueRelay(const Command& cmd, const std::optional<v1::Request>& before,
                         Change& change, absl::Time now, Group& group) {
-  v1::Request& r = change.record;
-  if (cmd.action == v1::SUBMIT && cmd.relayed == nullptr && before) {
-    const std::string peer = directory_->HomeNode(r.requested_authority());
-    if (peer.empty()) return;
-    // Submitted to an authority a peer homes: that peer's node becomes the system of record, and
-    // the request's clocks run there.
-    r.set_system_of_record(peer);
-    change.derived_puts.erase(std::remove_if(change.derived_puts.begin(), change.derived_puts.end(),
-                                             [](const std::string& k) {
-                                               return absl::StartsWith(k, storage::TimerPrefix());
-                                             }),
-                              change.derived_puts.end());
-    QueueForward(cmd, peer, &*before, now, change, group);
+  const v1::Request& r = change.record;
+  if (before) {  // a submission to the system of record Execute chose
+    QueueForward(cmd, r.system_of_record(), &*before, now, change, group);
     return;
   }
   if (!r.system_of_record().empty() || !r.has_submit_time()) return;
