@@ -31,6 +31,17 @@ class NoteSigner {
   // The verifier key: <name>+<hash hex>+<base64(0x01 || public key)>.
   std::string VerifierKey() const;
 
+  // A C2SP tlog-cosignature (cosignature/v1, Ed25519) of the checkpoint note text
+  // `checkpoint_text` at `timestamp` (seconds since the epoch): one signature line,
+  //   "— <name> base64(key id[4] || timestamp u64 big-endian || signature[64])\n",
+  // the key id being SHA-256(<name> || 0x0A || 0x04 || public key)[:4] and the signed message
+  // "cosignature/v1\ntime <timestamp>\n" followed by the checkpoint text. The same key thus
+  // signs notes and cosigns, kept apart by the algorithm byte and the message's first line.
+  std::string Cosign(absl::string_view checkpoint_text, int64_t timestamp) const;
+
+  // The cosigner key of this key: <name>+<hash hex>+<base64(0x04 || public key)>.
+  std::string CosignerKey() const;
+
  private:
   NoteSigner(std::string name, std::string seed, std::string public_key);
   std::string name_, seed_, public_key_;
@@ -45,6 +56,16 @@ absl::StatusOr<std::string> OpenNote(absl::string_view note, absl::string_view v
 
 // INVALID_ARGUMENT unless `verifier_key` is a well-formed Ed25519 verifier key.
 absl::Status CheckVerifierKey(absl::string_view verifier_key);
+
+// The cosigner key (0x04) of the same name and public key as the note verifier key
+// `verifier_key` (0x01): what a peer's cosignatures verify against. INVALID_ARGUMENT if the key is
+// malformed.
+absl::StatusOr<std::string> CosignerKeyOf(absl::string_view verifier_key);
+
+// The timestamp of the cosignature of `note` (a checkpoint note) by `cosigner_key`
+// (<name>+<hash>+<base64(0x04 || key)>). DATA_LOSS unless the note carries one by that key and
+// every line by that key verifies; INVALID_ARGUMENT if the note or the key is malformed.
+absl::StatusOr<int64_t> VerifyCosignature(absl::string_view note, absl::string_view cosigner_key);
 
 struct Checkpoint {
   std::string origin;
