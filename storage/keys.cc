@@ -234,4 +234,6 @@ std::string PrefixEnd(absl::string_view prefix) {
   return end;
 }
 
+std::string WitnessKey(absl::string_view node) { return absl::StrCat("witness/", node); }
+
 }  // namespace comity::storage

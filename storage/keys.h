@@ -128,6 +128,8 @@ bool ParseOutboxKey(absl::string_view key, absl::string_view peer, uint64_t* pos
 inline constexpr char kSchemaVersionKey[] = "schema_version";
 inline constexpr char kDirectoryKey[] = "directory";  // comity.storage.v1.DirectoryRecord
 inline constexpr char kTlogSizeKey[] = "tlog_size";   // leaves in the Merkle log, decimal
+// The largest checkpoint of peer `node`'s log this node cosigned (WitnessedCheckpoint).
+std::string WitnessKey(absl::string_view node);
 
 // The audit trail of the directory's changes (kAudit, AuditKey(kDirectoryTrail, seq)). Request ids
 // are upper-case, so this never collides with a request's trail.

@@ -20,6 +20,7 @@
 #include "services/audit/bundle_json.h"
 #include "services/audit/chain.h"
 #include "services/audit/merkle.h"
+#include "services/audit/note.h"
 
 namespace comity::cli {
 namespace {
@@ -125,6 +126,7 @@ int Export(Context& ctx, const Args& args) {
     req.set_consistency_from(CheckpointSize(args.Get("since")));
     if (req.consistency_from() == 0) return UsageError("--since takes a saved checkpoint note");
   }
+  req.set_witnessed(args.Has("witnessed"));
   auto stub = v1::AuditService::NewStub(ctx.channel);
   // Part by part; the parts join into one bundle, verified as one.
   std::vector<v1::TrailBundle> parts;
@@ -166,6 +168,12 @@ int Verify(Context&, const Args& args) {
   if (args.positional().size() != 1 || args.Get("key").empty()) {
     return UsageError("expected a bundle FILE and --key VERIFIER_KEY");
   }
+  // Each witness's key, a cosigner key or the verifier key of the node that witnesses.
+  std::vector<std::string> witnesses;
+  for (absl::string_view k : absl::StrSplit(args.Get("witness"), ',', absl::SkipEmpty())) {
+    absl::StatusOr<std::string> cosigner = audit::CosignerKeyOf(k);
+    witnesses.push_back(cosigner.ok() ? *cosigner : std::string(k));
+  }
   absl::StatusOr<std::string> json = ReadFile(args.positional()[0]);
   if (!json.ok()) return UsageError(std::string(json.status().message()));
   absl::StatusOr<v1::TrailBundle> parsed = audit::ParseBundleJson(*json);
@@ -182,10 +190,24 @@ int Verify(Context&, const Args& args) {
     std::cout << "BROKEN " << bundle.trail().request() << ": " << v.status().message() << "\n";
     return static_cast<int>(v.status().code());
   }
+  for (const std::string& w : witnesses) {
+    absl::StatusOr<int64_t> t = audit::VerifyWitnessed(bundle, w);
+    if (absl::IsInvalidArgument(t.status())) {
+      return UsageError(absl::StrCat("--witness: ", t.status().message()));
+    }
+    if (!t.ok()) {
+      std::cout << "BROKEN " << bundle.trail().request() << ": " << t.status().message() << "\n";
+      return static_cast<int>(t.status().code());
+    }
+  }
   std::cout << "OK " << v->request << ": " << v->entries
             << " entries, chained and included in the log of " << v->checkpoint.origin
             << " at size " << v->checkpoint.size << ", signed by the given key"
-            << (old_note.empty() ? "" : "; the log extends the old checkpoint") << "\n";
+            << (old_note.empty() ? "" : "; the log extends the old checkpoint")
+            << (witnesses.empty() ? ""
+                                  : absl::StrCat("; cosigned by ", witnesses.size(), " witness",
+                                                 witnesses.size() == 1 ? "" : "es"))
+            << "\n";
   return 0;
 }
 
@@ -359,6 +381,34 @@ int Reserve(Context& ctx, const Args& args) {
   return 0;
 }
 
+int Peers(Context& ctx, const Args& args) {
+  if (!args.positional().empty()) return UsageError("directory peers takes no arguments");
+  v1::ListPeersResponse resp;
+  auto stub = v1::DirectoryService::NewStub(ctx.channel);
+  auto call = ctx.NewCall();
+  grpc::Status status = stub->ListPeers(call.get(), v1::ListPeersRequest(), &resp);
+  if (!status.ok()) return PrintError(status);
+  PrintJson(resp);
+  return 0;
+}
+
+int ClearSplitView(Context& ctx, const Args& args) {
+  if (args.positional().size() != 1 || args.Get("reason").empty()) {
+    return UsageError("expected NODE and --reason TEXT");
+  }
+  v1::ClearSplitViewRequest req;
+  req.set_node(args.positional()[0]);
+  req.set_reason(args.Get("reason"));
+  req.set_request_id(args.Get("request-id"));
+  v1::Peer resp;
+  auto stub = v1::DirectoryService::NewStub(ctx.channel);
+  auto call = ctx.NewCall();
+  grpc::Status status = stub->ClearSplitView(call.get(), req, &resp);
+  if (!status.ok()) return PrintError(status);
+  std::cout << "cleared: the split view of node " << resp.node() << "\n";
+  return 0;
+}
+
 int WhoAmI(Context& ctx, const Args&) {
   v1::WhoAmIResponse resp;
   auto stub = v1::DirectoryService::NewStub(ctx.channel);
@@ -391,17 +441,19 @@ std::vector<CommandSpec> OtherCommands() {
        Trail},
       {"audit",
        "export",
-       "ID --out FILE [--since OLD_CHECKPOINT]   (a self-contained bundle)",
+       "ID --out FILE [--since OLD_CHECKPOINT] [--witnessed]   (a self-contained bundle)",
        {{"out", "FILE", "where to write it"},
-        {"since", "OLD_CHECKPOINT",
-         "a checkpoint note kept from before: prove the log extends it"}},
+        {"since", "OLD_CHECKPOINT", "a checkpoint note kept from before: prove the log extends it"},
+        {"witnessed", "",
+         "against the newest checkpoint the node's peers cosigned, with their cosignatures"}},
        Export},
       {"audit",
        "verify",
-       "FILE --key VERIFIER_KEY [--since OLD_CHECKPOINT]   (offline)",
+       "FILE --key VERIFIER_KEY [--since OLD_CHECKPOINT] [--witness KEY[,KEY...]]   (offline)",
        {{"key", "VERIFIER_KEY", "the node's verifier key, pinned out of band"},
-        {"since", "OLD_CHECKPOINT",
-         "a checkpoint note kept from before: prove the log extends it"}},
+        {"since", "OLD_CHECKPOINT", "a checkpoint note kept from before: prove the log extends it"},
+        {"witness", "KEY[,KEY...]",
+         "witnesses that must have cosigned the checkpoint: each one's verifier or cosigner key"}},
        Verify},
       {"audit",
        "stats",
@@ -452,6 +504,17 @@ std::vector<CommandSpec> OtherCommands() {
         {"withdraw", "", "withdraw it instead"},
         {"request-id", "ID", "an idempotency key"}},
        Reserve},
+      {"directory",
+       "peers",
+       "   (admin, auditor: the federation's peers, their directories, split views)",
+       {},
+       Peers},
+      {"directory",
+       "clear-split-view",
+       "NODE --reason TEXT   (admin: relaying to the peer resumes)",
+       {{"reason", "TEXT", "what was settled with the peer's operators"},
+        {"request-id", "ID", "an idempotency key"}},
+       ClearSplitView},
       {"whoami", "", "", {}, WhoAmI},
       {"health", "", "", {}, Health},
   };

@@ -133,4 +133,15 @@ absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
                        *std::move(checkpoint)};
 }
 
+absl::StatusOr<int64_t> VerifyWitnessed(const v1::TrailBundle& bundle,
+                                        absl::string_view cosigner_key) {
+  absl::StatusOr<int64_t> t = VerifyCosignature(bundle.trail().checkpoint().note(), cosigner_key);
+  if (absl::IsDataLoss(t.status())) {
+    return absl::DataLossError(absl::StrCat("the checkpoint is not cosigned by witness ",
+                                            cosigner_key.substr(0, cosigner_key.find('+')), ": ",
+                                            t.status().message()));
+  }
+  return t;
+}
+
 }  // namespace comity::audit

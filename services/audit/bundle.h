@@ -40,6 +40,13 @@ absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
                                            absl::string_view verifier_key,
                                            absl::string_view old_checkpoint_note = "");
 
+// The timestamp (Unix seconds) at which the witness with cosigner key `cosigner_key` cosigned the
+// bundle's checkpoint (C2SP tlog-cosignature). DATA_LOSS unless the checkpoint's note carries a
+// valid cosignature by that key; INVALID_ARGUMENT if the key is malformed. Check the bundle with
+// VerifyBundle as well: this looks at the cosignature alone.
+absl::StatusOr<int64_t> VerifyWitnessed(const v1::TrailBundle& bundle,
+                                        absl::string_view cosigner_key);
+
 // Opens a signed checkpoint with `verifier_key` and parses it; DATA_LOSS if the signature fails.
 absl::StatusOr<Checkpoint> OpenCheckpoint(absl::string_view note, absl::string_view verifier_key);
 

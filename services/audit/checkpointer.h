@@ -1,6 +1,7 @@
 #ifndef COMITY_SERVICES_AUDIT_CHECKPOINTER_H_
 #define COMITY_SERVICES_AUDIT_CHECKPOINTER_H_
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -22,8 +23,19 @@ class Checkpointer {
   // The log is durable up to `size` leaves with `root`.
   void Update(uint64_t size, const std::string& root);
 
-  // The signed checkpoint of the latest durable head. FAILED_PRECONDITION without a signing key.
+  // The signed checkpoint of the latest durable head, with the cosignatures it has, if any.
+  // FAILED_PRECONDITION without a signing key.
   absl::StatusOr<v1::Checkpoint> Latest();
+
+  // The witness `witness` cosigned the checkpoint of `size` leaves with `root` with
+  // `cosignature` (one signature line). Kept with the newest cosigned head: added to it, or
+  // replacing it when the head is newer; ignored for an older head.
+  void AddCosignature(uint64_t size, const std::string& root, const std::string& witness,
+                      const std::string& cosignature);
+
+  // The newest checkpoint any witness cosigned, its note carrying every cosignature it has.
+  // FAILED_PRECONDITION when none has been cosigned since the node started.
+  absl::StatusOr<v1::Checkpoint> LatestCosigned();
 
   // The log key's signer; null without one.
   const NoteSigner* signer() const { return signer_.get(); }
@@ -39,6 +51,10 @@ class Checkpointer {
   std::string root_ ABSL_GUARDED_BY(mu_);
   v1::Checkpoint signed_ ABSL_GUARDED_BY(mu_);  // of the head above, once asked for
   bool fresh_ ABSL_GUARDED_BY(mu_) = false;
+  // The newest cosigned head, its note as signed, and its cosignatures by witness.
+  uint64_t cosigned_size_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string cosigned_root_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> cosignatures_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace comity::audit

@@ -43,6 +43,7 @@ struct Relay::Lane {
   std::thread thread;
   // The relay's own; read by Sent().
   std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> held{0};
   absl::Duration backoff = absl::ZeroDuration();
   bool failing = false;
   // The last key taken from the outbox: later scans start after it, never wading through the
@@ -94,6 +95,13 @@ uint64_t Relay::Sent(const std::string& peer) const {
   return 0;
 }
 
+uint64_t Relay::Held(const std::string& peer) const {
+  for (const auto& lane : lanes_) {
+    if (lane->peer->node == peer) return lane->held.load();
+  }
+  return 0;
+}
+
 void Relay::Run(Lane* lane) {
   while (true) {
     uint64_t seen;
@@ -136,6 +144,10 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
                      return raw.size() < kBatchMessages;
                    });
   if (!scanned.ok() || raw.empty()) return false;
+  if (hooks_.paused && hooks_.paused(lane->peer->node)) {
+    ++lane->held;
+    return false;
+  }
   v1::RelayRequest request;
   storage::WriteSet done;
   std::map<std::string, int> mirrored;  // request id -> its message's index

@@ -62,6 +62,10 @@ class Relay {
     std::function<void(const std::string& request, const std::string& key, v1::RelayState state,
                        const std::string& reason)>
         relay_state;
+    // Whether messages to `peer` wait (a split view of it is recorded): the lane sends nothing,
+    // its messages kept in the outbox, until the relay is woken and this answers false. May be
+    // empty.
+    std::function<bool(const std::string& peer)> paused;
   };
   struct Options {
     absl::Duration retry_max = absl::Seconds(30);
@@ -80,6 +84,8 @@ class Relay {
 
   // Messages `peer` has taken (or refused for good) since the relay started.
   uint64_t Sent(const std::string& peer) const;
+  // How many times messages to `peer` were waiting in the outbox and held back (Hooks::paused).
+  uint64_t Held(const std::string& peer) const;
 
  private:
   struct Lane;

@@ -69,7 +69,7 @@ void AuditService::ExportTrail(grpc::CallbackServerContext* ctx, const v1::GetTr
                absl::StatusOr<v1::Trail> trail = reader_->TrailPage(
                    caller, *req, workflow::Reader::TrailKind::kExport,
                    [&]() -> absl::StatusOr<uint64_t> {
-                     c = checkpoints_->Latest();
+                     c = req->witnessed() ? checkpoints_->LatestCosigned() : checkpoints_->Latest();
                      if (!c.ok()) return c.status();
                      return c->size();
                    },

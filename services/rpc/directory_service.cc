@@ -1,6 +1,10 @@
 #include "services/rpc/directory_service.h"
 
+#include <set>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "services/auth/policy.h"
 #include "services/rpc/read.h"
 #include "services/rpc/well_formed.h"
 #include "services/workflow/directory.h"
@@ -17,23 +21,40 @@ v1::Authority Visible(const v1::Authority& a, const workflow::Caller& caller) {
 
 constexpr char kUpsert[] = "/comity.v1.DirectoryService/UpsertAuthority";
 constexpr char kSetReservation[] = "/comity.v1.DirectoryService/SetReservation";
+constexpr char kClearSplitView[] = "/comity.v1.DirectoryService/ClearSplitView";
+
+v1::Peer PeerOf(const workflow::Directory& directory, const std::string& node) {
+  v1::Peer out;
+  out.set_node(node);
+  if (std::optional<v1::DirectorySnapshot> d = directory.Peer(node)) {
+    out.set_directory_version(d->version());
+    out.set_authorities(d->authorities_size());
+  }
+  if (std::optional<v1::SplitView> v = directory.SplitViewOf(node)) {
+    *out.mutable_split_view() = *std::move(v);
+  }
+  return out;
+}
 
 }  // namespace
 
 DirectoryService::DirectoryService(const Identifier* identifier,
                                    const workflow::Directory* directory, workflow::Engine* engine,
-                                   SecurityLog* log)
+                                   SecurityLog* log, std::vector<std::string> peers)
     : ParsedService("comity.v1.DirectoryService"),
       identifier_(identifier),
       directory_(directory),
       engine_(engine),
-      log_(log) {
+      log_(log),
+      peers_(std::move(peers)) {
   AddUnary("GetAuthority", this, &DirectoryService::GetAuthority);
   AddUnary("ListAuthorities", this, &DirectoryService::ListAuthorities);
   AddUnary("WhoAmI", this, &DirectoryService::WhoAmI);
   AddUnary("UpsertAuthority", this, &DirectoryService::UpsertAuthority);
   AddUnary("ListReservations", this, &DirectoryService::ListReservations);
   AddUnary("SetReservation", this, &DirectoryService::SetReservation);
+  AddUnary("ListPeers", this, &DirectoryService::ListPeers);
+  AddUnary("ClearSplitView", this, &DirectoryService::ClearSplitView);
 }
 
 void DirectoryService::GetAuthority(grpc::CallbackServerContext* ctx,
@@ -133,6 +154,36 @@ void DirectoryService::SetReservation(grpc::CallbackServerContext* ctx,
       },
       [reply, r = req->reservation()](const absl::StatusOr<v1::Request>& done) {
         if (done.ok()) *reply = r;
+      });
+}
+
+void DirectoryService::ListPeers(grpc::CallbackServerContext* ctx, const v1::ListPeersRequest* req,
+                                 v1::ListPeersResponse* reply, UnaryCall* call) {
+  AnswerRead(ctx, *identifier_, *log_, "/comity.v1.DirectoryService/ListPeers", *req, reply, call,
+             [&](const workflow::Caller& caller) -> absl::StatusOr<v1::ListPeersResponse> {
+               if (absl::Status s = auth::AuthorizeDirectoryRead(caller); !s.ok()) return s;
+               // The configured peers, and any a split view is still recorded against.
+               std::set<std::string> nodes(peers_.begin(), peers_.end());
+               const config::v1::DirectoryConfig config = directory_->Config();
+               for (const v1::SplitView& v : config.split_views()) {
+                 nodes.insert(v.node());
+               }
+               v1::ListPeersResponse out;
+               for (const std::string& node : nodes) *out.add_peers() = PeerOf(*directory_, node);
+               return out;
+             });
+}
+
+void DirectoryService::ClearSplitView(grpc::CallbackServerContext* ctx,
+                                      const v1::ClearSplitViewRequest* req, v1::Peer* reply,
+                                      UnaryCall* call) {
+  AnswerChange(
+      ctx, *identifier_, *log_, kClearSplitView, *req, call, *engine_,
+      [req](workflow::Caller caller) {
+        return workflow::MakeKeyedCommand(v1::CLEAR_SPLIT_VIEW, std::move(caller), *req);
+      },
+      [this, reply, node = req->node()](const absl::StatusOr<v1::Request>& done) {
+        if (done.ok()) *reply = PeerOf(*directory_, node);
       });
 }
 

@@ -1,6 +1,9 @@
 #ifndef COMITY_SERVICES_RPC_DIRECTORY_SERVICE_H_
 #define COMITY_SERVICES_RPC_DIRECTORY_SERVICE_H_
 
+#include <string>
+#include <vector>
+
 #include "comity/v1/directory.pb.h"
 #include "services/rpc/identify.h"
 #include "services/rpc/parsed_service.h"
@@ -11,11 +14,13 @@
 namespace comity::rpc {
 
 // DirectoryService: any authenticated member may read the directory (authorities, countries,
-// languages); member lists are shown only for the caller's own authority.
+// languages); member lists are shown only for the caller's own authority. The federation's
+// peers (ListPeers) are shown to admins and auditors; `peers` are the node ids the node is
+// configured with (none when it is not federated).
 class DirectoryService final : public ParsedService {
  public:
   DirectoryService(const Identifier* identifier, const workflow::Directory* directory,
-                   workflow::Engine* engine, SecurityLog* log);
+                   workflow::Engine* engine, SecurityLog* log, std::vector<std::string> peers = {});
 
   void GetAuthority(grpc::CallbackServerContext* ctx, const v1::GetAuthorityRequest* req,
                     v1::Authority* reply, UnaryCall* call);
@@ -27,6 +32,10 @@ class DirectoryService final : public ParsedService {
                         v1::ListReservationsResponse* reply, UnaryCall* call);
   void SetReservation(grpc::CallbackServerContext* ctx, const v1::SetReservationRequest* req,
                       v1::Reservation* reply, UnaryCall* call);
+  void ListPeers(grpc::CallbackServerContext* ctx, const v1::ListPeersRequest* req,
+                 v1::ListPeersResponse* reply, UnaryCall* call);
+  void ClearSplitView(grpc::CallbackServerContext* ctx, const v1::ClearSplitViewRequest* req,
+                      v1::Peer* reply, UnaryCall* call);
   void WhoAmI(grpc::CallbackServerContext* ctx, const v1::WhoAmIRequest* req,
               v1::WhoAmIResponse* reply, UnaryCall* call);
 
@@ -35,6 +44,7 @@ class DirectoryService final : public ParsedService {
   const workflow::Directory* directory_;
   workflow::Engine* engine_;
   SecurityLog* log_;
+  const std::vector<std::string> peers_;
 };
 
 }  // namespace comity::rpc

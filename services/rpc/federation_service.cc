@@ -23,6 +23,7 @@ namespace {
 
 constexpr char kPublish[] = "/comity.v1.FederationService/PublishDirectory";
 constexpr char kRelay[] = "/comity.v1.FederationService/Relay";
+constexpr char kAddCheckpoint[] = "/comity.v1.FederationService/AddCheckpoint";
 
 // The request record as its last entry's record_digest names it: without its audit head and
 // size.
@@ -36,14 +37,27 @@ std::string RecordDigest(v1::Request record) {
 
 FederationService::FederationService(const federation::PeerSet* peers,
                                      const workflow::Directory* directory, workflow::Engine* engine,
-                                     SecurityLog* log)
+                                     SecurityLog* log, federation::Witness* witness)
     : ParsedService("comity.v1.FederationService"),
       peers_(peers),
       directory_(directory),
       engine_(engine),
-      log_(log) {
+      log_(log),
+      witness_(witness) {
   AddUnary("PublishDirectory", this, &FederationService::PublishDirectory);
   AddUnary("Relay", this, &FederationService::Relay);
+  AddUnary("AddCheckpoint", this, &FederationService::AddCheckpoint);
+}
+
+void FederationService::AddCheckpoint(grpc::CallbackServerContext* ctx,
+                                      const v1::AddCheckpointRequest* req,
+                                      v1::AddCheckpointResponse* reply, UnaryCall* call) {
+  if (absl::Status s = log_->Start(); !s.ok()) return log_->Finish(call, *ctx, kAddCheckpoint, s);
+  absl::StatusOr<const federation::Peer*> peer = IdentifyPeer(*ctx);
+  if (!peer.ok()) return log_->Finish(call, *ctx, kAddCheckpoint, peer.status());
+  absl::StatusOr<std::string> cosignature = witness_->AddCheckpoint(**peer, *req);
+  if (cosignature.ok()) reply->set_cosignature(*std::move(cosignature));
+  log_->Finish(call, *ctx, kAddCheckpoint, cosignature.status());
 }
 
 absl::StatusOr<const federation::Peer*> FederationService::IdentifyPeer(

@@ -3,6 +3,7 @@
 
 #include "comity/v1/federation.pb.h"
 #include "services/federation/peers.h"
+#include "services/federation/witness.h"
 #include "services/rpc/parsed_service.h"
 #include "services/rpc/security_log.h"
 #include "services/workflow/directory.h"
@@ -16,12 +17,14 @@ namespace comity::rpc {
 class FederationService final : public ParsedService {
  public:
   FederationService(const federation::PeerSet* peers, const workflow::Directory* directory,
-                    workflow::Engine* engine, SecurityLog* log);
+                    workflow::Engine* engine, SecurityLog* log, federation::Witness* witness);
 
   void PublishDirectory(grpc::CallbackServerContext* ctx, const v1::PublishDirectoryRequest* req,
                         v1::PublishDirectoryResponse* reply, UnaryCall* call);
   void Relay(grpc::CallbackServerContext* ctx, const v1::RelayRequest* req,
              v1::RelayResponse* reply, UnaryCall* call);
+  void AddCheckpoint(grpc::CallbackServerContext* ctx, const v1::AddCheckpointRequest* req,
+                     v1::AddCheckpointResponse* reply, UnaryCall* call);
 
  private:
   absl::StatusOr<const federation::Peer*> IdentifyPeer(const grpc::ServerContextBase& ctx) const;
@@ -35,6 +38,7 @@ class FederationService final : public ParsedService {
   const workflow::Directory* directory_;
   workflow::Engine* engine_;
   SecurityLog* log_;
+  federation::Witness* witness_;
 };
 
 }  // namespace comity::rpc

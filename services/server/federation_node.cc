@@ -129,8 +129,17 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
   grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   tls.pem_root_certs = n->peers_->AllCaPem();
   tls.pem_key_cert_pairs.push_back({node->key_pem, node->cert_pem});
-  n->service_ = std::make_unique<rpc::FederationService>(n->peers_.get(), parts.directory,
-                                                         parts.engine, parts.security_log);
+  federation::Witness::Parts witness;
+  witness.store = parts.store;
+  witness.engine = parts.engine;
+  witness.directory = parts.directory;
+  witness.signer = parts.signer;
+  witness.clock = parts.clock;
+  witness.log = parts.log;
+  witness.split_views = parts.split_views;
+  n->witness_ = std::make_unique<federation::Witness>(witness);
+  n->service_ = std::make_unique<rpc::FederationService>(
+      n->peers_.get(), parts.directory, parts.engine, parts.security_log, n->witness_.get());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(f.listen_address(), grpc::SslServerCredentials(tls), &n->port_);
   builder.SetMaxReceiveMessageSize(kMaxFederationMessageBytes);
@@ -192,18 +201,33 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
   relay_options.retry_max = options.retry_max;
   relay_options.max_message_bytes = kMaxFederationMessageBytes;
   relay_options.log = parts.log;
+  const workflow::Directory* directory = parts.directory;
+  hooks.paused = [directory](const std::string& peer) {
+    return directory->SplitViewOf(peer).has_value();
+  };
   n->relay_ = std::make_unique<federation::Relay>(store, n->peers_.get(), *node, std::move(hooks),
                                                   relay_options);
+  federation::Cosigners::Options cosign;
+  if (f.witness_interval_ms() > 0) cosign.interval = absl::Milliseconds(f.witness_interval_ms());
+  cosign.max_message_bytes = kMaxFederationMessageBytes;
+  cosign.log = parts.log;
+  n->cosigners_ =
+      std::make_unique<federation::Cosigners>(n->peers_.get(), *node, checkpoints, reader, cosign);
   n->bell_ = parts.bell;
   if (n->bell_ != nullptr) n->bell_->Attach(n->relay_.get());
   n->directory_ = parts.directory;
-  n->directory_->OnReplace([p = n->publisher_.get()] { p->Wake(); });
+  // A new directory is published; a cleared split view lets the relay go on.
+  n->directory_->OnReplace([p = n->publisher_.get(), r = n->relay_.get()] {
+    p->Wake();
+    r->Wake();
+  });
   return n;
 }
 
 void FederationNode::Shutdown() {
   if (directory_ != nullptr) directory_->OnReplace(nullptr);
   if (bell_ != nullptr) bell_->Attach(nullptr);
+  if (cosigners_ != nullptr) cosigners_->Stop();
   if (relay_ != nullptr) relay_->Stop();
   if (publisher_ != nullptr) publisher_->Stop();
   if (grpc_ != nullptr) {

@@ -14,9 +14,11 @@
 #include "grpcpp/server.h"
 #include "services/audit/checkpointer.h"
 #include "services/audit/note.h"
+#include "services/federation/cosigners.h"
 #include "services/federation/peers.h"
 #include "services/federation/publisher.h"
 #include "services/federation/relay.h"
+#include "services/federation/witness.h"
 #include "services/rpc/federation_service.h"
 #include "services/rpc/security_log.h"
 #include "services/workflow/directory.h"
@@ -45,8 +47,10 @@ class FederationNode {
     const workflow::Reader* reader;
     audit::Checkpointer* checkpoints;
     federation::OutboxBell* bell;  // what the engine rings when the outbox grows
+    prometheus::Counter* split_views = nullptr;  // comity_federation_split_views_total; may be null
   };
-  // Listens for peers on federation.listen_address and starts publishing the directory.
+  // Listens for peers on federation.listen_address (and witnesses their logs), starts publishing
+  // the directory, relaying the outbox and having this node's checkpoints cosigned.
   static absl::StatusOr<std::unique_ptr<FederationNode>> Start(
       const config::v1::ServerConfig& config, Parts parts);
   ~FederationNode();  // Shutdown()s
@@ -55,6 +59,7 @@ class FederationNode {
   const federation::PeerSet& peers() const { return *peers_; }
   const federation::Publisher& publisher() const { return *publisher_; }
   const federation::Relay& relay() const { return *relay_; }
+  const federation::Cosigners& cosigners() const { return *cosigners_; }
 
   // Stops publishing and listening.
   void Shutdown();
@@ -63,10 +68,12 @@ class FederationNode {
   FederationNode() = default;
   workflow::Directory* directory_ = nullptr;
   std::unique_ptr<federation::PeerSet> peers_;
+  std::unique_ptr<federation::Witness> witness_;
   std::unique_ptr<rpc::FederationService> service_;
   std::unique_ptr<federation::Publisher> publisher_;
   federation::OutboxBell* bell_ = nullptr;
   std::unique_ptr<federation::Relay> relay_;
+  std::unique_ptr<federation::Cosigners> cosigners_;
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;
 };

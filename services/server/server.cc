@@ -443,8 +443,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
   s->requests_ =
       std::make_unique<rpc::RequestService>(s->identifier_.get(), s->engine_.get(),
                                             s->reader_.get(), log, record_reads, s->events_.get());
+  std::vector<std::string> peers;
+  for (const config::v1::PeerConfig& p : config.federation().peers()) peers.push_back(p.node());
   s->directory_service_ = std::make_unique<rpc::DirectoryService>(
-      s->identifier_.get(), s->directory_.get(), s->engine_.get(), log);
+      s->identifier_.get(), s->directory_.get(), s->engine_.get(), log, std::move(peers));
   s->audit_ = std::make_unique<rpc::AuditService>(s->identifier_.get(), s->reader_.get(), log,
                                                   s->checkpoints_.get(),
                                                   record_reads ? s->engine_.get() : nullptr);
@@ -490,10 +492,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address()));
   }
   if (config.has_federation()) {
+    prometheus::Counter* split_views = nullptr;
+    if (s->metrics_ != nullptr) {
+      split_views = &prometheus::BuildCounter()
+                         .Name("comity_federation_split_views_total")
+                         .Help(
+                             "Checkpoints of a peer found not to extend the one this node "
+                             "cosigned for it (split views)")
+                         .Register(*s->metrics_)
+                         .Add({});
+    }
     absl::StatusOr<std::unique_ptr<FederationNode>> federation = FederationNode::Start(
         config, {s->store_.get(), s->directory_.get(), s->engine_.get(), s->security_log_.get(),
                  s->checkpoints_->signer(), clock, server_options.security_log, s->reader_.get(),
-                 s->checkpoints_.get(), s->outbox_bell_.get()});
+                 s->checkpoints_.get(), s->outbox_bell_.get(), split_views});
     if (!federation.ok()) {
       s->grpc_->Shutdown(std::chrono::system_clock::now());
       s->engine_->Stop();

@@ -112,6 +112,10 @@ const google::protobuf::Message* RequestMessageOf(v1::Action action) {
       return &v1::SetReservationRequest::default_instance();
     case v1::PEER_DIRECTORY:
       return &v1::PublishDirectoryRequest::default_instance();
+    case v1::PEER_SPLIT_VIEW:
+      return &v1::RecordSplitViewRequest::default_instance();
+    case v1::CLEAR_SPLIT_VIEW:
+      return &v1::ClearSplitViewRequest::default_instance();
     case v1::MIRROR:
       return &v1::MirroredTrail::default_instance();
     case v1::RELAY_STATE:
@@ -165,6 +169,13 @@ absl::Status ValidateCommand(const Command& cmd, const Directory& directory,
         c.Add("reservation.kind", "must be RESERVATION or DECLARATION", "REQUIRED");
       }
       c.Text("reservation.text", r.text(), 4096, false);
+    }
+    if (cmd.action == v1::CLEAR_SPLIT_VIEW) {
+      const auto& m = Body<v1::ClearSplitViewRequest>(cmd);
+      if (!IsNodeId(m.node())) {
+        c.Add("node", "must be a node id: 1-32 characters a-z, 0-9, -", "NODE_FORMAT");
+      }
+      c.Text("reason", m.reason(), 4096, true);
     }
     return c.Status();
   }

@@ -93,7 +93,8 @@ inline Command MakeSeedDirectoryCommand(const config::v1::DirectoryConfig& confi
 // True for the actions that change the directory rather than a request.
 inline bool IsDirectoryAction(v1::Action action) {
   return action == v1::SEED_DIRECTORY || action == v1::UPSERT_AUTHORITY ||
-         action == v1::SET_RESERVATION || action == v1::PEER_DIRECTORY;
+         action == v1::SET_RESERVATION || action == v1::PEER_DIRECTORY ||
+         action == v1::PEER_SPLIT_VIEW || action == v1::CLEAR_SPLIT_VIEW;
 }
 
 // True for the node's own bookkeeping of relayed requests (never on a trail).

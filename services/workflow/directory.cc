@@ -255,6 +255,14 @@ std::optional<v1::DirectorySnapshot> Directory::Peer(absl::string_view node) con
   return std::nullopt;
 }
 
+std::optional<v1::SplitView> Directory::SplitViewOf(absl::string_view node) const {
+  std::shared_ptr<const Snapshot> s = Current();
+  for (const v1::SplitView& v : s->config.split_views()) {
+    if (v.node() == node) return v;
+  }
+  return std::nullopt;
+}
+
 std::string Directory::trust_domain() const { return Current()->config.trust_domain(); }
 
 config::v1::DirectoryConfig Directory::Config() const { return Current()->config; }

@@ -44,6 +44,9 @@ class Directory {
   // The directory peer `node` published, as last recorded.
   std::optional<v1::DirectorySnapshot> Peer(absl::string_view node) const;
 
+  // The split view recorded against peer `node` (PEER_SPLIT_VIEW) and not cleared, if any.
+  std::optional<v1::SplitView> SplitViewOf(absl::string_view node) const;
+
   // Whether the Party `country` made the reservation or declaration `code` under `instrument`:
   // as its peer node published, for a state whose authorities a peer homes; else as this node's
   // directory records.

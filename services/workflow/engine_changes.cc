@@ -6,9 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "comity/storage/v1/records.pb.h"
+#include "comity/v1/directory.pb.h"
 #include "comity/v1/federation.pb.h"
 #include "common/clock.h"
 #include "common/sha256.h"
+#include "common/text.h"
 #include "services/auth/policy.h"
 #include "services/workflow/action_table.h"
 #include "services/workflow/engine.h"
@@ -98,6 +100,33 @@ absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& 
     absl::StatusOr<std::string> recorded = ApplyPeerDirectory(cmd, record, entry);
     if (!recorded.ok()) return recorded.status();
     if (recorded->empty()) return v1::Request();  // it holds this snapshot, or a newer one
+  } else if (cmd.action == v1::PEER_SPLIT_VIEW) {
+    if (!cmd.caller.system) return absl::PermissionDeniedError("only the node's witness reports");
+    const v1::SplitView& v = Body<v1::RecordSplitViewRequest>(cmd).split_view();
+    for (const v1::SplitView& held : record.config().split_views()) {
+      if (held.node() == v.node()) return v1::Request();  // recorded already
+    }
+    *record.mutable_config()->add_split_views() = v;
+    *entry.mutable_split_view() = v;
+    entry.set_reasons(absl::StrCat("split view of node ", v.node(), ": ", v.reason()));
+  } else if (cmd.action == v1::CLEAR_SPLIT_VIEW) {
+    if (!current.ok()) {
+      return Precondition("DIRECTORY", "directory", "the node has no directory yet");
+    }
+    if (absl::Status s = auth::AuthorizeDirectoryChange(cmd.caller, nullptr); !s.ok()) return s;
+    const auto& m = Body<v1::ClearSplitViewRequest>(cmd);
+    auto* views = record.mutable_config()->mutable_split_views();
+    auto it = std::find_if(views->begin(), views->end(),
+                           [&](const v1::SplitView& v) { return v.node() == m.node(); });
+    if (it == views->end()) {
+      return absl::NotFoundError(
+          absl::StrCat("no split view is recorded against node ", Echo(m.node())));
+    }
+    entry.mutable_split_view()->set_node(m.node());
+    views->erase(it);
+    // The next checkpoint the peer shows is cosigned afresh, as the first one was.
+    group.DeleteWitnessed(m.node());
+    entry.set_reasons(absl::StrCat("split view of node ", m.node(), " cleared: ", m.reason()));
   } else if (cmd.action == v1::SET_RESERVATION) {
     if (!current.ok()) {
       return Precondition("DIRECTORY", "directory", "the node has no directory yet");
@@ -159,8 +188,11 @@ absl::StatusOr<v1::Request> Engine::ExecuteDirectory(const Command& cmd, Group& 
              cmd.caller.system ? v1::ROLE_UNSPECIFIED : v1::ADMIN,
              cmd.caller.system ? v1::SYSTEM : v1::SIDE_UNSPECIFIED, entry);
   record.set_version(record.version() + 1);
-  if (cmd.action != v1::PEER_DIRECTORY)
+  // What the node publishes to its peers: its own authorities and reservations.
+  if (cmd.action == v1::SEED_DIRECTORY || cmd.action == v1::UPSERT_AUTHORITY ||
+      cmd.action == v1::SET_RESERVATION) {
     record.set_published_version(record.published_version() + 1);
+  }
   entry.set_record_digest(Sha256(audit::DeterministicBytes(record.config())));
   audit::Sealer::Sealed sealed = sealer_.Seal(entry);
   record.set_audit_head(Sha256(sealed.bytes));

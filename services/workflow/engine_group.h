@@ -162,6 +162,10 @@ class Engine::Group : public View {
   // Only for derived keys that no command reads back through the overlay (timers, due times).
   void DeleteIndex(const std::string& key) { writes_.Delete(Column::kIndex, key); }
   void DeleteEvidenceKey(const std::string& key) { writes_.Delete(Column::kEvidenceKeys, key); }
+  // The witness's state for a peer's log (storage::WitnessKey), which no command reads back.
+  void DeleteWitnessed(const std::string& node) {
+    writes_.Delete(Column::kMeta, storage::WitnessKey(node));
+  }
   void AddOutbox(const std::string& key, const storage::v1::OutboxMessage& message) {
     writes_.Put(Column::kOutbox, key, message.SerializeAsString());
     wrote_outbox_ = true;

@@ -54,4 +54,16 @@ std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status) {
   return out;
 }
 
+std::vector<PreconditionViolation> PreconditionViolationsOf(const absl::Status& status) {
+  std::vector<PreconditionViolation> out;
+  absl::optional<absl::Cord> payload = status.GetPayload(kPreconditionFailureUrl);
+  if (!payload) return out;
+  google::rpc::PreconditionFailure details;
+  if (!details.ParseFromString(std::string(*payload))) return out;
+  for (const auto& v : details.violations()) {
+    out.push_back({v.type(), v.subject(), v.description()});
+  }
+  return out;
+}
+
 }  // namespace comity::workflow

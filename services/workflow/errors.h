@@ -33,6 +33,12 @@ absl::Status Precondition(std::string type, std::string subject, std::string des
 // The violations carried by `status`, if any (for tests and the CLI's messages).
 std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
 
+struct PreconditionViolation {
+  std::string type, subject, description;
+};
+// The PreconditionFailure violations carried by `status`, if any.
+std::vector<PreconditionViolation> PreconditionViolationsOf(const absl::Status& status);
+
 }  // namespace comity::workflow
 
 #endif  // COMITY_SERVICES_WORKFLOW_ERRORS_H_

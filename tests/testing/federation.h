@@ -124,6 +124,7 @@ class FederationNodes {
     f->set_cert_file(Path(n, "node.pem"));
     f->set_key_file(Path(n, "node.key"));
     f->set_retry_max_seconds(1);
+    f->set_witness_interval_ms(50);
     for (const std::string& p : peers) {
       const Node& peer = nodes_[p];
       config::v1::PeerConfig* pc = f->add_peers();

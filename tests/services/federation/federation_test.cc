@@ -23,9 +23,12 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "services/audit/bundle.h"
+#include "services/audit/merkle.h"
 #include "services/audit/note.h"
 #include "services/federation/snapshot.h"
+#include "services/rpc/status.h"
 #include "services/server/server.h"
+#include "services/workflow/errors.h"
 #include "services/workflow/timeutil.h"
 #include "tests/testing/certs.h"
 #include "tests/testing/fixtures.h"
@@ -46,7 +49,10 @@ class FederationTest : public ::testing::Test, public comity::testing::Federatio
  protected:
   std::unique_ptr<server::Server> Start(const std::string& id,
                                         const std::vector<std::string>& peers) {
-    auto s = server::Server::Start(Config(id, peers), Clock::Real());
+    return Start(Config(id, peers));
+  }
+  std::unique_ptr<server::Server> Start(const config::v1::ServerConfig& config) {
+    auto s = server::Server::Start(config, Clock::Real());
     if (!s.ok()) ADD_FAILURE() << s.status();
     return s.ok() ? *std::move(s) : nullptr;
   }
@@ -115,6 +121,32 @@ class FederationTest : public ::testing::Test, public comity::testing::Federatio
     }
     auto signer = audit::NoteSigner::FromSeed(absl::StrCat(n.trust_domain, "/log"), seed);
     return federation::SignSnapshot(snapshot, **signer);
+  }
+
+  // `as` shows `to` a checkpoint to cosign (AddCheckpoint).
+  grpc::Status AddCheckpoint(const Node& to, const Node& as, const v1::AddCheckpointRequest& req,
+                             v1::AddCheckpointResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return PeerStub(to, as.cert)->AddCheckpoint(&ctx, req, out);
+  }
+
+  // A checkpoint of `n`'s log, signed with `seed`, of the first `size` leaves of `tree`.
+  std::string CheckpointOf(const Node& n, const std::string& seed, audit::MerkleTree& tree,
+                           uint64_t size, const std::string& origin = "") {
+    auto signer = audit::NoteSigner::FromSeed(absl::StrCat(n.trust_domain, "/log"), seed);
+    return (*signer)->Sign(audit::CheckpointText(
+        {origin.empty() ? absl::StrCat(n.trust_domain, "/log") : origin, size, tree.Root(size)}));
+  }
+
+  // The types and subjects of a status's precondition violations, "TYPE:subject" each.
+  static std::vector<std::string> Violations(const grpc::Status& st) {
+    std::vector<std::string> out;
+    for (const workflow::PreconditionViolation& v :
+         workflow::PreconditionViolationsOf(rpc::FromGrpcStatus(st))) {
+      out.push_back(absl::StrCat(v.type, ":", v.subject));
+    }
+    return out;
   }
 
   size_t PeerEntries(const std::vector<v1::AuditEntry>& trail) {
@@ -615,6 +647,277 @@ TEST_F(FederationTest, ForgedRelaysAreRefusedAndNothingIsApplied) {
   EXPECT_EQ(after->state(), held->state());
   EXPECT_EQ(after->mirror_size(), held->mirror_size());
   EXPECT_EQ(after->mirror_head(), held->mirror_head());
+}
+
+// The witness's side of C2SP tlog-witness, with the test as DE: what FR cosigns, what it refuses,
+// and a split view kept across a restart until an administrator clears it.
+TEST_F(FederationTest, AWitnessCosignsOnlyWhatExtendsWhatItHolds) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  const Node& xx = nodes_["xx"];
+  std::unique_ptr<server::Server> fr_node = Start("fr", {"de", "xx"});
+  ASSERT_NE(fr_node, nullptr);
+  std::vector<std::string> leaves, other;
+  for (int i = 0; i < 12; ++i) {
+    leaves.push_back(audit::LeafHash(absl::StrCat("entry ", i)));
+    other.push_back(audit::LeafHash(absl::StrCat(i == 6 ? "rewritten " : "entry ", i)));
+  }
+  audit::MerkleTree tree(leaves), rewritten(other);
+  const std::string fr_cosigner = *audit::CosignerKeyOf(fr.verifier_key);
+  v1::AddCheckpointResponse out;
+
+  // Not DE's log key, or not DE's log.
+  v1::AddCheckpointRequest req;
+  req.set_checkpoint(CheckpointOf(de, xx.seed, tree, 5));
+  grpc::Status st = AddCheckpoint(fr, de, req, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+  req.set_checkpoint(CheckpointOf(de, de.seed, tree, 5, "xx.comity.test/log"));
+  st = AddCheckpoint(fr, de, req, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("the origin must be de.comity.test/log"), std::string::npos)
+      << st.error_message();
+  // DE's checkpoint shown by xx is not xx's.
+  req.set_checkpoint(CheckpointOf(de, de.seed, tree, 5));
+  EXPECT_EQ(AddCheckpoint(fr, xx, req, &out).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  // The first checkpoint is cosigned as it is, by FR's log key.
+  st = AddCheckpoint(fr, de, req, &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  absl::StatusOr<int64_t> at =
+      audit::VerifyCosignature(req.checkpoint() + out.cosignature(), fr_cosigner);
+  ASSERT_TRUE(at.ok()) << at.status();
+  EXPECT_LE(std::abs(*at - absl::ToUnixSeconds(absl::Now())), 60);
+  EXPECT_EQ(audit::VerifyCosignature(req.checkpoint() + out.cosignature(),
+                                     *audit::CosignerKeyOf(xx.verifier_key))
+                .status()
+                .code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(AddCheckpoint(
+                  fr, de,
+                  [&] {
+                    v1::AddCheckpointRequest again = req;
+                    again.set_old_size(5);
+                    return again;
+                  }(),
+                  &out)
+                  .ok());  // the same again
+
+  // From a size FR does not hold: it names the one it holds.
+  req.set_checkpoint(CheckpointOf(de, de.seed, tree, 8));
+  st = AddCheckpoint(fr, de, req, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Violations(st), std::vector<std::string>{"CHECKPOINT_SIZE_MISMATCH:5"});
+  // Proved to extend it: cosigned.
+  req.set_old_size(5);
+  for (const std::string& h : tree.ConsistencyProof(5, 8)) req.add_consistency(h);
+  st = AddCheckpoint(fr, de, req, &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(audit::VerifyCosignature(req.checkpoint() + out.cosignature(), fr_cosigner).ok());
+  EXPECT_TRUE(DirectoryTrail(*fr_node, fr).back().action() != v1::PEER_SPLIT_VIEW);
+
+  // A tree of 12 whose seventh entry was rewritten: its proof does not reach the root FR holds.
+  v1::AddCheckpointRequest split;
+  split.set_old_size(8);
+  split.set_checkpoint(CheckpointOf(de, de.seed, rewritten, 12));
+  for (const std::string& h : rewritten.ConsistencyProof(8, 12)) split.add_consistency(h);
+  st = AddCheckpoint(fr, de, split, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Violations(st), std::vector<std::string>{"SPLIT_VIEW:de"});
+  const v1::AuditEntry recorded = DirectoryTrail(*fr_node, fr).back();
+  EXPECT_EQ(recorded.action(), v1::PEER_SPLIT_VIEW);
+  EXPECT_EQ(recorded.actor().side(), v1::SYSTEM);
+  EXPECT_EQ(recorded.split_view().node(), "de");
+  EXPECT_EQ(recorded.split_view().witnessed(), req.checkpoint());
+  EXPECT_EQ(recorded.split_view().conflicting(), split.checkpoint());
+  EXPECT_EQ(recorded.split_view().consistency_size(), split.consistency_size());
+  EXPECT_NE(recorded.reasons().find("is not proved to extend the one of size 8"), std::string::npos)
+      << recorded.reasons();
+
+  // Every later checkpoint is refused, the true one too, also after a restart.
+  v1::AddCheckpointRequest next;
+  next.set_old_size(8);
+  next.set_checkpoint(CheckpointOf(de, de.seed, tree, 12));
+  for (const std::string& h : tree.ConsistencyProof(8, 12)) next.add_consistency(h);
+  EXPECT_EQ(Violations(AddCheckpoint(fr, de, next, &out)),
+            std::vector<std::string>{"SPLIT_VIEW:de"});
+  fr_node->Shutdown(absl::Seconds(1));
+  fr_node.reset();
+  fr_node = Start("fr", {"de", "xx"});
+  ASSERT_NE(fr_node, nullptr);
+  EXPECT_EQ(Violations(AddCheckpoint(fr, de, next, &out)),
+            std::vector<std::string>{"SPLIT_VIEW:de"});
+
+  // The peers as FR's admin and auditor see them; not a clerk's business.
+  auto peers = [&](const std::string& principal, v1::ListPeersResponse* list) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", principal);
+    return Stub<v1::DirectoryService>(*fr_node)->ListPeers(&ctx, {}, list);
+  };
+  v1::ListPeersResponse list;
+  ASSERT_TRUE(peers(fr.Principal("eve"), &list).ok());
+  ASSERT_EQ(list.peers_size(), 2);
+  EXPECT_EQ(list.peers(0).node(), "de");
+  EXPECT_EQ(list.peers(0).directory_version(), 0u);  // DE never published
+  EXPECT_EQ(list.peers(0).split_view().conflicting(), split.checkpoint());
+  EXPECT_EQ(list.peers(1).node(), "xx");
+  EXPECT_FALSE(list.peers(1).has_split_view());
+  EXPECT_EQ(peers(fr.Principal("clerk"), &list).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  // Cleared by FR's admin, with a reason: the next checkpoint is cosigned afresh.
+  auto clear = [&](const std::string& principal, const std::string& node,
+                   const std::string& reason) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", principal);
+    v1::ClearSplitViewRequest creq;
+    creq.set_node(node);
+    creq.set_reason(reason);
+    v1::Peer peer;
+    grpc::Status cst = Stub<v1::DirectoryService>(*fr_node)->ClearSplitView(&ctx, creq, &peer);
+    EXPECT_TRUE(!cst.ok() || !peer.has_split_view());
+    return cst;
+  };
+  EXPECT_EQ(clear(fr.Principal("clerk"), "de", "settled").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(clear(fr.Principal("admin"), "de", "").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(clear(fr.Principal("admin"), "xx", "settled").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  st = clear(fr.Principal("admin"), "de", "DE restored its log from the backup of 1 December");
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  const v1::AuditEntry cleared = DirectoryTrail(*fr_node, fr).back();
+  EXPECT_EQ(cleared.action(), v1::CLEAR_SPLIT_VIEW);
+  EXPECT_EQ(cleared.actor().principal(), fr.Principal("admin"));
+  EXPECT_EQ(cleared.split_view().node(), "de");
+  EXPECT_EQ(cleared.reasons(),
+            "split view of node de cleared: DE restored its log from the backup of 1 December");
+  EXPECT_EQ(clear(fr.Principal("admin"), "de", "again").error_code(), grpc::StatusCode::NOT_FOUND);
+  split.set_old_size(0);
+  split.clear_consistency();
+  st = AddCheckpoint(fr, de, split, &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(audit::VerifyCosignature(split.checkpoint() + out.cosignature(), fr_cosigner).ok());
+}
+
+// Real nodes witness each other: a trail bundle carries its peer's cosignature, which an auditor
+// checks with that peer's key.
+TEST_F(FederationTest, ABundleCarriesThePeersCosignature) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  const Node& xx = nodes_["xx"];
+  std::unique_ptr<server::Server> fr_node = Start("fr", {"de"});
+  std::unique_ptr<server::Server> de_node = Start("de", {"fr"});
+  const std::string name = SubmitAcross(*fr_node, *de_node);
+  ASSERT_FALSE(name.empty());
+  absl::StatusOr<v1::Request> there = Get(*de_node, de.Principal("clerk"), name);
+  ASSERT_TRUE(there.ok());
+
+  // DE's bundle of the request, once FR has cosigned a checkpoint covering the trail read.
+  v1::TrailBundle bundle;
+  grpc::Status st;
+  ASSERT_TRUE(WaitFor([&] {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", de.Principal("eve"));
+    v1::GetTrailRequest req;
+    req.set_request(name);
+    req.set_witnessed(true);
+    st = Stub<v1::AuditService>(*de_node)->ExportTrail(&ctx, req, &bundle);
+    return st.ok() && bundle.trail().size() >= there->audit_size();
+  })) << st.error_message();
+  absl::StatusOr<audit::BundleVerdict> verdict = audit::VerifyBundle(bundle, de.verifier_key);
+  ASSERT_TRUE(verdict.ok()) << verdict.status();
+  absl::StatusOr<int64_t> at =
+      audit::VerifyWitnessed(bundle, *audit::CosignerKeyOf(fr.verifier_key));
+  ASSERT_TRUE(at.ok()) << at.status();
+  EXPECT_GE(de_node->federation()->cosigners().Cosigned("fr"), bundle.trail().checkpoint().size());
+  // Not cosigned by xx, nor by DE itself; a cosignature altered in transit fails.
+  EXPECT_EQ(audit::VerifyWitnessed(bundle, *audit::CosignerKeyOf(xx.verifier_key)).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(audit::VerifyWitnessed(bundle, *audit::CosignerKeyOf(de.verifier_key)).status().code(),
+            absl::StatusCode::kDataLoss);
+  v1::TrailBundle altered = bundle;
+  std::string* note = altered.mutable_trail()->mutable_checkpoint()->mutable_note();
+  (*note)[note->size() - 3] = (*note)[note->size() - 3] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(audit::VerifyWitnessed(altered, *audit::CosignerKeyOf(fr.verifier_key)).status().code(),
+            absl::StatusCode::kDataLoss);
+  // DE witnesses FR's log too.
+  EXPECT_TRUE(WaitFor([&] { return fr_node->federation()->cosigners().Cosigned("de") > 0; }));
+}
+
+// A peer caught showing a split view: recorded, counted, and nothing relayed to it until an
+// administrator clears it; then the held messages go.
+TEST_F(FederationTest, ASplitViewHoldsTheRelayUntilCleared) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  config::v1::ServerConfig fc = Config("fr", {"de"});
+  fc.set_metrics_address("127.0.0.1:0");
+  std::unique_ptr<server::Server> fr_node = Start(fc);
+  std::unique_ptr<server::Server> de_node = Start("de", {"fr"});
+  ASSERT_NE(fr_node, nullptr);
+  ASSERT_NE(de_node, nullptr);
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(de.authority); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*de_node, de.Principal("admin")).count(fr.authority); }));
+  ASSERT_TRUE(WaitFor([&] { return de_node->federation()->cosigners().Cosigned("fr") > 0; }));
+
+  // DE's log key shows FR another tree of the size FR holds (named by FR's answer).
+  std::vector<std::string> leaves;
+  for (int i = 0; i < 64; ++i) leaves.push_back(audit::LeafHash(absl::StrCat("forged ", i)));
+  audit::MerkleTree forged(leaves);
+  v1::AddCheckpointRequest req;
+  v1::AddCheckpointResponse out;
+  std::vector<std::string> violations;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    req.set_checkpoint(CheckpointOf(de, de.seed, forged, std::max<uint64_t>(req.old_size(), 1)));
+    violations = Violations(AddCheckpoint(fr, de, req, &out));
+    uint64_t held = 0;
+    if (violations.size() != 1 || violations[0].rfind("CHECKPOINT_SIZE_MISMATCH:", 0) != 0 ||
+        !absl::SimpleAtoi(violations[0].substr(25), &held)) {
+      break;
+    }
+    req.set_old_size(held);  // DE's own node may have moved it on meanwhile
+  }
+  ASSERT_EQ(violations, std::vector<std::string>{"SPLIT_VIEW:de"});
+  EXPECT_EQ(DirectoryTrail(*fr_node, fr).back().action(), v1::PEER_SPLIT_VIEW);
+  const std::string metrics = comity::testing::ScrapeMetrics(fr_node->metrics_port());
+  EXPECT_NE(metrics.find("comity_federation_split_views_total 1"), std::string::npos) << metrics;
+
+  // A submission to DE's authority waits in FR's outbox.
+  const uint64_t held_before = fr_node->federation()->relay().Held("de");
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = comity::testing::FullRequest("budapest", v1::PRESERVATION);
+  create.mutable_request()->set_requested_authority(de.authority);
+  absl::StatusOr<v1::Request> draft =
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::CreateRequest, create);
+  ASSERT_TRUE(draft.ok()) << draft.status();
+  v1::SubmitRequestRequest submit;
+  submit.set_name(draft->name());
+  ASSERT_TRUE(
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::SubmitRequest, submit).ok());
+  ASSERT_TRUE(WaitFor([&] { return fr_node->federation()->relay().Held("de") > held_before; }));
+  EXPECT_EQ(fr_node->federation()->relay().Sent("de"), 0u);
+  absl::StatusOr<v1::Request> waiting = Get(*fr_node, fr.Principal("clerk"), draft->name());
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_EQ(waiting->relayed(0).state(), v1::RELAY_QUEUED);
+  EXPECT_EQ(Get(*de_node, de.Principal("clerk"), draft->name()).status().code(),
+            absl::StatusCode::kNotFound);
+
+  // Cleared: the submission goes, and FR cosigns DE's log afresh.
+  const uint64_t cosigned = de_node->federation()->cosigners().Cosigned("fr");
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-comity-principal", fr.Principal("admin"));
+  v1::ClearSplitViewRequest clear;
+  clear.set_node("de");
+  clear.set_reason("the forged checkpoint was a test of DE's operators");
+  v1::Peer peer;
+  grpc::Status st = Stub<v1::DirectoryService>(*fr_node)->ClearSplitView(&ctx, clear, &peer);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), draft->name());
+    return r.ok() && r->relayed(0).state() == v1::RELAY_DELIVERED;
+  }));
+  EXPECT_TRUE(
+      WaitFor([&] { return de_node->federation()->cosigners().Cosigned("fr") > cosigned; }));
 }
 
 TEST_F(FederationTest, AConfigurationThatCannotFederateIsRefused) {

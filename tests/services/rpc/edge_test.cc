@@ -328,7 +328,7 @@ TEST_F(EdgeTest, AnUnparsableBodyIsInvalidArgumentOnEveryMethod) {
       ++methods;
     }
   }
-  EXPECT_EQ(methods, 35);
+  EXPECT_EQ(methods, 37);
   // Nothing was stored, and a well-formed body is served as before.
   v1::ListRequestsResponse list;
   ASSERT_TRUE(requests_->ListRequests(As(kAlice).get(), {}, &list).ok());
