@@ -5,7 +5,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/clock.h"
+#include "common/text.h"
 #include "services/audit/chain.h"
 #include "services/auth/policy.h"
 #include "services/workflow/action_table.h"
@@ -212,8 +214,11 @@ absl::StatusOr<Change> ApplyChange(const ApplyInput& in, const std::string& id,
     } else {
       const InstrumentProfile* profile = in.profiles.Find(record.instrument());
       if (profile == nullptr) {
-        return Precondition("PROFILE", record.instrument(),
-                            "the request's instrument profile is not loaded on this node");
+        return Precondition(
+            "PROFILE", record.instrument(),
+            absl::StrCat("the request's instrument profile, ", Echo(record.instrument()),
+                         ", is not loaded on this node (it has: ",
+                         absl::StrJoin(in.profiles.Ids(), ", "), ")"));
       }
       ActionInput input{cmd, in.decision.side, in.now, *profile, in.view, in.directory};
       if (absl::Status a = ApplyAction(input, record, effect); !a.ok()) return a;

@@ -136,10 +136,52 @@ absl::StatusOr<v1::Request> Engine::ExecuteRelay(const Command& cmd, Group& grou
     const auto& m = Body<v1::RecordRelayStateRequest>(cmd);
     absl::StatusOr<std::string> id = ParseRequestName(m.name(), "name");
     if (!id.ok()) return id.status();
-    absl::StatusOr<v1::Request> record = group.LoadRequest(*id);
-    if (!record.ok()) return record.status();
-    if (Advance(*record, m.key(), m.state(), m.reason(), now)) group.AddRecord(*id, *record);
-    return record;
+    absl::StatusOr<v1::Request> loaded = group.LoadRequest(*id);
+    if (!loaded.ok()) return loaded.status();
+    const v1::Request& old = *loaded;
+    v1::Request next = old;
+    if (!Advance(next, m.key(), m.state(), m.reason(), now)) return next;
+    if (m.state() != v1::RELAY_REFUSED) {
+      group.AddRecord(*id, next);
+      return next;
+    }
+    // A refusal goes on this node's trail. A refused submission leaves the request here a draft
+    // again (the system of record never had it), to be corrected and submitted anew.
+    v1::Action refused = v1::ACTION_UNSPECIFIED;
+    for (const v1::RelayedAction& a : old.relayed()) {
+      if (a.key() == m.key()) refused = a.action();
+    }
+    Change change;
+    change.id = *id;
+    const bool redraft =
+        refused == v1::SUBMIT && old.state() == v1::SUBMITTED && old.mirror_size() == 0;
+    if (redraft) {
+      next.set_state(v1::DRAFT);
+      next.clear_submit_time();
+      next.clear_system_of_record();
+      change.derived_deletes.push_back(storage::PartyKey(next.requested_authority(), *id));
+      if (!next.follows().empty()) {
+        absl::StatusOr<std::string> followed = ParseRequestName(next.follows(), "follows");
+        if (followed.ok()) change.derived_deletes.push_back(storage::LinkKey(*followed, *id));
+      }
+    }
+    const std::set<std::string> was = DerivedKeys(*id, old), is = DerivedKeys(*id, next);
+    for (const std::string& k : was) {
+      if (is.count(k) == 0) change.derived_deletes.push_back(k);
+    }
+    for (const std::string& k : is) {
+      if (was.count(k) == 0) change.derived_puts.push_back(k);
+    }
+    change.figures = FigureDelta(CountedFigures(old), CountedFigures(next));
+    change.record = std::move(next);
+    StartEntry(change.record.name(), old.audit_size(), old.audit_head(), now, cmd,
+               v1::ROLE_UNSPECIFIED, v1::SYSTEM, change.entry);
+    change.entry.set_state_before(old.state());
+    change.entry.set_state_after(change.record.state());
+    change.entry.set_reasons(absl::StrCat(
+        "node ", old.system_of_record(), " refused the ", v1::Action_Name(refused), " relayed as ",
+        m.key(), ": ", m.reason(), redraft ? "; the request is a draft here again" : ""));
+    return Write(std::move(change), "", "", group);
   }
   // MIRROR: the system of record's trail and record, checked by the federation adapter against
   // its log key; here, that they extend what this node holds.

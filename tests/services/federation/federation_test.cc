@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +19,7 @@
 #include "comity/v1/directory.grpc.pb.h"
 #include "comity/v1/federation.grpc.pb.h"
 #include "comity/v1/requests.grpc.pb.h"
+#include "common/files.h"
 #include "common/sha256.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -354,6 +356,24 @@ void ExpectLastEntry(const server::Server& s, const std::string& reader, const s
   EXPECT_EQ(last.request_id(), key);
 }
 
+// `name`'s own trail at `s` (GetTrail with `local`), as `reader` sees it.
+std::vector<v1::AuditEntry> LocalTrail(const server::Server& s, const std::string& reader,
+                                       const std::string& name) {
+  auto stub = v1::AuditService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
+                                                            grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-comity-principal", reader);
+  v1::GetTrailRequest req;
+  req.set_request(name);
+  req.set_local(true);
+  v1::Trail trail;
+  grpc::Status st = stub->GetTrail(&ctx, req, &trail);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  std::vector<v1::AuditEntry> out;
+  for (const v1::TrailEntry& e : trail.entries()) out.push_back(e.entry());
+  return out;
+}
+
 std::string FederationTest::SubmitAcross(const server::Server& fr_node,
                                          const server::Server& de_node) {
   const Node& fr = nodes_["fr"];
@@ -550,8 +570,94 @@ TEST_F(FederationTest, ActionsQueuedWhileThePeerIsDownAreDeliveredOnceInOrder) {
   EXPECT_EQ(now->withdrawal_reason(), "the case was closed");
   ExpectLastEntry(*de_node, de.Principal("eve"), name, v1::WITHDRAW, fr.Principal("clerk"),
                   now->relayed(1).key());
+  // The losing withdrawal is on FR's own trail, with DE's reason.
+  int refusals = 0;
+  for (const v1::AuditEntry& e : LocalTrail(*fr_node, fr.Principal("eve"), name)) {
+    if (e.action() != v1::RELAY_STATE) continue;
+    ++refusals;
+    EXPECT_EQ(e.actor().side(), v1::SYSTEM);
+    EXPECT_EQ(e.state_before(), e.state_after());
+    EXPECT_EQ(e.reasons().rfind(absl::StrCat("node de refused the WITHDRAW relayed as ",
+                                             now->relayed(2).key(), ": "),
+                                0),
+              0u)
+        << e.reasons();
+  }
+  EXPECT_EQ(refusals, 1);
   // Nothing waits in FR's outbox.
   EXPECT_TRUE(WaitFor([&] { return fr_node->federation()->relay().Sent("de") >= 3; }));
+}
+
+// DE has not taken the instrument FR submits under: it refuses the submission for good, and the
+// request is FR's draft again, with the refusal on its trail.
+TEST_F(FederationTest, ASubmissionThePeerRefusesIsADraftAgain) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  const std::string profiles = absl::StrCat(dir_.path(), "/de-profiles");
+  ASSERT_EQ(mkdir(profiles.c_str(), 0700), 0);
+  absl::StatusOr<std::string> budapest =
+      ReadFile(comity::testing::SourcePath("deploy/profiles/budapest.textproto"));
+  ASSERT_TRUE(budapest.ok());
+  WriteFile(profiles + "/budapest.textproto", *budapest);
+  config::v1::ServerConfig dc = Config("de", {"fr"});
+  dc.set_profiles_dir(profiles);
+  std::unique_ptr<server::Server> fr_node = Start("fr", {"de"});
+  std::unique_ptr<server::Server> de_node = Start(dc);
+  ASSERT_NE(fr_node, nullptr);
+  ASSERT_NE(de_node, nullptr);
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(de.authority); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*de_node, de.Principal("admin")).count(fr.authority); }));
+
+  v1::CreateRequestRequest create;
+  *create.mutable_request() = comity::testing::FullRequest("uncc", v1::PRESERVATION);
+  create.mutable_request()->set_requested_authority(de.authority);
+  absl::StatusOr<v1::Request> draft =
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::CreateRequest, create);
+  ASSERT_TRUE(draft.ok()) << draft.status();
+  v1::SubmitRequestRequest submit;
+  submit.set_name(draft->name());
+  absl::StatusOr<v1::Request> submitted =
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::SubmitRequest, submit);
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_EQ(submitted->state(), v1::SUBMITTED);
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), draft->name());
+    return r.ok() && r->relayed_size() == 1 && r->relayed(0).state() == v1::RELAY_REFUSED;
+  }));
+  absl::StatusOr<v1::Request> back = Get(*fr_node, fr.Principal("clerk"), draft->name());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->state(), v1::DRAFT);
+  EXPECT_EQ(back->system_of_record(), "");
+  EXPECT_FALSE(back->has_submit_time());
+  EXPECT_NE(back->relayed(0).reason().find("uncc"), std::string::npos) << back->relayed(0).reason();
+  const std::vector<v1::AuditEntry> trail =
+      LocalTrail(*fr_node, fr.Principal("eve"), draft->name());
+  ASSERT_FALSE(trail.empty());
+  const v1::AuditEntry* refusal = nullptr;
+  for (const v1::AuditEntry& e : trail) {
+    if (e.action() == v1::RELAY_STATE) refusal = &e;
+  }
+  ASSERT_NE(refusal, nullptr);
+  EXPECT_EQ(refusal->state_before(), v1::SUBMITTED);
+  EXPECT_EQ(refusal->state_after(), v1::DRAFT);
+  EXPECT_EQ(refusal->reasons().rfind(absl::StrCat("node de refused the SUBMIT relayed as ",
+                                                  submitted->relayed(0).key(), ": "),
+                                     0),
+            0u)
+      << refusal->reasons();
+  EXPECT_NE(refusal->reasons().find("; the request is a draft here again"), std::string::npos);
+  // DE never had it; FR's clerk may submit it again (here, to the same refusal).
+  EXPECT_EQ(Get(*de_node, de.Principal("clerk"), draft->name()).status().code(),
+            absl::StatusCode::kNotFound);
+  absl::StatusOr<v1::Request> again =
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::SubmitRequest, submit);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->state(), v1::SUBMITTED);
+  EXPECT_EQ(again->system_of_record(), "de");
+  ASSERT_EQ(again->relayed_size(), 2);
+  EXPECT_NE(again->relayed(1).key(), submitted->relayed(0).key());
 }
 
 TEST_F(FederationTest, ForgedRelaysAreRefusedAndNothingIsApplied) {
