@@ -203,6 +203,9 @@ int Verify(Context&, const Args& args) {
   std::cout << "OK " << v->request << ": " << v->entries
             << " entries, chained and included in the log of " << v->checkpoint.origin
             << " at size " << v->checkpoint.size << ", signed by the given key"
+            << (v->receipts == 0 ? ""
+                                 : absl::StrCat("; ", v->receipts, " receipt",
+                                                v->receipts == 1 ? "" : "s", " signed by the node"))
             << (old_note.empty() ? "" : "; the log extends the old checkpoint")
             << (witnesses.empty() ? ""
                                   : absl::StrCat("; cosigned by ", witnesses.size(), " witness",

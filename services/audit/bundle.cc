@@ -8,6 +8,7 @@
 #include "common/text.h"
 #include "services/audit/chain.h"
 #include "services/audit/merkle.h"
+#include "services/audit/receipt.h"
 
 namespace comity::audit {
 
@@ -79,6 +80,7 @@ absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
       !chain.ok()) {
     return chain;
   }
+  uint64_t receipts = 0;
   for (int i = 0; i < trail.entries_size(); ++i) {
     v1::AuditEntry entry;  // from the hashed bytes, never from the unhashed copy beside them
     // The node writes each entry in the one deterministic serialization: bytes that parse but
@@ -87,6 +89,12 @@ absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
         DeterministicBytes(entry) != trail.entries(i).data()) {
       return absl::DataLossError(absl::StrCat(
           "entry ", i + 1, " is not in the node's serialization (a repeated or unknown field)"));
+    }
+    for (const v1::Receipt& r : entry.receipts()) {
+      if (absl::Status s = VerifyReceipt(r, entry, verifier_key); !s.ok()) {
+        return absl::DataLossError(absl::StrCat("entry ", i + 1, ": ", s.message()));
+      }
+      ++receipts;
     }
     const auto& p = trail.entries(i).inclusion_proof();
     absl::Status in =
@@ -130,7 +138,7 @@ absl::StatusOr<BundleVerdict> VerifyBundle(const v1::TrailBundle& bundle,
     }
   }
   return BundleVerdict{trail.request(), static_cast<uint64_t>(trail.entries_size()),
-                       *std::move(checkpoint)};
+                       *std::move(checkpoint), receipts};
 }
 
 absl::StatusOr<int64_t> VerifyWitnessed(const v1::TrailBundle& bundle,

@@ -27,11 +27,13 @@ struct BundleVerdict {
   std::string request;
   uint64_t entries = 0;
   Checkpoint checkpoint;
+  uint64_t receipts = 0;  // the entries' receipts, each verified
 };
 
 // Checks, in order: the checkpoint's signature (with `verifier_key`); the trail note's signature
 // and that it names this request and this checkpoint; the hash chain, complete up to the signed
-// head; and each entry's inclusion proof against the signed root. DATA_LOSS naming the first
+// head; each entry's receipts (signed by the same key, stating what the entry records); and each
+// entry's inclusion proof against the signed root. DATA_LOSS naming the first
 // thing that is wrong; INVALID_ARGUMENT for a malformed key or bundle.
 // With `old_checkpoint_note` (a checkpoint the auditor kept from before), also checks that the
 // bundle's consistency proof shows the signed log extends that one: DATA_LOSS if the history was

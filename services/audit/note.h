@@ -30,6 +30,8 @@ class NoteSigner {
 
   // The verifier key: <name>+<hash hex>+<base64(0x01 || public key)>.
   std::string VerifierKey() const;
+  // The key's name (a log's origin).
+  const std::string& name() const { return name_; }
 
   // A C2SP tlog-cosignature (cosignature/v1, Ed25519) of the checkpoint note text
   // `checkpoint_text` at `timestamp` (seconds since the epoch): one signature line,

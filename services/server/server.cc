@@ -396,6 +396,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
          << std::flush;
   };
   if (config.max_batch() > 0) options.max_batch = config.max_batch();
+  options.receipts = s->checkpoints_->signer();
   if (config.has_federation()) {
     options.node = config.federation().node();
     s->outbox_bell_ = std::make_unique<federation::OutboxBell>();

@@ -11,6 +11,7 @@
 #include "common/sha256.h"
 #include "common/text.h"
 #include "services/audit/chain.h"
+#include "services/audit/receipt.h"
 #include "services/auth/policy.h"
 #include "services/workflow/action_table.h"
 #include "services/workflow/applier.h"
@@ -260,8 +261,23 @@ absl::StatusOr<v1::Request> Engine::Execute(const Command& cmd, Group& group) {
   absl::StatusOr<Change> change =
       ApplyChange({cmd, *decision, now, *profiles_, group, directory_}, id, std::move(record));
   if (!change.ok()) return change.status();
+  if (options_.receipts != nullptr) AddReceipts(cmd, change->entry);
   if (!options_.node.empty()) QueueRelay(cmd, before, *change, now, group);
   return Write(*std::move(change), idem_key, fingerprint, group);
+}
+
+void Engine::AddReceipts(const Command& cmd, v1::AuditEntry& entry) const {
+  const absl::Time now = clock_->Now();
+  if (cmd.relayed != nullptr) {
+    for (v1::ReceiptKind kind : {v1::RELAY_ACCEPTANCE, v1::DELIVERY}) {
+      *entry.add_receipts() =
+          audit::MakeReceipt(*options_.receipts, kind, entry, entry.request_id(), now);
+    }
+  } else if (entry.action() == v1::DOWNLOAD && entry.evidence().complete()) {
+    *entry.add_receipts() = audit::MakeReceipt(
+        *options_.receipts, v1::RETRIEVAL, entry,
+        absl::StrCat(entry.evidence().package(), "/", entry.evidence().sha256()), now);
+  }
 }
 
 v1::Request Engine::Write(Change change, const std::string& idem_key,

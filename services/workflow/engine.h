@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "comity/v1/resources.pb.h"
 #include "common/clock.h"
+#include "services/audit/note.h"
 #include "services/audit/sealer.h"
 #include "services/pipeline/commit_pipeline.h"
 #include "services/workflow/actions.h"
@@ -39,6 +40,9 @@ struct EngineOptions {
   std::string node;
   // Told once a group that wrote to the outbox is durable (committer thread; must not block).
   std::function<void()> on_outbox;
+  // The log key, when the node has one: it signs the receipts of relayed actions and retrieved
+  // evidence (comity.v1.Receipt) on their entries. Must outlive the engine.
+  const audit::NoteSigner* receipts = nullptr;
   int max_batch = 512;               // commands per commit group
   size_t max_group_bytes = 1 << 20;  // bytes written per commit group (see CommitPipeline)
   // Told the Merkle log's size and root once durable: at start, then after each group. Runs on
@@ -119,6 +123,10 @@ class Engine {
   // submission to a peer's authority, as it stood.
   void QueueRelay(const Command& command, const std::optional<v1::Request>& before, Change& change,
                   absl::Time now, Group& group);
+  // The receipts this node issues on `command`'s entry (options_.receipts set): RELAY_ACCEPTANCE
+  // and DELIVERY of an action taken from a peer's relay; RETRIEVAL when the last byte of an item
+  // is read.
+  void AddReceipts(const Command& command, v1::AuditEntry& entry) const;
   // Seals `change`'s entry and writes the change into `group`, with the idempotency record
   // under `idem_key` when there is one. Returns the request after the change.
   v1::Request Write(Change change, const std::string& idem_key, const std::string& fingerprint,

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
+#include "services/audit/receipt.h"
 #include "services/auth/policy.h"
 #include "services/workflow/engine.h"
 #include "services/workflow/engine_group.h"
@@ -88,6 +89,10 @@ void Engine::QueueForward(const Command& cmd, const std::string& peer, const v1:
   *f->mutable_event_time() = ToProto(now);
   if (draft != nullptr) *f->mutable_draft() = *draft;
   group.AddOutbox(storage::OutboxKey(peer, position), m);
+  if (options_.receipts != nullptr) {
+    *change.entry.add_receipts() =
+        audit::MakeReceipt(*options_.receipts, v1::SUBMISSION_ACCEPTANCE, change.entry, key, now);
+  }
 }
 
 void Engine::QueueRelay(const Command& cmd, const std::optional<v1::Request>& before,

@@ -27,6 +27,7 @@
 #include "services/audit/bundle.h"
 #include "services/audit/merkle.h"
 #include "services/audit/note.h"
+#include "services/audit/receipt.h"
 #include "services/federation/snapshot.h"
 #include "services/rpc/status.h"
 #include "services/server/server.h"
@@ -482,8 +483,18 @@ TEST_F(FederationTest, ASubmissionCrossesTheBorderAndItsTrailComesBack) {
             v1::ACKNOWLEDGE);
   EXPECT_EQ(static_cast<uint64_t>(bundle.trail().entries_size()), here->mirror_size());
   absl::StatusOr<audit::BundleVerdict> verdict = audit::VerifyBundle(bundle, de.verifier_key);
-  EXPECT_TRUE(verdict.ok()) << verdict.status();
+  ASSERT_TRUE(verdict.ok()) << verdict.status();
   EXPECT_FALSE(audit::VerifyBundle(bundle, fr.verifier_key).ok());
+  // DE's receipts of the submission it took from FR's relay, on its entry, checked with the rest.
+  EXPECT_EQ(verdict->receipts, 2u);
+  ASSERT_EQ(first.receipts_size(), 2);
+  EXPECT_EQ(first.receipts(0).kind(), v1::RELAY_ACCEPTANCE);
+  EXPECT_EQ(first.receipts(1).kind(), v1::DELIVERY);
+  for (const v1::Receipt& r : first.receipts()) {
+    EXPECT_EQ(r.key(), key);
+    EXPECT_EQ(r.issuer(), de.verifier_key.substr(0, de.verifier_key.find('+')));
+    EXPECT_TRUE(audit::VerifyReceipt(r, first, de.verifier_key).ok());
+  }
 
   // A later action of the requesting side: recorded at FR as relayed, applied at DE, mirrored.
   v1::AddNoteRequest note;
@@ -513,8 +524,14 @@ TEST_F(FederationTest, ASubmissionCrossesTheBorderAndItsTrailComesBack) {
   ASSERT_TRUE(Stub<v1::AuditService>(*fr_node)->GetTrail(&lctx, lreq, &local).ok());
   std::map<v1::Action, int> actions;
   bool relayed_note = false, mirrored_receipt = false;
+  std::vector<std::string> accepted;  // the keys of FR's SUBMISSION_ACCEPTANCE receipts
   for (const v1::TrailEntry& e : local.entries()) {
     ++actions[e.entry().action()];
+    for (const v1::Receipt& r : e.entry().receipts()) {
+      EXPECT_EQ(r.kind(), v1::SUBMISSION_ACCEPTANCE);
+      EXPECT_TRUE(audit::VerifyReceipt(r, e.entry(), fr.verifier_key).ok());
+      accepted.push_back(r.key());
+    }
     if (e.entry().action() == v1::ADD_NOTE) {
       relayed_note = e.entry().reasons() == "relayed to node de as " + note_key &&
                      e.entry().state_after() == v1::RECEIVED;
@@ -528,6 +545,7 @@ TEST_F(FederationTest, ASubmissionCrossesTheBorderAndItsTrailComesBack) {
   EXPECT_EQ(actions[v1::SUBMIT], 1);
   EXPECT_TRUE(relayed_note);
   EXPECT_TRUE(mirrored_receipt);
+  EXPECT_EQ(accepted, (std::vector<std::string>{key, note_key}));
 }
 
 TEST_F(FederationTest, ActionsQueuedWhileThePeerIsDownAreDeliveredOnceInOrder) {

@@ -361,6 +361,14 @@ TEST_F(EvidenceTest, APackageIsUploadedResumedDeliveredDownloadedAndErasedOnTheT
   EXPECT_EQ(evidence_entries[5].evidence().offset(), kChunk + 77);
   EXPECT_EQ(evidence_entries[5].evidence().length(),
             static_cast<int64_t>(mailbox.size()) - kChunk - 77);
+  // Each download to the item's end carries the node's RETRIEVAL receipt, verified below.
+  for (int i : {4, 5}) {
+    ASSERT_EQ(evidence_entries[i].receipts_size(), 1);
+    EXPECT_EQ(evidence_entries[i].receipts(0).kind(), v1::RETRIEVAL);
+    EXPECT_EQ(evidence_entries[i].receipts(0).key(),
+              absl::StrCat(package.name(), "/", ToHex(Sha256(mailbox))));
+  }
+  EXPECT_EQ(evidence_entries[0].receipts_size(), 0);
   EXPECT_EQ(evidence_entries[6].action(), v1::ERASE_PACKAGE);
   EXPECT_EQ(evidence_entries[6].evidence().sha256(), package.digest());
   EXPECT_EQ(evidence_entries[6].reasons(), "retention period ended");
@@ -386,6 +394,7 @@ TEST_F(EvidenceTest, APackageIsUploadedResumedDeliveredDownloadedAndErasedOnTheT
       audit::VerifyBundle(bundle, bundle.trail().checkpoint().verifier_key());
   ASSERT_TRUE(verdict.ok()) << verdict.status();
   EXPECT_EQ(verdict->entries, static_cast<uint64_t>(bundle.trail().entries_size()));
+  EXPECT_EQ(verdict->receipts, 2u);
 }
 
 TEST_F(EvidenceTest, BadChunksAndWrongCallersAreRefusedWithTheRuleAndNothingPartialIsComplete) {
