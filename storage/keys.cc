@@ -158,6 +158,14 @@ bool ParseCounterKey(absl::string_view key, std::string* scope, char* side, std:
 
 std::string EventPrefix() { return "event/"; }
 
+std::string FetchKey(absl::string_view request_id, int package) {
+  return absl::StrCat(kFetchPrefix, PackageKeyKey(request_id, package));
+}
+
+bool ParseFetchKey(absl::string_view key, std::string* request_id, int* package) {
+  return absl::ConsumePrefix(&key, kFetchPrefix) && ParsePackageKeyKey(key, request_id, package);
+}
+
 std::string EventKey(uint64_t cursor) { return absl::StrCat(EventPrefix(), Digits(cursor)); }
 
 std::string TlogNodeKey(int level, uint64_t index) {

@@ -89,6 +89,13 @@ bool ParseCounterKey(absl::string_view key, std::string* scope, char* side, std:
 std::string EventPrefix();
 std::string EventKey(uint64_t cursor);
 
+// kIndex, on the requesting node: fetch/<request id>/<package, 6 digits> -> "", a delivered
+// package of a request another node keeps that is not fetched here yet (DerivedKeys).
+inline constexpr char kFetchPrefix[] = "fetch/";
+std::string FetchKey(absl::string_view request_id, int package);
+// The parts of a FetchKey; false if `key` is not one.
+bool ParseFetchKey(absl::string_view key, std::string* request_id, int* package);
+
 // kIdempotency: one record per (principal, client request id).
 std::string IdempotencyKey(absl::string_view principal, absl::string_view request_id);
 

@@ -184,7 +184,12 @@ int Status(Context& ctx, const Args& args) {
   std::cout << out.package() << "  " << v1::PackageState_Name(out.state()) << "\n";
   for (const v1::ItemStatus& item : out.items()) {
     std::cout << "    " << item.item() << "  " << item.durable_bytes() << "/" << item.size_bytes()
-              << (item.complete() ? "  complete" : "") << "\n";
+              << (item.complete() ? "  complete" : "")
+              << (out.system_of_record().empty()
+                      ? ""
+                      : absl::StrCat("  fetched here from node ", out.system_of_record(), ": ",
+                                     item.fetched_bytes(), "/", item.size_bytes()))
+              << "\n";
   }
   return 0;
 }

@@ -53,6 +53,7 @@ EvidenceService::EvidenceService(const Identifier* identifier, workflow::Engine*
                        .Register(*metrics);
     uploaded_bytes_ = &family.Add({{"direction", "upload"}});
     downloaded_bytes_ = &family.Add({{"direction", "download"}});
+    fetched_bytes_ = &family.Add({{"direction", "fetch"}});
   }
   AddUnary("CreatePackage", this, &EvidenceService::CreatePackage);
   AddUnary("GetPackage", this, &EvidenceService::GetPackage);
@@ -140,6 +141,12 @@ void EvidenceService::ErasePackage(grpc::CallbackServerContext* ctx,
         }
         absl::StatusOr<const v1::EvidencePackage*> erased = workflow::FindPackage(*r, name);
         if (erased.ok()) *reply = **erased;
+        if (!r->system_of_record().empty()) {
+          // Relayed to the system of record: this node's copy goes once its erasure comes back
+          // with the mirror.
+          log_->Finish(call, *ctx, method, absl::OkStatus());
+          return;
+        }
         // The key is deleted with the entry; its bytes leave the store's files before the answer.
         pool_->Schedule([this, ctx, call, method, name] {
           absl::StatusOr<workflow::PackageName> p = workflow::ParsePackageName(name, "name");
@@ -207,12 +214,20 @@ void EvidenceService::GetUploadStatus(grpc::CallbackServerContext* ctx,
         v1::UploadStatus out;
         out.set_package((*p)->name());
         out.set_state((*p)->state());
+        out.set_system_of_record(r->system_of_record());
         for (int i = 0; i < (*p)->items_size(); ++i) {
           const v1::PackageItem& item = (*p)->items(i);
           v1::ItemStatus* status = out.add_items();
           status->set_item(item.name());
           status->set_size_bytes(item.size_bytes());
           status->set_complete(item.complete());
+          if (!r->system_of_record().empty()) {
+            // Kept by a peer: what of it has been fetched here.
+            absl::StatusOr<uint64_t> here =
+                chunks_->Durable({parsed->request_id, parsed->number, i});
+            if (!here.ok()) return here.status();
+            status->set_fetched_bytes(static_cast<int64_t>(*here));
+          }
           if (item.complete()) {
             status->set_durable_bytes(item.size_bytes());
             continue;

@@ -25,7 +25,8 @@ class EvidenceService final : public ParsedService {
   // With `record_reads`, GetPackage, ListPackages and GetUploadStatus are ACCESS entries, as
   // GetRequest is. Downloads are always recorded (DOWNLOAD).
   // `quota_bytes`: the evidence each authority may hold (0: no quota). `metrics`, if given, gets
-  // comity_evidence_bytes_total{direction="upload"|"download"}: bytes acknowledged or sent.
+  // comity_evidence_bytes_total{direction="upload"|"download"|"fetch"}: bytes acknowledged,
+  // sent, or fetched from the system of record.
   EvidenceService(const Identifier* identifier, workflow::Engine* engine,
                   const workflow::Reader* reader, evidence::ChunkStore* chunks, SecurityLog* log,
                   bool record_reads, int64_t quota_bytes, prometheus::Registry* metrics = nullptr);
@@ -44,6 +45,12 @@ class EvidenceService final : public ParsedService {
       grpc::CallbackServerContext* ctx);
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Download(grpc::CallbackServerContext* ctx,
                                                        const v1::DownloadRequest* req);
+  // A download for `caller`, identified already: FederationService.FetchEvidence, for the
+  // requesting node of a request this node keeps; `method` names it in the security log.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* DownloadAs(grpc::CallbackServerContext* ctx,
+                                                         const v1::DownloadRequest& req,
+                                                         absl::StatusOr<workflow::Caller> caller,
+                                                         const char* method);
 
   // Finishes the erasure of packages whose ERASE_PACKAGE entry is committed but whose chunks and
   // key were not yet purged (the node stopped in between). Run at start.
@@ -71,6 +78,14 @@ class EvidenceService final : public ParsedService {
   const int64_t quota_bytes_;
   prometheus::Counter* uploaded_bytes_ = nullptr;
   prometheus::Counter* downloaded_bytes_ = nullptr;
+
+ public:
+  // comity_evidence_bytes_total{direction="fetch"}: bytes fetched from the system of record
+  // (federation::Fetcher); null without metrics.
+  prometheus::Counter* fetched_bytes() const { return fetched_bytes_; }
+
+ private:
+  prometheus::Counter* fetched_bytes_ = nullptr;
   // Reads and the preparation of chunks; their writes (which nothing on pool_ waits for in
   // turn, so the two never deadlock).
   std::unique_ptr<WorkerPool> pool_ = std::make_unique<WorkerPool>(4);

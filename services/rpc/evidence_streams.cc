@@ -102,6 +102,26 @@ absl::Status CheckUploadable(const Target& t) {
   return absl::OkStatus();
 }
 
+// On the requesting node of a request another node keeps, a delivered package is downloaded
+// here once it is fetched whole (FETCH_PACKAGE); until then FAILED_PRECONDITION saying how far it
+// has got.
+absl::Status CheckHeld(const evidence::ChunkStore& chunks, const Target& t) {
+  const v1::EvidencePackage& p = t.Package();
+  if (t.record.system_of_record().empty() || p.state() != v1::DELIVERED) return absl::OkStatus();
+  for (const std::string& fetched : t.record.fetched()) {
+    if (fetched == p.name()) return absl::OkStatus();
+  }
+  absl::StatusOr<uint64_t> here = chunks.Durable(t.Ref());
+  if (!here.ok()) return here.status();
+  return workflow::Precondition(
+      "FETCHING", p.name(),
+      absl::StrCat(p.name(), " is being fetched from node ", t.record.system_of_record(),
+                   ", its system of record: item ", p.items(t.item).name(), " has ", *here, " of ",
+                   p.items(t.item).size_bytes(),
+                   " bytes here; it can be downloaded once the whole package is (FETCH_PACKAGE "
+                   "on the trail)"));
+}
+
 // A stream refused (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND) goes to the security log, as
 // a unary call does.
 void LogRefusal(SecurityLog& log, const std::string& principal, const char* method,
@@ -448,17 +468,20 @@ class UploadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
 // the network overlap). The state the threads share outlives the reactor.
 class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  DownloadReactor(EvidenceService* service, grpc::CallbackServerContext* ctx,
-                  const v1::DownloadRequest& req)
+  DownloadReactor(EvidenceService* service, const v1::DownloadRequest& req,
+                  absl::StatusOr<workflow::Caller> caller, const char* method)
       : state_(std::make_shared<State>()) {
     State& s = *state_;
     s.service = service;
     s.reactor = this;
-    absl::StatusOr<workflow::Caller> caller = service->identifier_->Identify(*ctx);
+    s.method = method;
     if (caller.ok()) s.principal = caller->principal;
     absl::StatusOr<Target> target = caller.ok() ? Resolve(*service->reader_, *caller, req.name(),
                                                           req.item(), "name", Transfer::kDownload)
                                                 : absl::StatusOr<Target>(caller.status());
+    if (target.ok()) {
+      if (absl::Status here = CheckHeld(*service->chunks_, *target); !here.ok()) target = here;
+    }
     if (!target.ok()) {
       absl::MutexLock lock(&s.mu);
       End(s, target.status());
@@ -527,6 +550,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
     int64_t next ABSL_GUARDED_BY(mu) = 0;  // the offset the next read starts at
     grpc::ByteBuffer out;
     std::string principal;
+    const char* method = kDownloadPath;
     evidence::ItemRef ref;
     int64_t size = 0;
     std::string item_sha256;
@@ -535,7 +559,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
   static void End(State& s, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
     if (s.reactor == nullptr || s.finished) return;
     s.finished = true;
-    LogRefusal(*s.service->log_, s.principal, kDownloadPath, status);
+    LogRefusal(*s.service->log_, s.principal, s.method, status);
     COMITY_TSAN_RELEASE(s.reactor);
     s.reactor->Finish(ToGrpcStatus(status));
   }
@@ -604,7 +628,13 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* EvidenceService::Up
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EvidenceService::Download(
     grpc::CallbackServerContext* ctx, const v1::DownloadRequest* req) {
-  return new DownloadReactor(this, ctx, *req);
+  return new DownloadReactor(this, *req, identifier_->Identify(*ctx), kDownloadPath);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* EvidenceService::DownloadAs(
+    grpc::CallbackServerContext*, const v1::DownloadRequest& req,
+    absl::StatusOr<workflow::Caller> caller, const char* method) {
+  return new DownloadReactor(this, req, std::move(caller), method);
 }
 
 }  // namespace comity::rpc

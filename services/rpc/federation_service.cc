@@ -11,11 +11,13 @@
 #include "grpc/grpc_security_constants.h"
 #include "services/audit/bundle.h"
 #include "services/audit/chain.h"
+#include "services/auth/policy.h"
 #include "services/federation/snapshot.h"
 #include "services/rpc/status.h"
 #include "services/workflow/action_table.h"
 #include "services/workflow/command.h"
 #include "services/workflow/errors.h"
+#include "services/workflow/names.h"
 #include "services/workflow/timeutil.h"
 
 namespace comity::rpc {
@@ -24,6 +26,7 @@ namespace {
 constexpr char kPublish[] = "/comity.v1.FederationService/PublishDirectory";
 constexpr char kRelay[] = "/comity.v1.FederationService/Relay";
 constexpr char kAddCheckpoint[] = "/comity.v1.FederationService/AddCheckpoint";
+constexpr char kFetch[] = "/comity.v1.FederationService/FetchEvidence";
 
 // The request record as its last entry's record_digest names it: without its audit head and
 // size.
@@ -37,16 +40,48 @@ std::string RecordDigest(v1::Request record) {
 
 FederationService::FederationService(const federation::PeerSet* peers,
                                      const workflow::Directory* directory, workflow::Engine* engine,
-                                     SecurityLog* log, federation::Witness* witness)
+                                     SecurityLog* log, federation::Witness* witness,
+                                     const workflow::Reader* reader, EvidenceService* evidence,
+                                     std::function<void(const v1::Request&)> mirrored)
     : ParsedService("comity.v1.FederationService"),
       peers_(peers),
       directory_(directory),
       engine_(engine),
       log_(log),
-      witness_(witness) {
+      witness_(witness),
+      reader_(reader),
+      evidence_(evidence),
+      mirrored_(std::move(mirrored)) {
   AddUnary("PublishDirectory", this, &FederationService::PublishDirectory);
   AddUnary("Relay", this, &FederationService::Relay);
   AddUnary("AddCheckpoint", this, &FederationService::AddCheckpoint);
+  AddServerStream("FetchEvidence", this, &FederationService::FetchEvidence);
+}
+
+absl::StatusOr<workflow::Caller> FederationService::Fetching(const grpc::ServerContextBase& ctx,
+                                                             const v1::DownloadRequest& req) const {
+  absl::StatusOr<const federation::Peer*> peer = IdentifyPeer(ctx);
+  if (!peer.ok()) return peer.status();
+  absl::StatusOr<workflow::PackageName> package = workflow::ParsePackageName(req.name(), "name");
+  if (!package.ok()) return package.status();
+  const std::string request = workflow::RequestName(package->request_id);
+  absl::StatusOr<v1::Request> record = reader_->Get(workflow::Caller::System(), request);
+  if (!record.ok()) return record.status();
+  if (!record->system_of_record().empty() ||
+      directory_->HomeNode(record->requesting_authority()) != (*peer)->node) {
+    return auth::RequestNotFound(request);
+  }
+  // The node downloads for the requesting authority, as its submitter would.
+  return workflow::Caller{federation::NodeSpiffeId((*peer)->trust_domain, (*peer)->node),
+                          record->requesting_authority(),
+                          {v1::SUBMITTER},
+                          false,
+                          (*peer)->node};
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FederationService::FetchEvidence(
+    grpc::CallbackServerContext* ctx, const v1::DownloadRequest* req) {
+  return evidence_->DownloadAs(ctx, *req, Fetching(*ctx, *req), kFetch);
 }
 
 void FederationService::AddCheckpoint(grpc::CallbackServerContext* ctx,
@@ -153,6 +188,11 @@ absl::StatusOr<workflow::Command> FederationService::Forwarded(const federation:
           "MALFORMED");
     }
     cmd = workflow::MakeCommand(f.action(), std::move(caller), std::move(body));
+    // A package's action (ERASE_PACKAGE) names the package: the command is on its request.
+    if (absl::StatusOr<workflow::PackageName> p = workflow::ParsePackageName(cmd.name, "name");
+        p.ok()) {
+      cmd.name = workflow::RequestName(p->request_id);
+    }
     if (cmd.name != f.name()) {
       return workflow::InvalidField("forward.name", "must be the request the body names",
                                     "MALFORMED");
@@ -252,8 +292,11 @@ void FederationService::Relay(grpc::CallbackServerContext* ctx, const v1::RelayR
       finish(i, cmd.status());
       continue;
     }
-    engine_->Apply(*std::move(cmd),
-                   [finish, i](absl::StatusOr<v1::Request> done) { finish(i, done.status()); });
+    const bool mirror = cmd->action == v1::MIRROR;
+    engine_->Apply(*std::move(cmd), [this, finish, i, mirror](absl::StatusOr<v1::Request> done) {
+      if (mirror && done.ok() && mirrored_) mirrored_(*done);
+      finish(i, done.status());
+    });
   }
   finish(-1, absl::OkStatus());
 }

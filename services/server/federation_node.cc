@@ -10,6 +10,7 @@
 #include "grpcpp/server_builder.h"
 #include "services/audit/bundle.h"
 #include "services/federation/snapshot.h"
+#include "services/workflow/names.h"
 #include "storage/keys.h"
 
 namespace comity::server {
@@ -138,8 +139,41 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
   witness.log = parts.log;
   witness.split_views = parts.split_views;
   n->witness_ = std::make_unique<federation::Witness>(witness);
+  // Evidence delivered to this node's authorities, fetched from the system of record.
+  federation::Fetcher::Hooks fetch;
+  const workflow::Reader* reader = parts.reader;
+  workflow::Engine* engine = parts.engine;
+  fetch.record = [reader](const std::string& id) {
+    return reader->Get(workflow::Caller::System(), workflow::RequestName(id));
+  };
+  fetch.fetched = [engine](const std::string& request, const std::string& package,
+                           int64_t size_bytes) {
+    v1::RecordFetchRequest body;
+    body.set_name(request);
+    body.set_package(package);
+    body.set_size_bytes(size_bytes);
+    workflow::Command cmd;
+    cmd.action = v1::FETCH_PACKAGE;
+    cmd.caller = workflow::Caller::System();
+    cmd.name = request;
+    cmd.body = std::make_shared<v1::RecordFetchRequest>(std::move(body));
+    return engine->ApplyAndWait(std::move(cmd)).status();
+  };
+  federation::Fetcher::Options fetch_options;
+  if (f.retry_max_seconds() > 0) fetch_options.retry_max = absl::Seconds(f.retry_max_seconds());
+  fetch_options.log = parts.log;
+  fetch_options.bytes = parts.evidence->fetched_bytes();
+  n->fetcher_ =
+      std::make_unique<federation::Fetcher>(parts.store, n->peers_.get(), *node, parts.chunks,
+                                            std::move(fetch), std::move(fetch_options));
   n->service_ = std::make_unique<rpc::FederationService>(
-      n->peers_.get(), parts.directory, parts.engine, parts.security_log, n->witness_.get());
+      n->peers_.get(), parts.directory, parts.engine, parts.security_log, n->witness_.get(),
+      parts.reader, parts.evidence, [fetcher = n->fetcher_.get()](const v1::Request& record) {
+        bool erased = false;
+        for (const v1::EvidencePackage& p : record.packages()) erased |= p.state() == v1::ERASED;
+        if (erased) fetcher->Erased(record);
+        fetcher->Wake();
+      });
   grpc::ServerBuilder builder;
   builder.AddListeningPort(f.listen_address(), grpc::SslServerCredentials(tls), &n->port_);
   builder.SetMaxReceiveMessageSize(kMaxFederationMessageBytes);
@@ -171,12 +205,10 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
       options);
   // The outbox, to each peer: forwarded actions as queued, mirrors built when sent.
   federation::Relay::Hooks hooks;
-  const workflow::Reader* reader = parts.reader;
   audit::Checkpointer* checkpoints = parts.checkpoints;
   hooks.mirror = [store, reader, checkpoints](const std::string& id) {
     return BuildMirror(*store, *reader, *checkpoints, id);
   };
-  workflow::Engine* engine = parts.engine;
   std::ostream* log = parts.log;
   hooks.relay_state = [engine, log](const std::string& request, const std::string& key,
                                     v1::RelayState state, const std::string& reason) {
@@ -229,6 +261,7 @@ void FederationNode::Shutdown() {
   if (bell_ != nullptr) bell_->Attach(nullptr);
   if (cosigners_ != nullptr) cosigners_->Stop();
   if (relay_ != nullptr) relay_->Stop();
+  if (fetcher_ != nullptr) fetcher_->Stop();
   if (publisher_ != nullptr) publisher_->Stop();
   if (grpc_ != nullptr) {
     grpc_->Shutdown(std::chrono::system_clock::now());

@@ -2,7 +2,8 @@
 #define COMITY_SERVICES_SERVER_FEDERATION_NODE_H_
 
 // The node's part in the federation (ServerConfig.federation): its peers, the listener where they
-// reach it, and the publisher that keeps them holding its directory.
+// reach it, the publisher that keeps them holding its directory, the relay of its outbox, the
+// cosigners of its checkpoints and the fetcher of evidence delivered to it.
 
 #include <memory>
 #include <ostream>
@@ -15,10 +16,12 @@
 #include "services/audit/checkpointer.h"
 #include "services/audit/note.h"
 #include "services/federation/cosigners.h"
+#include "services/federation/fetcher.h"
 #include "services/federation/peers.h"
 #include "services/federation/publisher.h"
 #include "services/federation/relay.h"
 #include "services/federation/witness.h"
+#include "services/rpc/evidence_service.h"
 #include "services/rpc/federation_service.h"
 #include "services/rpc/security_log.h"
 #include "services/workflow/directory.h"
@@ -48,6 +51,8 @@ class FederationNode {
     audit::Checkpointer* checkpoints;
     federation::OutboxBell* bell;  // what the engine rings when the outbox grows
     prometheus::Counter* split_views = nullptr;  // comity_federation_split_views_total; may be null
+    evidence::ChunkStore* chunks = nullptr;      // where fetched evidence is kept
+    rpc::EvidenceService* evidence = nullptr;    // serves peers' fetches
   };
   // Listens for peers on federation.listen_address (and witnesses their logs), starts publishing
   // the directory, relaying the outbox and having this node's checkpoints cosigned.
@@ -60,6 +65,7 @@ class FederationNode {
   const federation::Publisher& publisher() const { return *publisher_; }
   const federation::Relay& relay() const { return *relay_; }
   const federation::Cosigners& cosigners() const { return *cosigners_; }
+  const federation::Fetcher& fetcher() const { return *fetcher_; }
 
   // Stops publishing and listening.
   void Shutdown();
@@ -74,6 +80,7 @@ class FederationNode {
   federation::OutboxBell* bell_ = nullptr;
   std::unique_ptr<federation::Relay> relay_;
   std::unique_ptr<federation::Cosigners> cosigners_;
+  std::unique_ptr<federation::Fetcher> fetcher_;
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;
 };

@@ -506,7 +506,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::v1::ServerCo
     absl::StatusOr<std::unique_ptr<FederationNode>> federation = FederationNode::Start(
         config, {s->store_.get(), s->directory_.get(), s->engine_.get(), s->security_log_.get(),
                  s->checkpoints_->signer(), clock, server_options.security_log, s->reader_.get(),
-                 s->checkpoints_.get(), s->outbox_bell_.get(), split_views});
+                 s->checkpoints_.get(), s->outbox_bell_.get(), split_views, s->chunks_.get(),
+                 s->evidence_.get()});
     if (!federation.ok()) {
       s->grpc_->Shutdown(std::chrono::system_clock::now());
       s->engine_->Stop();

@@ -120,6 +120,8 @@ const google::protobuf::Message* RequestMessageOf(v1::Action action) {
       return &v1::MirroredTrail::default_instance();
     case v1::RELAY_STATE:
       return &v1::RecordRelayStateRequest::default_instance();
+    case v1::FETCH_PACKAGE:
+      return &v1::RecordFetchRequest::default_instance();
     default:
       return nullptr;
   }

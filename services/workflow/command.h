@@ -97,9 +97,9 @@ inline bool IsDirectoryAction(v1::Action action) {
          action == v1::PEER_SPLIT_VIEW || action == v1::CLEAR_SPLIT_VIEW;
 }
 
-// True for the node's own bookkeeping of relayed requests (never on a trail).
+// True for the node's own bookkeeping of relayed requests.
 inline bool IsRelayAction(v1::Action action) {
-  return action == v1::MIRROR || action == v1::RELAY_STATE;
+  return action == v1::MIRROR || action == v1::RELAY_STATE || action == v1::FETCH_PACKAGE;
 }
 
 // True for the node's timed actions on a request's clock (body: comity.v1.ClockTimerRequest):

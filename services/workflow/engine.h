@@ -107,6 +107,8 @@ class Engine {
   // MIRROR and RELAY_STATE: the requesting node's copy of a request another node is the system
   // of record of. Nothing is sealed.
   absl::StatusOr<v1::Request> ExecuteRelay(const Command& command, Group& group, absl::Time now);
+  // FETCH_PACKAGE: a delivered package of a request another node keeps is held here whole.
+  absl::StatusOr<v1::Request> RecordFetch(const Command& command, Group& group, absl::Time now);
   // On the requesting node, an action on a request another node keeps: checked as this node
   // would apply it, then recorded on the local trail as relayed and queued for that node, which
   // applies it in its order. The record changes only in its relayed actions.

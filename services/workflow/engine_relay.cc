@@ -10,6 +10,7 @@
 #include "common/sha256.h"
 #include "services/audit/receipt.h"
 #include "services/auth/policy.h"
+#include "services/workflow/actions.h"
 #include "services/workflow/engine.h"
 #include "services/workflow/engine_group.h"
 #include "services/workflow/errors.h"
@@ -64,6 +65,19 @@ bool Advance(v1::Request& record, const std::string& key, v1::RelayState state,
     return true;
   }
   return false;
+}
+
+// The derived keys and figures `change` moves from `old` to `next`, the record it writes.
+void Rederive(const std::string& id, const v1::Request& old, const v1::Request& next,
+              Change& change) {
+  const std::set<std::string> was = DerivedKeys(id, old), is = DerivedKeys(id, next);
+  for (const std::string& k : was) {
+    if (is.count(k) == 0) change.derived_deletes.push_back(k);
+  }
+  for (const std::string& k : is) {
+    if (was.count(k) == 0) change.derived_puts.push_back(k);
+  }
+  change.figures = FigureDelta(CountedFigures(old), CountedFigures(next));
 }
 
 }  // namespace
@@ -137,6 +151,7 @@ absl::StatusOr<v1::Request> Engine::Forward(const Command& cmd, const Decision& 
 
 absl::StatusOr<v1::Request> Engine::ExecuteRelay(const Command& cmd, Group& group, absl::Time now) {
   if (!cmd.caller.system) return absl::PermissionDeniedError("only the node relays");
+  if (cmd.action == v1::FETCH_PACKAGE) return RecordFetch(cmd, group, now);
   if (cmd.action == v1::RELAY_STATE) {
     const auto& m = Body<v1::RecordRelayStateRequest>(cmd);
     absl::StatusOr<std::string> id = ParseRequestName(m.name(), "name");
@@ -170,14 +185,7 @@ absl::StatusOr<v1::Request> Engine::ExecuteRelay(const Command& cmd, Group& grou
         if (followed.ok()) change.derived_deletes.push_back(storage::LinkKey(*followed, *id));
       }
     }
-    const std::set<std::string> was = DerivedKeys(*id, old), is = DerivedKeys(*id, next);
-    for (const std::string& k : was) {
-      if (is.count(k) == 0) change.derived_deletes.push_back(k);
-    }
-    for (const std::string& k : is) {
-      if (was.count(k) == 0) change.derived_puts.push_back(k);
-    }
-    change.figures = FigureDelta(CountedFigures(old), CountedFigures(next));
+    Rederive(*id, old, next, change);
     change.record = std::move(next);
     StartEntry(change.record.name(), old.audit_size(), old.audit_head(), now, cmd,
                v1::ROLE_UNSPECIFIED, v1::SYSTEM, change.entry);
@@ -217,6 +225,7 @@ absl::StatusOr<v1::Request> Engine::ExecuteRelay(const Command& cmd, Group& grou
     }
   }
   v1::Request next = m.record();
+  *next.mutable_fetched() = old.fetched();
   next.set_audit_size(old.audit_size());
   next.set_audit_head(old.audit_head());
   next.set_system_of_record(old.system_of_record());
@@ -237,14 +246,7 @@ absl::StatusOr<v1::Request> Engine::ExecuteRelay(const Command& cmd, Group& grou
   }
   Change change;
   change.id = *id;
-  const std::set<std::string> was = DerivedKeys(*id, old), is = DerivedKeys(*id, next);
-  for (const std::string& k : was) {
-    if (is.count(k) == 0) change.derived_deletes.push_back(k);
-  }
-  for (const std::string& k : is) {
-    if (was.count(k) == 0) change.derived_puts.push_back(k);
-  }
-  change.figures = FigureDelta(CountedFigures(old), CountedFigures(next));
+  Rederive(*id, old, next, change);
   change.record = std::move(next);
   if (!changed) {
     for (const std::string& k : change.derived_deletes) group.DeleteIndex(k);
@@ -259,6 +261,50 @@ absl::StatusOr<v1::Request> Engine::ExecuteRelay(const Command& cmd, Group& grou
   change.entry.set_state_after(change.record.state());
   change.entry.set_reasons(absl::StrCat("node ", cmd.caller.node, "'s entries ",
                                         old.mirror_size() + 1, "-", trail.size(), " mirrored"));
+  return Write(std::move(change), "", "", group);
+}
+
+absl::StatusOr<v1::Request> Engine::RecordFetch(const Command& cmd, Group& group, absl::Time now) {
+  const auto& m = Body<v1::RecordFetchRequest>(cmd);
+  absl::StatusOr<std::string> id = ParseRequestName(m.name(), "name");
+  if (!id.ok()) return id.status();
+  absl::StatusOr<v1::Request> loaded = group.LoadRequest(*id);
+  if (!loaded.ok()) return loaded.status();
+  const v1::Request& old = *loaded;
+  if (old.system_of_record().empty()) {
+    return Precondition("REQUEST", m.name(),
+                        absl::StrCat(m.name(), " is kept here: it has nothing to fetch"));
+  }
+  absl::StatusOr<const v1::EvidencePackage*> package = FindPackage(old, m.package());
+  if (!package.ok()) return package.status();
+  for (const std::string& p : old.fetched()) {
+    if (p == m.package()) return old;  // recorded once
+  }
+  if ((*package)->state() != v1::DELIVERED) {
+    return Precondition(
+        "PACKAGE", m.package(),
+        absl::StrCat(m.package(), " is ", v1::PackageState_Name((*package)->state()), " at node ",
+                     old.system_of_record(), ": it is not fetched"));
+  }
+  v1::Request next = old;
+  next.add_fetched(m.package());
+  Change change;
+  change.id = *id;
+  Rederive(*id, old, next, change);
+  change.record = std::move(next);
+  StartEntry(change.record.name(), old.audit_size(), old.audit_head(), now, cmd,
+             v1::ROLE_UNSPECIFIED, v1::SYSTEM, change.entry);
+  change.entry.set_state_before(old.state());
+  change.entry.set_state_after(old.state());
+  v1::EvidenceRef* ref = change.entry.mutable_evidence();
+  ref->set_package(m.package());
+  ref->set_sha256((*package)->digest());
+  ref->set_length(m.size_bytes());
+  const int items = (*package)->items_size();
+  change.entry.set_reasons(absl::StrCat("fetched from node ", old.system_of_record(), ": ", items,
+                                        items == 1 ? " item, " : " items, ", m.size_bytes(),
+                                        " bytes, each item's SHA-256 checked; held under this "
+                                        "node's key"));
   return Write(std::move(change), "", "", group);
 }
 

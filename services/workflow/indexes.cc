@@ -1,11 +1,13 @@
 #include "services/workflow/indexes.h"
 
 #include <algorithm>
+#include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "services/workflow/clocks.h"
+#include "services/workflow/names.h"
 #include "services/workflow/timeutil.h"
 
 namespace comity::workflow {
@@ -76,6 +78,16 @@ std::set<std::string> DerivedKeys(const std::string& id, const v1::Request& reco
     for (const auto& [dimension, value] : FiltersOf(record, scope)) {
       keys.insert(storage::ListKey(scope.name, dimension, value, id));
       if (due) keys.insert(storage::ListDueKey(scope.name, dimension, value, due_micros, id));
+    }
+  }
+  // On the requesting node: the delivered packages it has still to fetch from the system of
+  // record.
+  if (!record.system_of_record().empty()) {
+    const std::set<std::string> fetched(record.fetched().begin(), record.fetched().end());
+    for (const v1::EvidencePackage& p : record.packages()) {
+      if (p.state() != v1::DELIVERED || fetched.count(p.name()) > 0) continue;
+      absl::StatusOr<PackageName> name = ParsePackageName(p.name(), "name");
+      if (name.ok()) keys.insert(storage::FetchKey(id, name->number));
     }
   }
   return keys;

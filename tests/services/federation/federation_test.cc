@@ -35,12 +35,17 @@
 #include "services/workflow/timeutil.h"
 #include "tests/testing/certs.h"
 #include "tests/testing/fixtures.h"
+#include "tests/testing/node_calls.h"
 
 namespace comity {
 namespace {
 
+using comity::testing::Call;
+using comity::testing::ExpectLastEntry;
 using comity::testing::FreePort;
+using comity::testing::Get;
 using comity::testing::KeyAndCert;
+using comity::testing::LocalTrail;
 using comity::testing::MakeCa;
 using comity::testing::MakeLeaf;
 using comity::testing::Node;
@@ -311,68 +316,6 @@ TEST_F(FederationTest, OnlyAPeerSpeaksForItself) {
   ASSERT_TRUE(Publish(*as_fr, Signed(fr, 3, fr.seed, {})).ok());
   EXPECT_EQ(PeerEntries(DirectoryTrail(*de_node, de)), 2u);
   EXPECT_EQ(Authorities(*de_node, de.Principal("admin"))[fr.authority].node(), "fr");
-}
-
-// Calls `method` of RequestService on `s` as `principal`.
-template <typename Req>
-absl::StatusOr<v1::Request> Call(const server::Server& s, const std::string& principal,
-                                 grpc::Status (v1::RequestService::Stub::*method)(
-                                     grpc::ClientContext*, const Req&, v1::Request*),
-                                 const Req& req) {
-  auto stub = v1::RequestService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
-                                                              grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  ctx.AddMetadata("x-comity-principal", principal);
-  v1::Request out;
-  grpc::Status st = ((*stub).*method)(&ctx, req, &out);
-  if (!st.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
-  }
-  return out;
-}
-
-absl::StatusOr<v1::Request> Get(const server::Server& s, const std::string& principal,
-                                const std::string& name) {
-  v1::GetRequestRequest req;
-  req.set_name(name);
-  return Call(s, principal, &v1::RequestService::Stub::GetRequest, req);
-}
-
-// The last entry of `name`'s trail at `s` is `action` by `actor`, relayed as `key`.
-void ExpectLastEntry(const server::Server& s, const std::string& reader, const std::string& name,
-                     v1::Action action, const std::string& actor, const std::string& key) {
-  auto stub = v1::AuditService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
-                                                            grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  ctx.AddMetadata("x-comity-principal", reader);
-  v1::GetTrailRequest req;
-  req.set_request(name);
-  v1::Trail trail;
-  grpc::Status st = stub->GetTrail(&ctx, req, &trail);
-  ASSERT_TRUE(st.ok()) << st.error_message();
-  ASSERT_GT(trail.entries_size(), 0);
-  const v1::AuditEntry& last = trail.entries(trail.entries_size() - 1).entry();
-  EXPECT_EQ(last.action(), action);
-  EXPECT_EQ(last.actor().principal(), actor);
-  EXPECT_EQ(last.request_id(), key);
-}
-
-// `name`'s own trail at `s` (GetTrail with `local`), as `reader` sees it.
-std::vector<v1::AuditEntry> LocalTrail(const server::Server& s, const std::string& reader,
-                                       const std::string& name) {
-  auto stub = v1::AuditService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
-                                                            grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  ctx.AddMetadata("x-comity-principal", reader);
-  v1::GetTrailRequest req;
-  req.set_request(name);
-  req.set_local(true);
-  v1::Trail trail;
-  grpc::Status st = stub->GetTrail(&ctx, req, &trail);
-  EXPECT_TRUE(st.ok()) << st.error_message();
-  std::vector<v1::AuditEntry> out;
-  for (const v1::TrailEntry& e : trail.entries()) out.push_back(e.entry());
-  return out;
 }
 
 std::string FederationTest::SubmitAcross(const server::Server& fr_node,
