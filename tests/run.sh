@@ -23,8 +23,8 @@ esac
 
 # The engine and RPC tests, for TSan: their targets and their suites.
 tsan_targets=(commit_pipeline_test engine_test clocks_test rpc_test edge_test watch_test authorization_test evidence_service_test
-  io_fault_test federation_test evidence_across_test federation_kill_test comityd)
-tsan_suites='^(CommitPipeline|Engine|Clocks|Scheduler|Rpc|Checkpoint|PagedTrail|Edge|Watch|Authorization|IoFault|Evidence|Federation)'
+  io_fault_test federation_test evidence_across_test partition_test federation_kill_test comityd)
+tsan_suites='^(CommitPipeline|Engine|Clocks|Scheduler|Rpc|Checkpoint|PagedTrail|Edge|Watch|Authorization|IoFault|Evidence|Federation|Partition)'
 
 plain() {
   COMITY_CMAKE_ARGS="-DCOMITY_WERROR=ON ${COMITY_CMAKE_ARGS:-}" ./deploy/build.sh || return
