@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,8 @@ namespace {
 // A call carries at most this many messages, and stops adding once past this many bytes.
 constexpr size_t kBatchMessages = 128;
 constexpr size_t kBatchBytes = 1 << 20;
+// Room for a call's framing beside its messages.
+constexpr size_t kFraming = 64 << 10;
 
 // Answers that say the peer did not take the message this time, but may later.
 bool Retryable(grpc::StatusCode code) {
@@ -44,6 +47,7 @@ struct Relay::Lane {
   // The relay's own; read by Sent().
   std::atomic<uint64_t> sent{0};
   std::atomic<uint64_t> held{0};
+  std::atomic<uint64_t> oversized{0};
   absl::Duration backoff = absl::ZeroDuration();
   bool failing = false;
   // The last key taken from the outbox: later scans start after it, never wading through the
@@ -91,6 +95,13 @@ void Relay::Stop() {
 uint64_t Relay::Sent(const std::string& peer) const {
   for (const auto& lane : lanes_) {
     if (lane->peer->node == peer) return lane->sent.load();
+  }
+  return 0;
+}
+
+uint64_t Relay::Oversized(const std::string& peer) const {
+  for (const auto& lane : lanes_) {
+    if (lane->peer->node == peer) return lane->oversized.load();
   }
   return 0;
 }
@@ -151,6 +162,7 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
   v1::RelayRequest request;
   storage::WriteSet done;
   std::map<std::string, int> mirrored;  // request id -> its message's index
+  std::set<std::string> too_large;      // requests whose mirror cannot fit in a call
   std::string set_aside_through;        // malformed messages before the first sent
   size_t bytes = 0;
   for (auto& [key, value] : raw) {
@@ -178,9 +190,33 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
       bytes += m->ByteSizeLong();
     } else if (auto it = mirrored.find(message.mirror_request()); it != mirrored.end()) {
       p.covered = it->second;  // built now, the one mirror covers every entry queued so far
+    } else if (too_large.count(message.mirror_request()) > 0) {
+      ++lane->oversized;  // as the one before it
+      done.Delete(storage::Column::kOutbox, key);
+      if (pending.empty()) set_aside_through = key;
+      continue;
     } else {
       absl::StatusOr<v1::MirroredTrail> mirror = hooks_.mirror(message.mirror_request());
       if (!mirror.ok()) break;  // the checkpoint catching up, or the store: from here next time
+      const size_t size = mirror->ByteSizeLong();
+      if (size + kFraming > static_cast<size_t>(options_.max_message_bytes)) {
+        // It can never be sent: set aside, so that it does not hold up what follows it.
+        if (options_.log != nullptr) {
+          *options_.log << "federation: the trail of requests/"
+                        << LogField(message.mirror_request(), 64) << " (" << size
+                        << " bytes) is too large to mirror to peer " << lane->peer->node
+                        << " within federation.max_message_mb; set aside\n";
+        }
+        ++lane->oversized;
+        too_large.insert(message.mirror_request());
+        done.Delete(storage::Column::kOutbox, key);
+        if (pending.empty()) set_aside_through = key;
+        continue;
+      }
+      if (!request.messages().empty() &&
+          bytes + size + kFraming > static_cast<size_t>(options_.max_message_bytes)) {
+        break;  // in the next call
+      }
       v1::RelayMessage* m = request.add_messages();
       m->set_key(absl::StrCat(peers_->node(), "/", position));
       *m->mutable_mirror() = *std::move(mirror);

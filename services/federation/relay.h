@@ -70,7 +70,8 @@ class Relay {
   struct Options {
     absl::Duration retry_max = absl::Seconds(30);
     absl::Duration call_timeout = absl::Seconds(30);
-    int max_message_bytes = 4 << 20;
+    // The largest call; a mirror that cannot fit in one is set aside (Oversized).
+    int max_message_bytes = 64 << 20;
     std::ostream* log = nullptr;
   };
   // Starts a thread per peer of `peers`. Everything given must outlive the relay.
@@ -86,6 +87,8 @@ class Relay {
   uint64_t Sent(const std::string& peer) const;
   // How many times messages to `peer` were waiting in the outbox and held back (Hooks::paused).
   uint64_t Held(const std::string& peer) const;
+  // Mirrors to `peer` set aside because they would not fit in a message (max_message_bytes).
+  uint64_t Oversized(const std::string& peer) const;
 
  private:
   struct Lane;

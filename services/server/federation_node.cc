@@ -16,8 +16,6 @@
 namespace comity::server {
 namespace {
 
-constexpr int kMaxFederationMessageBytes = 4 << 20;
-
 absl::StatusOr<federation::NodeCredentials> ReadNodeCredentials(
     const config::v1::FederationConfig& f) {
   federation::NodeCredentials out;
@@ -101,6 +99,11 @@ absl::Status CheckSettings(const config::v1::FederationConfig& f, bool has_log_k
   if (f.peers().empty()) {
     return absl::FailedPreconditionError("federation.peers: a federated node lists its peers");
   }
+  if (f.max_message_mb() < 0 || f.max_message_mb() > 1024) {
+    return absl::InvalidArgumentError(absl::StrCat("federation.max_message_mb is ",
+                                                   f.max_message_mb(),
+                                                   ": from 1 to 1024 (MiB), or 0 for 64"));
+  }
   return absl::OkStatus();
 }
 
@@ -119,6 +122,7 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
   const config::v1::FederationConfig& f = config.federation();
   if (absl::Status s = CheckSettings(f, parts.signer != nullptr); !s.ok()) return s;
   std::unique_ptr<FederationNode> n(new FederationNode);
+  const int max_message_bytes = (f.max_message_mb() > 0 ? f.max_message_mb() : 64) << 20;
   absl::StatusOr<std::unique_ptr<federation::PeerSet>> peers =
       federation::PeerSet::Load(f, parts.directory->trust_domain());
   if (!peers.ok()) return peers.status();
@@ -176,7 +180,7 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
       });
   grpc::ServerBuilder builder;
   builder.AddListeningPort(f.listen_address(), grpc::SslServerCredentials(tls), &n->port_);
-  builder.SetMaxReceiveMessageSize(kMaxFederationMessageBytes);
+  builder.SetMaxReceiveMessageSize(max_message_bytes);
   builder.RegisterService(n->service_.get());
   n->grpc_ = builder.BuildAndStart();
   if (n->grpc_ == nullptr || n->port_ == 0) {
@@ -186,7 +190,7 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
 
   federation::Publisher::Options options;
   if (f.retry_max_seconds() > 0) options.retry_max = absl::Seconds(f.retry_max_seconds());
-  options.max_message_bytes = kMaxFederationMessageBytes;
+  options.max_message_bytes = max_message_bytes;
   options.log = parts.log;
   storage::Store* store = parts.store;
   const Clock* clock = parts.clock;
@@ -231,7 +235,7 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
   };
   federation::Relay::Options relay_options;
   relay_options.retry_max = options.retry_max;
-  relay_options.max_message_bytes = kMaxFederationMessageBytes;
+  relay_options.max_message_bytes = max_message_bytes;
   relay_options.log = parts.log;
   const workflow::Directory* directory = parts.directory;
   hooks.paused = [directory](const std::string& peer) {
@@ -241,7 +245,7 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
                                                   relay_options);
   federation::Cosigners::Options cosign;
   if (f.witness_interval_ms() > 0) cosign.interval = absl::Milliseconds(f.witness_interval_ms());
-  cosign.max_message_bytes = kMaxFederationMessageBytes;
+  cosign.max_message_bytes = max_message_bytes;
   cosign.log = parts.log;
   n->cosigners_ =
       std::make_unique<federation::Cosigners>(n->peers_.get(), *node, checkpoints, reader, cosign);

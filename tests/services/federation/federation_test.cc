@@ -549,6 +549,47 @@ TEST_F(FederationTest, ActionsQueuedWhileThePeerIsDownAreDeliveredOnceInOrder) {
   EXPECT_TRUE(WaitFor([&] { return fr_node->federation()->relay().Sent("de") >= 3; }));
 }
 
+// A trail grown past what one message between the nodes may carry cannot be mirrored: its
+// mirror is set aside, and what follows it in the outbox still goes.
+TEST_F(FederationTest, AMirrorTooLargeToSendIsSetAsideAndTheRestGoesOn) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  std::unique_ptr<server::Server> fr_node = Start("fr", {"de"});
+  config::v1::ServerConfig config = Config("de", {"fr"});
+  config.mutable_federation()->set_max_message_mb(1);
+  std::unique_ptr<server::Server> de_node = Start(config);
+  const std::string big = SubmitAcross(*fr_node, *de_node);
+  const std::string small = SubmitAcross(*fr_node, *de_node);
+  ASSERT_FALSE(big.empty());
+  ASSERT_FALSE(small.empty());
+  // DE's clerk reads the first request until its trail is past 1 MiB as a mirror.
+  auto stub = Stub<v1::RequestService>(*de_node);
+  for (int i = 0; i < 2000; ++i) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-comity-principal", de.Principal("clerk"));
+    v1::GetRequestRequest get;
+    get.set_name(big);
+    v1::Request out;
+    ASSERT_TRUE(stub->GetRequest(&ctx, get, &out).ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return de_node->federation()->relay().Oversized("fr") > 0; }));
+  // The second request's change still reaches FR.
+  v1::AcknowledgeRequestRequest ack;
+  ack.set_name(small);
+  ASSERT_TRUE(
+      Call(*de_node, de.Principal("clerk"), &v1::RequestService::Stub::AcknowledgeRequest, ack)
+          .ok());
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), small);
+    return r.ok() && r->state() == v1::RECEIVED;
+  }));
+  // The first stays mirrored as it last fitted.
+  absl::StatusOr<v1::Request> held = Get(*fr_node, fr.Principal("clerk"), big);
+  ASSERT_TRUE(held.ok());
+  EXPECT_LT(held->mirror_size(), 2000u);
+  EXPECT_EQ(held->state(), v1::SUBMITTED);
+}
+
 // DE has not taken the instrument FR submits under: it refuses the submission for good, and the
 // request is FR's draft again, with the refusal on its trail.
 TEST_F(FederationTest, ASubmissionThePeerRefusesIsADraftAgain) {
