@@ -549,6 +549,49 @@ TEST_F(FederationTest, ActionsQueuedWhileThePeerIsDownAreDeliveredOnceInOrder) {
   EXPECT_TRUE(WaitFor([&] { return fr_node->federation()->relay().Sent("de") >= 3; }));
 }
 
+// A node's certificate is renewed (a new key, from its own CA): its peers go on with it, since
+// trust is in the peer's CA and its SPIFFE ID, never in one certificate.
+TEST_F(FederationTest, ANodeCertificateRenewedKeepsItsPeers) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  std::unique_ptr<server::Server> fr_node = Start("fr", {"de"});
+  std::unique_ptr<server::Server> de_node = Start("de", {"fr"});
+  const std::string name = SubmitAcross(*fr_node, *de_node);
+  ASSERT_FALSE(name.empty());
+  de_node->Shutdown(absl::Seconds(1));
+  de_node.reset();
+  const KeyAndCert renewed = MakeLeaf(
+      de.ca, {"node de, renewed",
+              {"URI:spiffe://" + de.trust_domain + "/node/de", "DNS:localhost", "IP:127.0.0.1"}});
+  ASSERT_NE(renewed.cert_pem, de.cert.cert_pem);
+  WriteFile(Path(de, "node.pem"), renewed.cert_pem);
+  WriteFile(Path(de, "node.key"), renewed.key_pem);
+  de_node = Start("de", {"fr"});
+  ASSERT_NE(de_node, nullptr);
+  // Both ways: FR's withdrawal reaches DE, and DE's trail comes back.
+  v1::WithdrawRequestRequest withdraw;
+  withdraw.set_name(name);
+  withdraw.set_reason("the case was closed");
+  ASSERT_TRUE(
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::WithdrawRequest, withdraw)
+          .ok());
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), name);
+    return r.ok() && r->state() == v1::WITHDRAWN;
+  }));
+  // A certificate for DE's node from another CA is still refused.
+  const KeyAndCert forged =
+      MakeLeaf(nodes_["xx"].ca,
+               {"node de, forged",
+                {"URI:spiffe://" + de.trust_domain + "/node/de", "DNS:localhost", "IP:127.0.0.1"}});
+  v1::RelayRequest relay;
+  relay.add_messages()->set_key("de/1");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::RelayResponse out;
+  EXPECT_NE(PeerStub(fr, forged)->Relay(&ctx, relay, &out).error_code(), grpc::StatusCode::OK);
+}
+
 // A trail grown past what one message between the nodes may carry cannot be mirrored: its
 // mirror is set aside, and what follows it in the outbox still goes.
 TEST_F(FederationTest, AMirrorTooLargeToSendIsSetAsideAndTheRestGoesOn) {
