@@ -4,6 +4,7 @@
 #include <iostream>
 #include <optional>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -85,7 +86,15 @@ void PrintRequest(const v1::Request& r) {
     std::string line = absl::StrCat(v1::Action_Name(a.action()), " ", a.key(), ": ",
                                     absl::StripPrefix(v1::RelayState_Name(a.state()), "RELAY_"),
                                     " ", When(a.update_time()));
-    if (!a.reason().empty()) absl::StrAppend(&line, " (", a.reason(), ")");
+    if (!a.reason().empty()) {
+      absl::StrAppend(
+          &line, " (",
+          a.code() != 0
+              ? absl::StrCat(absl::StatusCodeToString(static_cast<absl::StatusCode>(a.code())),
+                             ": ")
+              : "",
+          a.reason(), ")");
+    }
     Row("relayed", line);
   }
   Row("created", When(r.create_time()));

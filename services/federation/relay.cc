@@ -273,7 +273,7 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
     if (!p.request.empty() && hooks_.relay_state) {
       hooks_.relay_state(p.request, request.messages(p.index).key(),
                          code == grpc::StatusCode::OK ? v1::RELAY_RELAYED : v1::RELAY_REFUSED,
-                         code == grpc::StatusCode::OK ? "" : result.message());
+                         result.code(), code == grpc::StatusCode::OK ? "" : result.message());
     }
     done.Delete(storage::Column::kOutbox, p.key);
     through = p.key;

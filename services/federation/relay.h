@@ -58,9 +58,9 @@ class Relay {
     // The trail bundle and record of request `id` to mirror, as of now.
     std::function<absl::StatusOr<v1::MirroredTrail>(const std::string& id)> mirror;
     // A forwarded action of `request` (requests/{id}) reached `state` (RELAY_RELAYED, or
-    // RELAY_REFUSED with the peer's reason).
+    // RELAY_REFUSED with the peer's answer: its code and reason).
     std::function<void(const std::string& request, const std::string& key, v1::RelayState state,
-                       const std::string& reason)>
+                       int code, const std::string& reason)>
         relay_state;
     // Whether messages to `peer` wait (a split view of it is recorded): the lane sends nothing,
     // its messages kept in the outbox, until the relay is woken and this answers false. May be

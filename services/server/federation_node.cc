@@ -215,11 +215,12 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
   };
   std::ostream* log = parts.log;
   hooks.relay_state = [engine, log](const std::string& request, const std::string& key,
-                                    v1::RelayState state, const std::string& reason) {
+                                    v1::RelayState state, int code, const std::string& reason) {
     v1::RecordRelayStateRequest body;
     body.set_name(request);
     body.set_key(key);
     body.set_state(state);
+    body.set_code(code);
     body.set_reason(reason);
     workflow::Command cmd;
     cmd.action = v1::RELAY_STATE;

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "services/audit/receipt.h"
@@ -45,11 +46,12 @@ bool Settled(v1::RelayState s) { return Rank(s) == Rank(v1::RELAY_DELIVERED); }
 
 // Moves the relayed action `key` of `record` on to `state`, never back.
 bool Advance(v1::Request& record, const std::string& key, v1::RelayState state,
-             const std::string& reason, absl::Time now) {
+             const std::string& reason, absl::Time now, int code = 0) {
   for (v1::RelayedAction& a : *record.mutable_relayed()) {
     if (a.key() != key || Rank(state) <= Rank(a.state())) continue;
     a.set_state(state);
     a.set_reason(reason);
+    a.set_code(code);
     *a.mutable_update_time() = ToProto(now);
     int settled = 0;
     for (const v1::RelayedAction& r : record.relayed()) settled += Settled(r.state());
@@ -160,7 +162,7 @@ absl::StatusOr<v1::Request> Engine::ExecuteRelay(const Command& cmd, Group& grou
     if (!loaded.ok()) return loaded.status();
     const v1::Request& old = *loaded;
     v1::Request next = old;
-    if (!Advance(next, m.key(), m.state(), m.reason(), now)) return next;
+    if (!Advance(next, m.key(), m.state(), m.reason(), now, m.code())) return next;
     if (m.state() != v1::RELAY_REFUSED) {
       group.AddRecord(*id, next);
       return next;
@@ -193,7 +195,8 @@ absl::StatusOr<v1::Request> Engine::ExecuteRelay(const Command& cmd, Group& grou
     change.entry.set_state_after(change.record.state());
     change.entry.set_reasons(absl::StrCat(
         "node ", old.system_of_record(), " refused the ", v1::Action_Name(refused), " relayed as ",
-        m.key(), ": ", m.reason(), redraft ? "; the request is a draft here again" : ""));
+        m.key(), ": ", absl::StatusCodeToString(static_cast<absl::StatusCode>(m.code())), ": ",
+        m.reason(), redraft ? "; the request is a draft here again" : ""));
     return Write(std::move(change), "", "", group);
   }
   // MIRROR: the system of record's trail and record, checked by the federation adapter against

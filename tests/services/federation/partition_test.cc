@@ -209,6 +209,13 @@ TEST_F(PartitionTest, ActionsOnBothSidesOfAPartitionOfDaysAreReconciledWhenItHea
   to_de.Heal();
   to_fr.Heal();
   ASSERT_TRUE(WaitFor([&] { return relay_state(release_key) == v1::RELAY_REFUSED; })) << log_.str();
+  absl::StatusOr<v1::Request> refused = Get(*fr_node, fr.Principal("clerk"), name);
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  for (const v1::RelayedAction& a : refused->relayed()) {
+    if (a.key() == release_key) {
+      EXPECT_EQ(a.code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+    }
+  }
   ASSERT_TRUE(
       WaitFor([&] { return Get(*fr_node, fr.Principal("clerk"), name)->state() == v1::EXPIRED; }));
 
@@ -257,7 +264,8 @@ TEST_F(PartitionTest, ActionsOnBothSidesOfAPartitionOfDaysAreReconciledWhenItHea
     ++refusals;
     EXPECT_TRUE(absl::StartsWith(
         e.reasons(),
-        absl::StrCat("node de refused the RELEASE_PRESERVATION relayed as ", release_key, ": ")))
+        absl::StrCat("node de refused the RELEASE_PRESERVATION relayed as ", release_key,
+                     ": FAILED_PRECONDITION: RELEASE_PRESERVATION is not allowed")))
         << e.reasons();
     EXPECT_TRUE(absl::StrContains(e.reasons(), "EXPIRED")) << e.reasons();
   }
