@@ -42,7 +42,7 @@ absl::Status FileError(const std::string& what, const std::string& path, int err
   if (err == ENOSPC || err == EDQUOT) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "the node's disk is full (", what, " ", path,
-        "): nothing was written; the upload resumes from ", durable, " once space is freed"));
+        "): nothing was written; the item resumes from ", durable, " once space is freed"));
   }
   return absl::UnavailableError(absl::StrCat("cannot ", what, " ", path, ": ", std::strerror(err)));
 }
@@ -203,7 +203,7 @@ absl::StatusOr<uint64_t> ChunkStore::AppendSealed(const ItemRef& item, uint64_t 
     if (*free < options_.reserve_bytes + 2 * sealed.size()) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "the node's disk is nearly full (", *free, " bytes free, ", options_.reserve_bytes,
-          " kept in reserve): nothing was written; the upload resumes from ", durable,
+          " kept in reserve): nothing was written; the item resumes from ", durable,
           " once space is freed"));
     }
   }

@@ -42,42 +42,48 @@ inline absl::StatusOr<v1::Request> Get(const server::Server& s, const std::strin
   return Call(s, principal, &v1::RequestService::Stub::GetRequest, req);
 }
 
-// The last entry of `name`'s trail at `s` is `action` by `actor`, relayed as `key`.
-inline void ExpectLastEntry(const server::Server& s, const std::string& reader,
-                            const std::string& name, v1::Action action, const std::string& actor,
-                            const std::string& key) {
+// `name`'s trail at `s` as `reader` sees it, its first 1000 entries: the system of record's
+// (mirrored, on the requesting node), or with `local` the node's own.
+inline v1::Trail TrailAt(const server::Server& s, const std::string& reader,
+                         const std::string& name, bool local = false) {
   auto stub = v1::AuditService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
                                                             grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.AddMetadata("x-comity-principal", reader);
   v1::GetTrailRequest req;
   req.set_request(name);
+  req.set_local(local);
+  req.set_page_size(1000);
   v1::Trail trail;
   grpc::Status st = stub->GetTrail(&ctx, req, &trail);
-  ASSERT_TRUE(st.ok()) << st.error_message();
-  ASSERT_GT(trail.entries_size(), 0);
-  const v1::AuditEntry& last = trail.entries(trail.entries_size() - 1).entry();
-  EXPECT_EQ(last.action(), action);
-  EXPECT_EQ(last.actor().principal(), actor);
-  EXPECT_EQ(last.request_id(), key);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return trail;
+}
+
+// The entries of TrailAt.
+inline std::vector<v1::AuditEntry> EntriesAt(const server::Server& s, const std::string& reader,
+                                             const std::string& name, bool local = false) {
+  const v1::Trail trail = TrailAt(s, reader, name, local);
+  std::vector<v1::AuditEntry> out;
+  for (const v1::TrailEntry& e : trail.entries()) out.push_back(e.entry());
+  return out;
 }
 
 // `name`'s own trail at `s` (GetTrail with `local`), as `reader` sees it.
 inline std::vector<v1::AuditEntry> LocalTrail(const server::Server& s, const std::string& reader,
                                               const std::string& name) {
-  auto stub = v1::AuditService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
-                                                            grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  ctx.AddMetadata("x-comity-principal", reader);
-  v1::GetTrailRequest req;
-  req.set_request(name);
-  req.set_local(true);
-  v1::Trail trail;
-  grpc::Status st = stub->GetTrail(&ctx, req, &trail);
-  EXPECT_TRUE(st.ok()) << st.error_message();
-  std::vector<v1::AuditEntry> out;
-  for (const v1::TrailEntry& e : trail.entries()) out.push_back(e.entry());
-  return out;
+  return EntriesAt(s, reader, name, true);
+}
+
+// The last entry of `name`'s trail at `s` is `action` by `actor`, relayed as `key`.
+inline void ExpectLastEntry(const server::Server& s, const std::string& reader,
+                            const std::string& name, v1::Action action, const std::string& actor,
+                            const std::string& key) {
+  const std::vector<v1::AuditEntry> trail = EntriesAt(s, reader, name);
+  ASSERT_FALSE(trail.empty());
+  EXPECT_EQ(trail.back().action(), action);
+  EXPECT_EQ(trail.back().actor().principal(), actor);
+  EXPECT_EQ(trail.back().request_id(), key);
 }
 
 }  // namespace comity::testing

@@ -31,6 +31,7 @@ namespace comity {
 namespace {
 
 using comity::testing::Call;
+using comity::testing::EntriesAt;
 using comity::testing::Get;
 using comity::testing::LocalTrail;
 using comity::testing::Node;
@@ -68,22 +69,6 @@ class EvidenceAcrossTest : public ::testing::Test, public comity::testing::Feder
     args.SetMaxReceiveMessageSize(8 << 20);
     return v1::EvidenceService::NewStub(grpc::CreateCustomChannel(
         absl::StrCat("127.0.0.1:", s.port()), grpc::InsecureChannelCredentials(), args));
-  }
-
-  // The trail of `name` at `s` as `reader` sees it: the system of record's, mirrored at FR.
-  static std::vector<v1::AuditEntry> Trail(const server::Server& s, const std::string& reader,
-                                           const std::string& name) {
-    auto stub = v1::AuditService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
-                                                              grpc::InsecureChannelCredentials()));
-    v1::GetTrailRequest req;
-    req.set_request(name);
-    req.set_page_size(1000);
-    v1::Trail trail;
-    grpc::Status st = stub->GetTrail(As(reader).get(), req, &trail);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    std::vector<v1::AuditEntry> out;
-    for (const v1::TrailEntry& e : trail.entries()) out.push_back(e.entry());
-    return out;
   }
 
   struct Downloaded {
@@ -244,7 +229,7 @@ TEST_F(EvidenceAcrossTest, ADeliveredPackageIsFetchedResumedAfterAnInterruptionA
   // The fetch stops after the first chunk (FR's disk is full) and is tried again from there.
   auto fetches = [&](const server::Server& s, const std::string& reader) {
     std::vector<v1::AuditEntry> out;
-    for (const v1::AuditEntry& e : Trail(s, reader, request)) {
+    for (const v1::AuditEntry& e : EntriesAt(s, reader, request)) {
       if (e.action() == v1::DOWNLOAD && e.actor().principal() == fr_node_id) out.push_back(e);
     }
     return out;

@@ -30,6 +30,7 @@ using comity::testing::Get;
 using comity::testing::LocalTrail;
 using comity::testing::Node;
 using comity::testing::TcpProxy;
+using comity::testing::TrailAt;
 using comity::testing::WaitFor;
 
 constexpr absl::Duration kDay = absl::Hours(24);
@@ -46,22 +47,6 @@ class PartitionTest : public ::testing::Test, public comity::testing::Federation
     auto s = server::Server::Start(c, &clock_, options);
     if (!s.ok()) ADD_FAILURE() << s.status();
     return s.ok() ? *std::move(s) : nullptr;
-  }
-
-  // The trail of `name` at `s` as `reader` sees it (the system of record's, mirrored at FR).
-  static v1::Trail Trail(const server::Server& s, const std::string& reader,
-                         const std::string& name) {
-    auto stub = v1::AuditService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.port()),
-                                                              grpc::InsecureChannelCredentials()));
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("x-comity-principal", reader);
-    v1::GetTrailRequest req;
-    req.set_request(name);
-    req.set_page_size(1000);
-    v1::Trail trail;
-    grpc::Status st = stub->GetTrail(&ctx, req, &trail);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return trail;
   }
 
   static bool Holds(const server::Server& s, const std::string& admin,
@@ -220,10 +205,10 @@ TEST_F(PartitionTest, ActionsOnBothSidesOfAPartitionOfDaysAreReconciledWhenItHea
       WaitFor([&] { return Get(*fr_node, fr.Principal("clerk"), name)->state() == v1::EXPIRED; }));
 
   // DE's trail, as both nodes serve it: what each side did, in DE's order and at DE's times.
-  const v1::Trail at_de = Trail(*de_node, de.Principal("eve"), name);
+  const v1::Trail at_de = TrailAt(*de_node, de.Principal("eve"), name);
   ASSERT_TRUE(
-      WaitFor([&] { return Trail(*fr_node, fr.Principal("eve"), name).size() >= at_de.size(); }));
-  const v1::Trail at_fr = Trail(*fr_node, fr.Principal("eve"), name);
+      WaitFor([&] { return TrailAt(*fr_node, fr.Principal("eve"), name).size() >= at_de.size(); }));
+  const v1::Trail at_fr = TrailAt(*fr_node, fr.Principal("eve"), name);
   for (int i = 0; i < at_de.entries_size(); ++i) {
     EXPECT_EQ(at_fr.entries(i).data(), at_de.entries(i).data()) << "entry " << i + 1;
   }
