@@ -5,7 +5,10 @@
 // until the receiving authority's live feed (WatchEvents at the system of record) shows it, and
 // acknowledges it there. Prints lifecycles/s, and p50/p99 from the submission's call to the
 // event. With --backlog N (the system of record stopped first), it queues N submissions instead
-// and prints the requesting node's resident memory (VmRSS of --fr_pid) before and after.
+// and prints the requesting node's resident memory (VmRSS of --fr_pid) before and after. With
+// --evidence_mb N, it moves one item of N MiB across instead: uploaded and delivered at the system
+// of record, fetched by the requesting node (from the delivery to FETCH_PACKAGE), then downloaded
+// there, each step's MB/s side by side.
 //
 // BENCHMARKS.md ("Federation") has the commands.
 
@@ -28,6 +31,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "clients/cli/transfer.h"
+#include "comity/v1/evidence.grpc.pb.h"
 #include "comity/v1/requests.grpc.pb.h"
 #include "common/files.h"
 #include "google/protobuf/text_format.h"
@@ -45,6 +50,10 @@ ABSL_FLAG(std::string, clients, "1,16,64", "client counts");
 ABSL_FLAG(int, seconds, 10, "seconds per client count");
 ABSL_FLAG(int, backlog, 0, "queue this many submissions for a stopped system of record instead");
 ABSL_FLAG(int, fr_pid, 0, "the requesting node's pid, for its memory (--backlog)");
+ABSL_FLAG(int, evidence_mb, 0, "move one item of this many MiB across instead");
+ABSL_FLAG(std::string, evidence_dir, "/tmp", "where the item's file is written");
+ABSL_FLAG(std::string, evidence_request_file, "deploy/dev/requests/production.textproto",
+          "the request the evidence answers");
 ABSL_FLAG(std::string, request_file, "deploy/dev/requests/preservation.textproto",
           "the request submitted");
 
@@ -67,6 +76,7 @@ std::shared_ptr<grpc::Channel> Connect(const std::string& addr, const std::strin
   tls.pem_private_key = ReadFile(absl::StrCat(certs, "/", stem, ".key")).value_or("");
   grpc::ChannelArguments args;
   args.SetString("comity.bench.principal", principal);  // a connection per principal
+  args.SetMaxReceiveMessageSize(8 << 20);  // evidence chunks: up to 4 MiB and their framing
   return grpc::CreateCustomChannel(addr, grpc::SslCredentials(tls), args);
 }
 
@@ -201,6 +211,116 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
+// One item of --evidence_mb MiB across: upload and delivery at `de`, the fetch to `fr`, the
+// download at `fr`.
+int Evidence(const Node& fr, const Node& de) {
+  const int64_t size = static_cast<int64_t>(absl::GetFlag(FLAGS_evidence_mb)) << 20;
+  const std::string path = absl::GetFlag(FLAGS_evidence_dir) + "/comity-federation-bench.bin";
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    std::string block(1 << 20, '\0');
+    for (int64_t mib = 0; mib < size >> 20; ++mib) {
+      for (size_t i = 0; i < block.size(); i += 64) block[i] = static_cast<char>(mib * 31 + i / 64);
+      out.write(block.data(), static_cast<std::streamsize>(block.size()));
+    }
+    if (!out) {
+      std::fprintf(stderr, "error: cannot write %s\n", path.c_str());
+      return 1;
+    }
+  }
+  std::string sha256;
+  int64_t got = 0;
+  if (!cli::HashFile(path, &sha256, &got) || got != size) return 1;
+  auto fail = [](const char* what, const grpc::Status& s) {
+    std::fprintf(stderr, "error: %s: %s\n", what, s.error_message().c_str());
+    return 1;
+  };
+  v1::CreateRequestRequest create;
+  absl::StatusOr<std::string> text = ReadFile(absl::GetFlag(FLAGS_evidence_request_file));
+  if (!text.ok() ||
+      !google::protobuf::TextFormat::ParseFromString(*text, create.mutable_request())) {
+    std::fprintf(stderr, "error: cannot read --evidence_request_file\n");
+    return 1;
+  }
+  auto requests_fr = v1::RequestService::NewStub(fr.channel);
+  auto requests_de = v1::RequestService::NewStub(de.channel);
+  auto evidence_fr = v1::EvidenceService::NewStub(fr.channel);
+  auto evidence_de = v1::EvidenceService::NewStub(de.channel);
+  v1::Request req;
+  grpc::Status s = requests_fr->CreateRequest(Call().get(), create, &req);
+  if (!s.ok()) return fail("create", s);
+  const std::string name = req.name();
+  v1::SubmitRequestRequest submit;
+  submit.set_name(name);
+  if (!(s = requests_fr->SubmitRequest(Call().get(), submit, &req)).ok()) return fail("submit", s);
+  v1::GetRequestRequest get;
+  get.set_name(name);
+  // The submission crosses (a poll: this is a benchmark, not a test).
+  while (!requests_de->GetRequest(Call().get(), get, &req).ok()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  v1::AcknowledgeRequestRequest ack;
+  ack.set_name(name);
+  if (!(s = requests_de->AcknowledgeRequest(Call().get(), ack, &req)).ok()) {
+    return fail("acknowledge", s);
+  }
+  v1::AcceptRequestRequest accept;
+  accept.set_name(name);
+  if (!(s = requests_de->AcceptRequest(Call().get(), accept, &req)).ok()) return fail("accept", s);
+  v1::CreatePackageRequest pkg;
+  pkg.set_parent(name);
+  v1::PackageItem* item = pkg.add_items();
+  item->set_name("image.bin");
+  item->set_category(v1::CONTENT);
+  item->set_size_bytes(size);
+  item->set_sha256(sha256);
+  v1::EvidencePackage package;
+  if (!(s = evidence_de->CreatePackage(Call().get(), pkg, &package)).ok()) {
+    return fail("create package", s);
+  }
+  absl::Time start = absl::Now();
+  auto upload = std::make_unique<grpc::ClientContext>();
+  if (!(s = cli::UploadFile(*evidence_de, upload.get(), package.name(), "image.bin", path, 0, size,
+                            nullptr))
+           .ok()) {
+    return fail("upload", s);
+  }
+  const double upload_s = absl::ToDoubleSeconds(absl::Now() - start);
+  v1::DeliverEvidenceRequest deliver;
+  deliver.set_name(name);
+  deliver.mutable_delivery()->set_final(true);
+  deliver.mutable_delivery()->add_packages(package.name());
+  start = absl::Now();
+  if (!(s = requests_de->DeliverEvidence(Call().get(), deliver, &req)).ok()) {
+    return fail("deliver", s);
+  }
+  for (;;) {
+    if (requests_fr->GetRequest(Call().get(), get, &req).ok() && req.fetched_size() > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const double fetch_s = absl::ToDoubleSeconds(absl::Now() - start);
+  const std::string out = path + ".download";
+  std::remove(out.c_str());
+  start = absl::Now();
+  if (!(s = cli::DownloadFile(
+            *evidence_fr, [] { return Call(); }, package.name(), package.items(0), out, nullptr))
+           .ok()) {
+    return fail("download", s);
+  }
+  const double download_s = absl::ToDoubleSeconds(absl::Now() - start);
+  std::remove(out.c_str());
+  std::remove(path.c_str());
+  const double mb = static_cast<double>(size) / 1e6;
+  std::printf("item: %d MiB, %s\n", absl::GetFlag(FLAGS_evidence_mb), package.name().c_str());
+  std::printf("%-36s %8s %10s\n", "step", "MB/s", "of upload");
+  std::printf("%-36s %8.0f %10.2f\n", "upload at the system of record", mb / upload_s, 1.0);
+  std::printf("%-36s %8.0f %10.2f\n", "fetch to the requesting node", mb / fetch_s,
+              upload_s / fetch_s);
+  std::printf("%-36s %8.0f %10.2f\n", "download at the requesting node", mb / download_s,
+              upload_s / download_s);
+  return 0;
+}
+
 int Main() {
   v1::Request request;
   absl::StatusOr<std::string> text = ReadFile(absl::GetFlag(FLAGS_request_file));
@@ -214,6 +334,7 @@ int Main() {
           ""};
   Node de{Connect(absl::GetFlag(FLAGS_de_addr), absl::GetFlag(FLAGS_de_certs), greta_de), "",
           greta_de};
+  if (absl::GetFlag(FLAGS_evidence_mb) > 0) return Evidence(fr, de);
   if (const int n = absl::GetFlag(FLAGS_backlog); n > 0) {
     const int pid = absl::GetFlag(FLAGS_fr_pid);
     const int64_t before = pid > 0 ? RssKib(pid) : 0;
