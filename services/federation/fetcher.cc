@@ -85,6 +85,11 @@ uint64_t Fetcher::Packages() const {
   return packages_;
 }
 
+uint64_t Fetcher::Attempts() const {
+  absl::MutexLock lock(&mu_);
+  return attempts_;
+}
+
 uint64_t Fetcher::Bytes() const {
   absl::MutexLock lock(&mu_);
   return bytes_;
@@ -237,6 +242,7 @@ absl::Status Fetcher::FetchItem(v1::FederationService::Stub& stub, const std::st
     ~Clear() {
       absl::MutexLock lock(&f->mu_);
       f->in_flight_ = nullptr;
+      ++f->attempts_;
     }
   } clear{this};
   v1::DownloadRequest req;

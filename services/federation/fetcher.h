@@ -71,6 +71,8 @@ class Fetcher {
   // Packages fetched whole, and bytes fetched, since the fetcher started.
   uint64_t Packages() const;
   uint64_t Bytes() const;
+  // Fetches of an item asked of a peer since the fetcher started, whatever came of them.
+  uint64_t Attempts() const;
 
  private:
   void Run();
@@ -102,6 +104,7 @@ class Fetcher {
   grpc::ClientContext* in_flight_ ABSL_GUARDED_BY(mu_) = nullptr;
   uint64_t packages_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t attempts_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
 };
 

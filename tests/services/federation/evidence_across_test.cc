@@ -19,6 +19,8 @@
 #include "comity/v1/evidence.grpc.pb.h"
 #include "comity/v1/federation.grpc.pb.h"
 #include "common/sha256.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "services/audit/receipt.h"
 #include "services/rpc/status.h"
@@ -336,6 +338,106 @@ TEST_F(EvidenceAcrossTest, ADeliveredPackageIsFetchedResumedAfterAnInterruptionA
       << log_.str();
   EXPECT_EQ(Download(*fr_node, fr.Principal("clerk"), package, "logs.txt").status.error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// A node that serves the requesting node bytes other than those its trail names: each chunk and
+// the whole item are checked before they are kept, so nothing of them is kept, and the fetch
+// starts again from 0 with the genuine node.
+class Forger final : public v1::FederationService::Service {
+ public:
+  // `consistent`: each chunk's digest matches its (altered) bytes, so only the item's whole
+  // digest can tell.
+  explicit Forger(bool consistent) : consistent_(consistent) {}
+  grpc::Status FetchEvidence(grpc::ServerContext*, const v1::DownloadRequest* req,
+                             grpc::ServerWriter<v1::DownloadChunk>* writer) override {
+    offsets_.push_back(req->offset());
+    v1::DownloadChunk chunk;
+    chunk.set_offset(req->offset());
+    chunk.set_data(std::string(static_cast<size_t>(size_ - req->offset()), 'X'));
+    chunk.set_sha256(consistent_ ? ToHex(Sha256(chunk.data())) : std::string(64, '0'));
+    chunk.set_size_bytes(size_);
+    chunk.set_item_sha256(sha256_);
+    writer->Write(chunk);
+    return grpc::Status::OK;
+  }
+  void Item(int64_t size, const std::string& sha256) {
+    size_ = size;
+    sha256_ = sha256;
+  }
+  // The offsets asked for, in order. Read once the server is shut down.
+  std::vector<int64_t> offsets_;
+
+ private:
+  const bool consistent_;
+  int64_t size_ = 0;
+  std::string sha256_;
+};
+
+TEST_F(EvidenceAcrossTest, BytesOtherThanTheTrailNamesAreNeverKept) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  std::atomic<bool> full{true};  // FR's disk takes nothing until the forger is in place
+  server::Server::Options filling;
+  filling.free_bytes = [&]() -> absl::StatusOr<uint64_t> {
+    return full.load() ? 0 : uint64_t{1} << 40;
+  };
+  std::unique_ptr<server::Server> fr_node = Start("fr", {"de"}, filling);
+  std::unique_ptr<server::Server> de_node = Start("de", {"fr"});
+  const std::string request = InExecutionAcross(*fr_node, *de_node);
+  ASSERT_FALSE(request.empty());
+  const std::string data = Bytes(5000, 'd');
+  const std::string package = DeliverAtDe(*de_node, request, {{"a.bin", data}});
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), request);
+    return r.ok() && r->packages_size() == 1 && r->packages(0).state() == v1::DELIVERED;
+  }));
+  de_node->Shutdown(absl::Seconds(1));
+  de_node.reset();
+
+  for (bool consistent : {false, true}) {
+    SCOPED_TRACE(consistent ? "self-consistent chunks" : "damaged chunks");
+    // A server with DE's node certificate on DE's federation port, serving other bytes.
+    Forger forger(consistent);
+    forger.Item(static_cast<int64_t>(data.size()), ToHex(Sha256(data)));
+    grpc::SslServerCredentialsOptions tls(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    tls.pem_root_certs = fr.ca.cert_pem;
+    tls.pem_key_cert_pairs.push_back({de.cert.key_pem, de.cert.cert_pem});
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(absl::StrCat("127.0.0.1:", de.federation_port),
+                             grpc::SslServerCredentials(tls));
+    builder.RegisterService(&forger);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    ASSERT_NE(server, nullptr);
+    const uint64_t before = fr_node->federation()->fetcher().Packages();
+    const uint64_t asked = fr_node->federation()->fetcher().Attempts();
+    full = false;
+    // FR asks, is refused what it gets, and asks again from 0: it kept nothing.
+    ASSERT_TRUE(WaitFor([&] {
+      return Status(*fr_node, fr.Principal("clerk"), package).items(0).fetched_bytes() == 0 &&
+             fr_node->federation()->fetcher().Attempts() >= asked + 3;
+    }));
+    full = true;
+    server->Shutdown(std::chrono::system_clock::now());
+    server->Wait();
+    ASSERT_GE(forger.offsets_.size(), 2u);
+    for (int64_t offset : forger.offsets_) EXPECT_EQ(offset, 0);
+    EXPECT_EQ(fr_node->federation()->fetcher().Packages(), before);
+    EXPECT_EQ(Status(*fr_node, fr.Principal("clerk"), package).items(0).fetched_bytes(), 0);
+  }
+  for (const v1::AuditEntry& e : LocalTrail(*fr_node, fr.Principal("eve"), request)) {
+    EXPECT_NE(e.action(), v1::FETCH_PACKAGE);
+  }
+
+  // The genuine node back: the genuine bytes, fetched whole.
+  full = false;
+  de_node = Start("de", {"fr"});
+  ASSERT_NE(de_node, nullptr);
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), request);
+    return r.ok() && r->fetched_size() == 1;
+  }));
+  EXPECT_EQ(Download(*fr_node, fr.Principal("clerk"), package, "a.bin").data, data);
 }
 
 // Only the requesting authority's node fetches, and only from the node that keeps the request.
