@@ -549,6 +549,79 @@ TEST_F(FederationTest, ActionsQueuedWhileThePeerIsDownAreDeliveredOnceInOrder) {
   EXPECT_TRUE(WaitFor([&] { return fr_node->federation()->relay().Sent("de") >= 3; }));
 }
 
+// Three nodes: FR asks both DE and XX. While XX is down, FR's actions for it wait in its outbox
+// and nothing it owes DE waits behind them; XX back, it gets them, once, in order.
+TEST_F(FederationTest, APeerDownHoldsUpNothingOwedToTheOthers) {
+  const Node& fr = nodes_["fr"];
+  const Node& de = nodes_["de"];
+  const Node& xx = nodes_["xx"];
+  std::unique_ptr<server::Server> fr_node = Start("fr", {"de", "xx"});
+  std::unique_ptr<server::Server> de_node = Start("de", {"fr", "xx"});
+  std::unique_ptr<server::Server> xx_node = Start("xx", {"fr", "de"});
+  ASSERT_NE(xx_node, nullptr);
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(xx.authority); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return Authorities(*xx_node, xx.Principal("admin")).count(fr.authority); }));
+  auto submit_to = [&](const Node& to) -> std::string {
+    v1::CreateRequestRequest create;
+    *create.mutable_request() = comity::testing::FullRequest("budapest", v1::PRESERVATION);
+    create.mutable_request()->set_requested_authority(to.authority);
+    absl::StatusOr<v1::Request> draft =
+        Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::CreateRequest, create);
+    EXPECT_TRUE(draft.ok()) << draft.status();
+    v1::SubmitRequestRequest submit;
+    submit.set_name(draft.ok() ? draft->name() : "");
+    absl::StatusOr<v1::Request> submitted =
+        Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::SubmitRequest, submit);
+    EXPECT_TRUE(submitted.ok()) << submitted.status();
+    EXPECT_EQ(submitted.ok() ? submitted->system_of_record() : "", to.id);
+    return submitted.ok() ? submitted->name() : "";
+  };
+
+  xx_node->Shutdown(absl::Seconds(1));
+  xx_node.reset();
+  const std::string to_xx = submit_to(xx);
+  const std::string to_de = submit_to(de);
+  ASSERT_FALSE(to_xx.empty());
+  ASSERT_FALSE(to_de.empty());
+  v1::WithdrawRequestRequest withdraw;
+  withdraw.set_name(to_xx);
+  withdraw.set_reason("sent to the wrong state");
+  ASSERT_TRUE(
+      Call(*fr_node, fr.Principal("clerk"), &v1::RequestService::Stub::WithdrawRequest, withdraw)
+          .ok());
+  // DE gets its request, and acknowledges it, while XX's wait.
+  ASSERT_TRUE(WaitFor([&] { return Get(*de_node, de.Principal("clerk"), to_de).ok(); }));
+  v1::AcknowledgeRequestRequest ack;
+  ack.set_name(to_de);
+  ASSERT_TRUE(
+      Call(*de_node, de.Principal("clerk"), &v1::RequestService::Stub::AcknowledgeRequest, ack)
+          .ok());
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), to_de);
+    return r.ok() && r->state() == v1::RECEIVED;
+  }));
+  absl::StatusOr<v1::Request> waiting = Get(*fr_node, fr.Principal("clerk"), to_xx);
+  ASSERT_TRUE(waiting.ok());
+  ASSERT_EQ(waiting->relayed_size(), 2);
+  EXPECT_EQ(waiting->relayed(0).state(), v1::RELAY_QUEUED);
+  EXPECT_EQ(waiting->relayed(1).state(), v1::RELAY_QUEUED);
+
+  // XX back: the submission, then the withdrawal, each once.
+  xx_node = Start("xx", {"fr", "de"});
+  ASSERT_NE(xx_node, nullptr);
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), to_xx);
+    return r.ok() && r->state() == v1::WITHDRAWN && r->relayed(1).state() == v1::RELAY_DELIVERED;
+  }));
+  std::vector<v1::Action> actions;
+  for (const v1::AuditEntry& e : comity::testing::EntriesAt(*xx_node, xx.Principal("eve"), to_xx)) {
+    if (e.action() != v1::ACCESS) actions.push_back(e.action());
+  }
+  EXPECT_EQ(actions, (std::vector<v1::Action>{v1::SUBMIT, v1::WITHDRAW}));
+}
+
 // A node's certificate is renewed (a new key, from its own CA): its peers go on with it, since
 // trust is in the peer's CA and its SPIFFE ID, never in one certificate.
 TEST_F(FederationTest, ANodeCertificateRenewedKeepsItsPeers) {
