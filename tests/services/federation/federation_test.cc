@@ -163,6 +163,12 @@ class FederationTest : public ::testing::Test, public comity::testing::Federatio
     return n;
   }
 
+  // Waits until `a`, the node of `x`, and `b`, the node of `y`, hold each other's directories.
+  bool Peered(const server::Server& a, const Node& x, const server::Server& b, const Node& y) {
+    return WaitFor([&] { return Authorities(a, x.Principal("admin")).count(y.authority) > 0; }) &&
+           WaitFor([&] { return Authorities(b, y.Principal("admin")).count(x.authority) > 0; });
+  }
+
   // Waits until the two nodes hold each other's directories; then FR's clerk submits a
   // preservation request to DE's authority at FR, and this waits until DE has it (the submission
   // DELIVERED at FR). The request's name, or "" after a failure.
@@ -180,10 +186,7 @@ TEST_F(FederationTest, PeersHoldEachOthersSignedDirectory) {
   ASSERT_NE(de_node, nullptr);
   ASSERT_NE(fr_node, nullptr);
 
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(de.authority); }));
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*de_node, de.Principal("admin")).count(fr.authority); }));
+  ASSERT_TRUE(Peered(*fr_node, fr, *de_node, de));
   v1::Authority seen = Authorities(*fr_node, fr.Principal("admin"))[de.authority];
   EXPECT_EQ(seen.node(), "de");
   EXPECT_EQ(seen.country(), "DE");
@@ -322,8 +325,7 @@ std::string FederationTest::SubmitAcross(const server::Server& fr_node,
                                          const server::Server& de_node) {
   const Node& fr = nodes_["fr"];
   const Node& de = nodes_["de"];
-  if (!WaitFor([&] { return Authorities(fr_node, fr.Principal("admin")).count(de.authority); }) ||
-      !WaitFor([&] { return Authorities(de_node, de.Principal("admin")).count(fr.authority); })) {
+  if (!Peered(fr_node, fr, de_node, de)) {
     ADD_FAILURE() << "the nodes never held each other's directories";
     return "";
   }
@@ -354,10 +356,7 @@ TEST_F(FederationTest, ASubmissionCrossesTheBorderAndItsTrailComesBack) {
   std::unique_ptr<server::Server> de_node = Start("de", {"fr"});
   ASSERT_NE(fr_node, nullptr);
   ASSERT_NE(de_node, nullptr);
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(de.authority); }));
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*de_node, de.Principal("admin")).count(fr.authority); }));
+  ASSERT_TRUE(Peered(*fr_node, fr, *de_node, de));
 
   // FR drafts and submits to DE's authority, at FR.
   v1::CreateRequestRequest create;
@@ -559,10 +558,7 @@ TEST_F(FederationTest, APeerDownHoldsUpNothingOwedToTheOthers) {
   std::unique_ptr<server::Server> de_node = Start("de", {"fr", "xx"});
   std::unique_ptr<server::Server> xx_node = Start("xx", {"fr", "de"});
   ASSERT_NE(xx_node, nullptr);
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(xx.authority); }));
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*xx_node, xx.Principal("admin")).count(fr.authority); }));
+  ASSERT_TRUE(Peered(*fr_node, fr, *xx_node, xx));
   auto submit_to = [&](const Node& to) -> std::string {
     v1::CreateRequestRequest create;
     *create.mutable_request() = comity::testing::FullRequest("budapest", v1::PRESERVATION);
@@ -723,10 +719,7 @@ TEST_F(FederationTest, ASubmissionThePeerRefusesIsADraftAgain) {
   std::unique_ptr<server::Server> de_node = Start(dc);
   ASSERT_NE(fr_node, nullptr);
   ASSERT_NE(de_node, nullptr);
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(de.authority); }));
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*de_node, de.Principal("admin")).count(fr.authority); }));
+  ASSERT_TRUE(Peered(*fr_node, fr, *de_node, de));
 
   v1::CreateRequestRequest create;
   *create.mutable_request() = comity::testing::FullRequest("uncc", v1::PRESERVATION);
@@ -1078,10 +1071,7 @@ TEST_F(FederationTest, ASplitViewHoldsTheRelayUntilCleared) {
   std::unique_ptr<server::Server> de_node = Start("de", {"fr"});
   ASSERT_NE(fr_node, nullptr);
   ASSERT_NE(de_node, nullptr);
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*fr_node, fr.Principal("admin")).count(de.authority); }));
-  ASSERT_TRUE(
-      WaitFor([&] { return Authorities(*de_node, de.Principal("admin")).count(fr.authority); }));
+  ASSERT_TRUE(Peered(*fr_node, fr, *de_node, de));
   ASSERT_TRUE(WaitFor([&] { return de_node->federation()->cosigners().Cosigned("fr") > 0; }));
 
   // DE's log key shows FR another tree of the size FR holds (named by FR's answer).
