@@ -163,6 +163,22 @@ class FederationTest : public ::testing::Test, public comity::testing::Federatio
     return n;
   }
 
+  // DE's clerk acknowledges `name` at DE; true once FR's mirror shows it RECEIVED.
+  bool AcknowledgedAcross(const server::Server& fr_node, const server::Server& de_node,
+                          const std::string& name) {
+    v1::AcknowledgeRequestRequest ack;
+    ack.set_name(name);
+    if (!Call(de_node, nodes_["de"].Principal("clerk"),
+              &v1::RequestService::Stub::AcknowledgeRequest, ack)
+             .ok()) {
+      return false;
+    }
+    return WaitFor([&] {
+      absl::StatusOr<v1::Request> r = Get(fr_node, nodes_["fr"].Principal("clerk"), name);
+      return r.ok() && r->state() == v1::RECEIVED;
+    });
+  }
+
   // Waits until `a`, the node of `x`, and `b`, the node of `y`, hold each other's directories.
   bool Peered(const server::Server& a, const Node& x, const server::Server& b, const Node& y) {
     return WaitFor([&] { return Authorities(a, x.Principal("admin")).count(y.authority) > 0; }) &&
@@ -589,15 +605,7 @@ TEST_F(FederationTest, APeerDownHoldsUpNothingOwedToTheOthers) {
           .ok());
   // DE gets its request, and acknowledges it, while XX's wait.
   ASSERT_TRUE(WaitFor([&] { return Get(*de_node, de.Principal("clerk"), to_de).ok(); }));
-  v1::AcknowledgeRequestRequest ack;
-  ack.set_name(to_de);
-  ASSERT_TRUE(
-      Call(*de_node, de.Principal("clerk"), &v1::RequestService::Stub::AcknowledgeRequest, ack)
-          .ok());
-  ASSERT_TRUE(WaitFor([&] {
-    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), to_de);
-    return r.ok() && r->state() == v1::RECEIVED;
-  }));
+  ASSERT_TRUE(AcknowledgedAcross(*fr_node, *de_node, to_de));
   absl::StatusOr<v1::Request> waiting = Get(*fr_node, fr.Principal("clerk"), to_xx);
   ASSERT_TRUE(waiting.ok());
   ASSERT_EQ(waiting->relayed_size(), 2);
@@ -686,15 +694,7 @@ TEST_F(FederationTest, AMirrorTooLargeToSendIsSetAsideAndTheRestGoesOn) {
   }
   ASSERT_TRUE(WaitFor([&] { return de_node->federation()->relay().Oversized("fr") > 0; }));
   // The second request's change still reaches FR.
-  v1::AcknowledgeRequestRequest ack;
-  ack.set_name(small);
-  ASSERT_TRUE(
-      Call(*de_node, de.Principal("clerk"), &v1::RequestService::Stub::AcknowledgeRequest, ack)
-          .ok());
-  ASSERT_TRUE(WaitFor([&] {
-    absl::StatusOr<v1::Request> r = Get(*fr_node, fr.Principal("clerk"), small);
-    return r.ok() && r->state() == v1::RECEIVED;
-  }));
+  ASSERT_TRUE(AcknowledgedAcross(*fr_node, *de_node, small));
   // The first stays mirrored as it last fitted.
   absl::StatusOr<v1::Request> held = Get(*fr_node, fr.Principal("clerk"), big);
   ASSERT_TRUE(held.ok());
