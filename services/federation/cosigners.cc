@@ -8,33 +8,26 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "services/audit/note.h"
+#include "services/federation/lanes.h"
 #include "services/rpc/status.h"
 #include "services/workflow/errors.h"
 
 namespace comity::federation {
 
-struct Cosigners::Lane {
-  const Peer* peer;
-  std::unique_ptr<v1::FederationService::Stub> stub;
-  std::thread thread;
+struct Cosigners::Lane : PeerLane {
   uint64_t held = 0;          // the size the peer holds for this node, as last learnt
   std::string cosigned_root;  // of the checkpoint it cosigned last
   std::atomic<uint64_t> cosigned{0};
   bool failing = false;
-  grpc::ClientContext* in_flight ABSL_GUARDED_BY(in_flight_mu) = nullptr;
-  absl::Mutex in_flight_mu;
 };
 
 Cosigners::Cosigners(const PeerSet* peers, const NodeCredentials& node,
                      audit::Checkpointer* checkpoints, const workflow::Reader* reader,
                      Options options)
-    : checkpoints_(checkpoints), reader_(reader), options_(options) {
-  for (const Peer& p : peers->peers()) {
-    auto lane = std::make_unique<Lane>();
-    lane->peer = &p;
-    lane->stub = v1::FederationService::NewStub(PeerChannel(p, node, options_.max_message_bytes));
-    lanes_.push_back(std::move(lane));
-  }
+    : checkpoints_(checkpoints),
+      reader_(reader),
+      options_(options),
+      lanes_(MakeLanes<Lane>(*peers, node, options_.max_message_bytes)) {
   for (auto& lane : lanes_) lane->thread = std::thread([this, l = lane.get()] { Run(l); });
 }
 
@@ -45,20 +38,12 @@ void Cosigners::Stop() {
     absl::MutexLock lock(&mu_);
     stop_ = true;
   }
-  for (auto& lane : lanes_) {
-    absl::MutexLock lock(&lane->in_flight_mu);
-    if (lane->in_flight != nullptr) lane->in_flight->TryCancel();
-  }
-  for (auto& lane : lanes_) {
-    if (lane->thread.joinable()) lane->thread.join();
-  }
+  JoinLanes(lanes_);
 }
 
 uint64_t Cosigners::Cosigned(const std::string& peer) const {
-  for (const auto& lane : lanes_) {
-    if (lane->peer->node == peer) return lane->cosigned.load();
-  }
-  return 0;
+  const Lane* lane = FindLane(lanes_, peer);
+  return lane != nullptr ? lane->cosigned.load() : 0;
 }
 
 void Cosigners::Run(Lane* lane) {
@@ -93,20 +78,14 @@ bool Cosigners::Witness(Lane* lane) {
     req.set_checkpoint(latest->note());  // other witnesses' lines ride along, ignored
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
-    {
-      absl::MutexLock lock(&lane->in_flight_mu);
-      lane->in_flight = &ctx;
-    }
+    lane->Begin(&ctx);
     {
       absl::MutexLock lock(&mu_);
       if (stop_) ctx.TryCancel();
     }
     v1::AddCheckpointResponse response;
     const absl::Status st = rpc::FromGrpcStatus(lane->stub->AddCheckpoint(&ctx, req, &response));
-    {
-      absl::MutexLock lock(&lane->in_flight_mu);
-      lane->in_flight = nullptr;
-    }
+    lane->End();
     // A line that does not verify would only break the bundles that carry it.
     absl::Status checked = st;
     if (st.ok()) {

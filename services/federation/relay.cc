@@ -11,6 +11,7 @@
 #include "common/text.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
+#include "services/federation/lanes.h"
 #include "storage/keys.h"
 
 namespace comity::federation {
@@ -40,10 +41,7 @@ bool Retryable(grpc::StatusCode code) {
 
 }  // namespace
 
-struct Relay::Lane {
-  const Peer* peer;
-  std::unique_ptr<v1::FederationService::Stub> stub;
-  std::thread thread;
+struct Relay::Lane : PeerLane {
   // The relay's own; read by Sent().
   std::atomic<uint64_t> sent{0};
   std::atomic<uint64_t> held{0};
@@ -53,19 +51,15 @@ struct Relay::Lane {
   // The last key taken from the outbox: later scans start after it, never wading through the
   // deleted keys before it (new messages always come later: positions only grow).
   std::string taken_through;
-  grpc::ClientContext* in_flight ABSL_GUARDED_BY(in_flight_mu) = nullptr;
-  absl::Mutex in_flight_mu;
 };
 
 Relay::Relay(storage::Store* store, const PeerSet* peers, const NodeCredentials& node, Hooks hooks,
              Options options)
-    : store_(store), peers_(peers), hooks_(std::move(hooks)), options_(options) {
-  for (const Peer& p : peers_->peers()) {
-    auto lane = std::make_unique<Lane>();
-    lane->peer = &p;
-    lane->stub = v1::FederationService::NewStub(PeerChannel(p, node, options_.max_message_bytes));
-    lanes_.push_back(std::move(lane));
-  }
+    : store_(store),
+      peers_(peers),
+      hooks_(std::move(hooks)),
+      options_(options),
+      lanes_(MakeLanes<Lane>(*peers, node, options_.max_message_bytes)) {
   for (auto& lane : lanes_) lane->thread = std::thread([this, l = lane.get()] { Run(l); });
 }
 
@@ -83,34 +77,22 @@ void Relay::Stop() {
     absl::MutexLock lock(&mu_);
     stop_ = true;
   }
-  for (auto& lane : lanes_) {
-    absl::MutexLock lock(&lane->in_flight_mu);
-    if (lane->in_flight != nullptr) lane->in_flight->TryCancel();
-  }
-  for (auto& lane : lanes_) {
-    if (lane->thread.joinable()) lane->thread.join();
-  }
+  JoinLanes(lanes_);
 }
 
 uint64_t Relay::Sent(const std::string& peer) const {
-  for (const auto& lane : lanes_) {
-    if (lane->peer->node == peer) return lane->sent.load();
-  }
-  return 0;
+  const Lane* lane = FindLane(lanes_, peer);
+  return lane != nullptr ? lane->sent.load() : 0;
 }
 
 uint64_t Relay::Oversized(const std::string& peer) const {
-  for (const auto& lane : lanes_) {
-    if (lane->peer->node == peer) return lane->oversized.load();
-  }
-  return 0;
+  const Lane* lane = FindLane(lanes_, peer);
+  return lane != nullptr ? lane->oversized.load() : 0;
 }
 
 uint64_t Relay::Held(const std::string& peer) const {
-  for (const auto& lane : lanes_) {
-    if (lane->peer->node == peer) return lane->held.load();
-  }
-  return 0;
+  const Lane* lane = FindLane(lanes_, peer);
+  return lane != nullptr ? lane->held.load() : 0;
 }
 
 void Relay::Run(Lane* lane) {
@@ -237,20 +219,14 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
   }
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
-  {
-    absl::MutexLock lock(&lane->in_flight_mu);
-    lane->in_flight = &ctx;
-  }
+  lane->Begin(&ctx);
   {
     absl::MutexLock lock(&mu_);
     if (stop_) ctx.TryCancel();
   }
   v1::RelayResponse response;
   const grpc::Status st = lane->stub->Relay(&ctx, request, &response);
-  {
-    absl::MutexLock lock(&lane->in_flight_mu);
-    lane->in_flight = nullptr;
-  }
+  lane->End();
   // The call failing as a whole (unreachable, or not taking this node as a peer) keeps every
   // message for the next attempt.
   bool retry = !st.ok() || response.results_size() != request.messages_size();
