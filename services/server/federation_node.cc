@@ -156,12 +156,9 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
     body.set_name(request);
     body.set_package(package);
     body.set_size_bytes(size_bytes);
-    workflow::Command cmd;
-    cmd.action = v1::FETCH_PACKAGE;
-    cmd.caller = workflow::Caller::System();
-    cmd.name = request;
-    cmd.body = std::make_shared<v1::RecordFetchRequest>(std::move(body));
-    return engine->ApplyAndWait(std::move(cmd)).status();
+    return engine
+        ->ApplyAndWait(workflow::MakeCommand(v1::FETCH_PACKAGE, workflow::Caller::System(), body))
+        .status();
   };
   federation::Fetcher::Options fetch_options;
   if (f.retry_max_seconds() > 0) fetch_options.retry_max = absl::Seconds(f.retry_max_seconds());
@@ -222,11 +219,9 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
     body.set_state(state);
     body.set_code(code);
     body.set_reason(reason);
-    workflow::Command cmd;
-    cmd.action = v1::RELAY_STATE;
-    cmd.caller = workflow::Caller::System();
-    cmd.name = request;
-    cmd.body = std::make_shared<v1::RecordRelayStateRequest>(std::move(body));
+    workflow::Command cmd =
+        workflow::MakeCommand(v1::RELAY_STATE, workflow::Caller::System(),
+                              std::make_shared<v1::RecordRelayStateRequest>(std::move(body)));
     engine->Apply(std::move(cmd), [log, key](const absl::StatusOr<v1::Request>& done) {
       if (!done.ok() && log != nullptr) {
         *log << "federation: the state of relayed action " << key
