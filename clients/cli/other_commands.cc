@@ -127,6 +127,7 @@ int Export(Context& ctx, const Args& args) {
     if (req.consistency_from() == 0) return UsageError("--since takes a saved checkpoint note");
   }
   req.set_witnessed(args.Has("witnessed"));
+  req.set_local(args.Has("local"));
   auto stub = v1::AuditService::NewStub(ctx.channel);
   // Part by part; the parts join into one bundle, verified as one.
   std::vector<v1::TrailBundle> parts;
@@ -444,8 +445,10 @@ std::vector<CommandSpec> OtherCommands() {
        Trail},
       {"audit",
        "export",
-       "ID --out FILE [--since OLD_CHECKPOINT] [--witnessed]   (a self-contained bundle)",
+       "ID --out FILE [--since OLD_CHECKPOINT] [--witnessed] [--local]   (a self-contained bundle)",
        {{"out", "FILE", "where to write it"},
+        {"local", "",
+         "of a request another node keeps: this node's own trail of it, signed by this node"},
         {"since", "OLD_CHECKPOINT", "a checkpoint note kept from before: prove the log extends it"},
         {"witnessed", "",
          "against the newest checkpoint the node's peers cosigned, with their cosignatures"}},
