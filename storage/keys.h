@@ -141,9 +141,11 @@ std::string WitnessKey(absl::string_view node);
 // The audit trail of the directory's changes (kAudit, AuditKey(kDirectoryTrail, seq)). Request ids
 // are upper-case, so this never collides with a request's trail.
 inline constexpr char kDirectoryTrail[] = "directory";
-// The store's layout. Version 1 lacked the listing indexes (list/, listdue/) and kCounters; the
-// engine builds them from the records when it starts on such a store.
-inline constexpr char kSchemaVersion[] = "2";
+// The store's layout. Version 1 lacked the listing indexes (list/, listdue/) and kCounters,
+// version 2 the fetch index (fetch/); the engine derives what is missing from the records when it
+// starts on such a store.
+inline constexpr char kSchemaVersion[] = "3";
+inline constexpr char kSchemaVersion2[] = "2";
 inline constexpr char kSchemaVersion1[] = "1";
 
 }  // namespace comity::storage

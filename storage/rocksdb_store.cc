@@ -327,8 +327,10 @@ class RocksDbStore : public Store {
 absl::Status CheckSchema(Store& store) {
   absl::StatusOr<std::string> version = store.Get(Column::kMeta, kSchemaVersionKey);
   if (version.ok()) {
-    // Version 1 lacks the listing indexes and counters; the engine adds them at start.
-    if (*version == kSchemaVersion || *version == kSchemaVersion1) return absl::OkStatus();
+    // Earlier versions lack derived indexes; the engine adds them at start.
+    if (*version == kSchemaVersion || *version == kSchemaVersion2 || *version == kSchemaVersion1) {
+      return absl::OkStatus();
+    }
     return absl::FailedPreconditionError(absl::StrCat("the data directory holds schema version ",
                                                       *version, "; this build reads ",
                                                       kSchemaVersion));

@@ -16,11 +16,13 @@ absl::Status UpgradeStore(storage::Store& store) {
   absl::StatusOr<std::string> version = store.Get(Column::kMeta, storage::kSchemaVersionKey);
   if (!version.ok()) return version.status();
   if (*version == storage::kSchemaVersion) return absl::OkStatus();
-  if (*version != storage::kSchemaVersion1) {
+  if (*version != storage::kSchemaVersion1 && *version != storage::kSchemaVersion2) {
     return absl::FailedPreconditionError(
         absl::StrCat("the data directory holds schema version ", *version, "; this build reads ",
-                     storage::kSchemaVersion1, " and ", storage::kSchemaVersion));
+                     storage::kSchemaVersion1, " to ", storage::kSchemaVersion));
   }
+  // A version 2 store has its counters, kept by every change since; version 1 has none.
+  const bool count = *version == storage::kSchemaVersion1;
   constexpr int kRecordsPerBatch = 1000;
   Figures figures;
   storage::WriteSet batch;
@@ -35,7 +37,9 @@ absl::Status UpgradeStore(storage::Store& store) {
         }
         const std::string id(key);
         for (const std::string& k : DerivedKeys(id, record)) batch.Put(Column::kIndex, k, "");
-        for (const auto& [k, amount] : CountedFigures(record)) figures[k] += amount;
+        if (count) {
+          for (const auto& [k, amount] : CountedFigures(record)) figures[k] += amount;
+        }
         if (++in_batch == kRecordsPerBatch) {
           failed = store.Commit(batch);
           batch.Clear();

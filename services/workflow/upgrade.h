@@ -7,8 +7,9 @@
 namespace comity::workflow {
 
 // Brings a store of an earlier schema version to storage::kSchemaVersion; does nothing to a
-// current one. Version 1 lacks the listing indexes and the counters: each record's are derived
-// (as a change writes them) and the version is written last, with the counters, in one batch. An
+// current one. Version 1 lacks the listing indexes and the counters, version 2 the fetch index:
+// each record's derived keys are written again (as a change writes them), for version 1 its
+// counters are counted, and the version is written last, with the counters, in one batch. An
 // upgrade cut short starts over at the next start: what it wrote before is written again alike.
 // The engine calls it before it starts.
 absl::Status UpgradeStore(storage::Store& store);

@@ -14,6 +14,7 @@
 #include "common/text.h"
 #include "gtest/gtest.h"
 #include "services/auth/policy.h"
+#include "services/workflow/names.h"
 #include "services/workflow/timeutil.h"
 #include "storage/keys.h"
 #include "tests/testing/engine_fixture.h"
@@ -386,6 +387,35 @@ TEST_F(IndexTest, ASchemaOneStoreGetsItsIndexesAndCountersAtStart) {
   // And the engine goes on from there.
   RandomWorkload(30, 12);
   CheckAgainstRecount();
+}
+
+// A version 2 store knew nothing of fetching: a mirrored request's delivered package gets its
+// fetch key at start, and one already fetched does not.
+TEST_F(IndexTest, ASchemaTwoStoreGetsItsFetchIndexAtStart) {
+  v1::Request mirrored;
+  mirrored.set_name("requests/01M99AAAAAAAAAAAAAAAAAAAAA");
+  mirrored.set_system_of_record("de");
+  for (int n : {1, 2}) {
+    v1::EvidencePackage* p = mirrored.add_packages();
+    p->set_name(MakePackageName("01M99AAAAAAAAAAAAAAAAAAAAA", n));
+    p->set_state(v1::DELIVERED);
+  }
+  mirrored.add_fetched(MakePackageName("01M99AAAAAAAAAAAAAAAAAAAAA", 2));
+  storage::WriteSet old;
+  old.Put(Column::kRequests, "01M99AAAAAAAAAAAAAAAAAAAAA", mirrored.SerializeAsString());
+  old.Put(Column::kMeta, storage::kSchemaVersionKey, storage::kSchemaVersion2);
+  ASSERT_TRUE(store_->Commit(old).ok());
+  Restart();
+  EXPECT_EQ(*store_->Get(Column::kMeta, storage::kSchemaVersionKey), storage::kSchemaVersion);
+  std::vector<std::string> fetch;
+  ASSERT_TRUE(store_
+                  ->Scan(Column::kIndex, storage::kFetchPrefix, "",
+                         [&](absl::string_view k, absl::string_view) {
+                           fetch.emplace_back(k);
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(fetch, std::vector<std::string>{storage::FetchKey("01M99AAAAAAAAAAAAAAAAAAAAA", 1)});
 }
 
 }  // namespace
