@@ -205,7 +205,15 @@ absl::StatusOr<workflow::Command> FederationService::Forwarded(const federation:
 
 absl::StatusOr<workflow::Command> FederationService::Mirrored(const federation::Peer& peer,
                                                               const v1::RelayMessage& req) const {
-  const v1::MirroredTrail& m = req.mirror();
+  // Each entry as its signed bytes say, never as the peer's parsed copy beside them (a mirror may
+  // leave the copies out).
+  auto mirrored = std::make_shared<v1::MirroredTrail>(req.mirror());
+  for (v1::TrailEntry& e : *mirrored->mutable_bundle()->mutable_trail()->mutable_entries()) {
+    if (!e.mutable_entry()->ParseFromString(e.data())) {
+      return workflow::InvalidField("mirror.bundle", "an entry's bytes do not parse", "UNVERIFIED");
+    }
+  }
+  const v1::MirroredTrail& m = *mirrored;
   const v1::Request& record = m.record();
   const v1::Trail& trail = m.bundle().trail();
   // Nothing is applied unless the whole trail verifies against the peer's log key.
@@ -233,7 +241,7 @@ absl::StatusOr<workflow::Command> FederationService::Mirrored(const federation::
   cmd.caller = workflow::Caller{
       federation::NodeSpiffeId(peer.trust_domain, peer.node), "", {}, true, peer.node};
   cmd.name = record.name();
-  cmd.body = std::make_shared<v1::MirroredTrail>(m);
+  cmd.body = std::move(mirrored);
   return cmd;
 }
 

@@ -79,6 +79,8 @@ absl::StatusOr<v1::MirroredTrail> BuildMirror(const storage::Store& store,
         checkpoints.Sign(audit::TrailNoteText(*trail, checkpoint->size()));
     if (!note.ok()) return note.status();
     *trail->mutable_checkpoint() = *std::move(checkpoint);
+    // The peer reads each entry from its bytes: the parsed copies would only double the message.
+    for (v1::TrailEntry& e : *trail->mutable_entries()) e.clear_entry();
     *m.mutable_bundle()->mutable_trail() = *std::move(trail);
     m.mutable_bundle()->set_trail_note(*std::move(note));
     return m;

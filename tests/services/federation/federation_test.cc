@@ -25,6 +25,7 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "services/audit/bundle.h"
+#include "services/audit/chain.h"
 #include "services/audit/merkle.h"
 #include "services/audit/note.h"
 #include "services/audit/receipt.h"
@@ -830,6 +831,22 @@ TEST_F(FederationTest, ForgedRelaysAreRefusedAndNothingIsApplied) {
       << st.error_message();
   forged = genuine;
   forged.mutable_mirror()->mutable_record()->set_state(v1::EXECUTED);
+  st = relay(de, forged);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("must be the record the trail's last entry names"),
+            std::string::npos)
+      << st.error_message();
+  // The same altered record, with the parsed copy of the last entry (beside its signed bytes)
+  // naming it: the copy is not what is read.
+  {
+    v1::Request altered = forged.mirror().record();
+    altered.clear_audit_head();
+    altered.clear_audit_size();
+    v1::Trail* t = forged.mutable_mirror()->mutable_bundle()->mutable_trail();
+    t->mutable_entries(t->entries_size() - 1)
+        ->mutable_entry()
+        ->set_record_digest(Sha256(audit::DeterministicBytes(altered)));
+  }
   st = relay(de, forged);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(st.error_message().find("must be the record the trail's last entry names"),
