@@ -8,6 +8,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "services/rpc/status.h"
+#include "services/workflow/actions.h"
 #include "services/workflow/names.h"
 #include "storage/keys.h"
 
@@ -19,22 +20,15 @@ constexpr int kPassPackages = 256;
 // A fetch stream's messages: the largest chunk a node stores, and its framing.
 constexpr int kMaxFetchMessageBytes = static_cast<int>(evidence::kMaxChunkBytes) + (64 << 10);
 
-const v1::EvidencePackage* FindPackage(const v1::Request& record, const std::string& name) {
-  for (const v1::EvidencePackage& p : record.packages()) {
-    if (p.name() == name) return &p;
-  }
-  return nullptr;
-}
-
 // Whether `record` still wants `package` fetched: kept by a peer, the package delivered there.
 absl::Status StillWanted(const v1::Request& record, const std::string& package) {
-  const v1::EvidencePackage* p = FindPackage(record, package);
-  if (record.system_of_record().empty() || p == nullptr) {
+  absl::StatusOr<const v1::EvidencePackage*> p = workflow::FindPackage(record, package);
+  if (record.system_of_record().empty() || !p.ok()) {
     return absl::NotFoundError(absl::StrCat(package, " is not a package of a mirrored request"));
   }
-  if (p->state() != v1::DELIVERED) {
+  if ((*p)->state() != v1::DELIVERED) {
     return absl::FailedPreconditionError(
-        absl::StrCat(package, " is ", v1::PackageState_Name(p->state()), ": it is not fetched"));
+        absl::StrCat(package, " is ", v1::PackageState_Name((*p)->state()), ": it is not fetched"));
   }
   return absl::OkStatus();
 }
@@ -61,7 +55,7 @@ void Fetcher::Wake() {
   ++wakes_;
 }
 
-void Fetcher::Erased(const v1::Request& request) {
+void Fetcher::Mirrored(const v1::Request& request) {
   absl::MutexLock lock(&mu_);
   for (const v1::EvidencePackage& p : request.packages()) {
     if (p.state() != v1::ERASED) continue;
@@ -193,21 +187,19 @@ absl::Status Fetcher::FetchPackage(const std::string& id, int number) {
   if (absl::Status s = StillWanted(*record, name); !s.ok()) {
     return absl::IsFailedPrecondition(s) ? absl::OkStatus() : s;  // erased: nothing to fetch
   }
-  const v1::EvidencePackage& package = *FindPackage(*record, name);
+  const v1::EvidencePackage& package = **workflow::FindPackage(*record, name);
   const std::string& peer = record->system_of_record();
   auto stub = stubs_.find(peer);
   if (stub == stubs_.end()) {
     return absl::FailedPreconditionError(
         absl::StrCat("node ", peer, ", its system of record, is not a configured peer"));
   }
-  int64_t total = 0;
   for (int i = 0; i < package.items_size(); ++i) {
     if (absl::Status s = FetchItem(*stub->second, peer, id, package, {id, number, i}); !s.ok()) {
       return s;
     }
-    total += package.items(i).size_bytes();
   }
-  if (absl::Status s = hooks_.fetched(workflow::RequestName(id), name, total); !s.ok()) return s;
+  if (absl::Status s = hooks_.fetched(workflow::RequestName(id), name); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   ++packages_;
   return absl::OkStatus();

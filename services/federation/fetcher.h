@@ -44,9 +44,7 @@ class Fetcher {
     std::function<absl::StatusOr<v1::Request>(const std::string& id)> record;
     // Records that `package` of `request` (requests/{id}) is here whole (FETCH_PACKAGE), and
     // waits until that is durable.
-    std::function<absl::Status(const std::string& request, const std::string& package,
-                               int64_t size_bytes)>
-        fetched;
+    std::function<absl::Status(const std::string& request, const std::string& package)> fetched;
   };
   struct Options {
     absl::Duration retry_max = absl::Seconds(30);
@@ -61,11 +59,12 @@ class Fetcher {
           evidence::ChunkStore* chunks, Hooks hooks, Options options);
   ~Fetcher();  // Stop()s
 
-  // A mirror was taken: there may be a package to fetch, or one to purge.
+  // The index may list packages to fetch.
   void Wake();
-  // `request` (its record as now held) had packages erased at the system of record: their copies
-  // here are purged (the package's key, chunk index and files), on the fetcher's thread.
-  void Erased(const v1::Request& request);
+  // A mirror of `request` was taken (its record as now held): there may be a package to fetch,
+  // and the copies here of its packages erased at the system of record are purged (their key,
+  // chunk index and files), on the fetcher's thread.
+  void Mirrored(const v1::Request& request);
   void Stop();
 
   // Packages fetched whole, and bytes fetched, since the fetcher started.

@@ -145,8 +145,13 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
   storage::WriteSet done;
   std::map<std::string, int> mirrored;  // request id -> its message's index
   std::set<std::string> too_large;      // requests whose mirror cannot fit in a call
-  std::string set_aside_through;        // malformed messages before the first sent
+  std::string set_aside_through;        // messages set aside before the first sent
   size_t bytes = 0;
+  // A message that can never be sent leaves the outbox, so that it holds up nothing after it.
+  auto set_aside = [&](const std::string& key) {
+    done.Delete(storage::Column::kOutbox, key);
+    if (pending.empty()) set_aside_through = key;
+  };
   for (auto& [key, value] : raw) {
     if (bytes > kBatchBytes) break;
     uint64_t position = 0;
@@ -157,8 +162,7 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
         *options_.log << "federation: a malformed outbox message for peer " << lane->peer->node
                       << " is set aside\n";
       }
-      done.Delete(storage::Column::kOutbox, key);
-      if (pending.empty()) set_aside_through = key;
+      set_aside(key);
       continue;
     }
     Pending p;
@@ -174,15 +178,13 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
       p.covered = it->second;  // built now, the one mirror covers every entry queued so far
     } else if (too_large.count(message.mirror_request()) > 0) {
       ++lane->oversized;  // as the one before it
-      done.Delete(storage::Column::kOutbox, key);
-      if (pending.empty()) set_aside_through = key;
+      set_aside(key);
       continue;
     } else {
       absl::StatusOr<v1::MirroredTrail> mirror = hooks_.mirror(message.mirror_request());
       if (!mirror.ok()) break;  // the checkpoint catching up, or the store: from here next time
       const size_t size = mirror->ByteSizeLong();
       if (size + kFraming > static_cast<size_t>(options_.max_message_bytes)) {
-        // It can never be sent: set aside, so that it does not hold up what follows it.
         if (options_.log != nullptr) {
           *options_.log << "federation: the trail of requests/"
                         << LogField(message.mirror_request(), 64) << " (" << size
@@ -191,8 +193,7 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
         }
         ++lane->oversized;
         too_large.insert(message.mirror_request());
-        done.Delete(storage::Column::kOutbox, key);
-        if (pending.empty()) set_aside_through = key;
+        set_aside(key);
         continue;
       }
       if (!request.messages().empty() &&
@@ -204,7 +205,7 @@ bool Relay::SendFirst(Lane* lane, absl::Duration* wait) {
       *m->mutable_mirror() = *std::move(mirror);
       p.index = request.messages_size() - 1;
       mirrored[message.mirror_request()] = p.index;
-      bytes += m->ByteSizeLong();
+      bytes += size + m->key().size();  // a mirror's size is counted once
     }
     pending.push_back(std::move(p));
   }

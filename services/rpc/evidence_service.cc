@@ -25,13 +25,6 @@ workflow::Command PackageCommand(v1::Action action, workflow::Caller caller,
   return c;
 }
 
-// The request named by a package name, for the command; the raw name if it is malformed (the
-// edge then refuses it, naming the field).
-std::string RequestOfPackage(const std::string& package) {
-  absl::StatusOr<workflow::PackageName> parsed = workflow::ParsePackageName(package, "name");
-  return parsed.ok() ? workflow::RequestName(parsed->request_id) : package;
-}
-
 }  // namespace
 
 EvidenceService::EvidenceService(const Identifier* identifier, workflow::Engine* engine,
@@ -132,8 +125,7 @@ void EvidenceService::ErasePackage(grpc::CallbackServerContext* ctx,
   }
   const std::string name = req->name();
   engine_->Apply(
-      PackageCommand(v1::ERASE_PACKAGE, *std::move(caller),
-                     std::make_shared<v1::ErasePackageRequest>(*req), RequestOfPackage(name)),
+      workflow::MakeCommand(v1::ERASE_PACKAGE, *std::move(caller), *req),
       [this, ctx, call, method, reply, name](absl::StatusOr<v1::Request> r) {
         if (!r.ok()) {
           log_->Finish(call, *ctx, method, r.status());
@@ -169,14 +161,14 @@ void EvidenceService::GetPackage(grpc::CallbackServerContext* ctx, const v1::Get
       ctx, *identifier_, *log_, "/comity.v1.EvidenceService/GetPackage", *req, reply, call,
       record_reads_ ? engine_ : nullptr, "GetPackage",
       [&](const workflow::Caller& caller) -> absl::StatusOr<v1::EvidencePackage> {
-        absl::StatusOr<v1::Request> r = reader_->Get(caller, RequestOfPackage(req->name()));
+        absl::StatusOr<v1::Request> r = reader_->Get(caller, workflow::RequestOfName(req->name()));
         if (!r.ok()) return r.status();
         absl::StatusOr<const v1::EvidencePackage*> p = workflow::FindPackage(*r, req->name());
         if (!p.ok()) return p.status();
         return **p;
       },
       [req](const v1::EvidencePackage&) {
-        return std::vector<std::string>{RequestOfPackage(req->name())};
+        return std::vector<std::string>{workflow::RequestOfName(req->name())};
       });
 }
 
@@ -240,7 +232,7 @@ void EvidenceService::GetUploadStatus(grpc::CallbackServerContext* ctx,
         return out;
       },
       [req](const v1::UploadStatus&) {
-        return std::vector<std::string>{RequestOfPackage(req->name())};
+        return std::vector<std::string>{workflow::RequestOfName(req->name())};
       });
 }
 

@@ -47,14 +47,17 @@ class EvidenceService final : public ParsedService {
                                                        const v1::DownloadRequest* req);
   // A download for `caller`, identified already: FederationService.FetchEvidence, for the
   // requesting node of a request this node keeps; `method` names it in the security log.
-  grpc::ServerWriteReactor<grpc::ByteBuffer>* DownloadAs(grpc::CallbackServerContext* ctx,
-                                                         const v1::DownloadRequest& req,
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* DownloadAs(const v1::DownloadRequest& req,
                                                          absl::StatusOr<workflow::Caller> caller,
                                                          const char* method);
 
   // Finishes the erasure of packages whose ERASE_PACKAGE entry is committed but whose chunks and
   // key were not yet purged (the node stopped in between). Run at start.
   absl::Status PurgeErased(const storage::Store& store);
+
+  // comity_evidence_bytes_total{direction="fetch"}: bytes fetched from the system of record
+  // (federation::Fetcher); null without metrics.
+  prometheus::Counter* fetched_bytes() const { return fetched_bytes_; }
 
   // Waits for the chunk reads and writes under way; for shutdown, once gRPC has stopped.
   void StopWorkers() {
@@ -78,13 +81,6 @@ class EvidenceService final : public ParsedService {
   const int64_t quota_bytes_;
   prometheus::Counter* uploaded_bytes_ = nullptr;
   prometheus::Counter* downloaded_bytes_ = nullptr;
-
- public:
-  // comity_evidence_bytes_total{direction="fetch"}: bytes fetched from the system of record
-  // (federation::Fetcher); null without metrics.
-  prometheus::Counter* fetched_bytes() const { return fetched_bytes_; }
-
- private:
   prometheus::Counter* fetched_bytes_ = nullptr;
   // Reads and the preparation of chunks; their writes (which nothing on pool_ waits for in
   // turn, so the two never deadlock).

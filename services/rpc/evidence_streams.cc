@@ -632,8 +632,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EvidenceService::Download(
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EvidenceService::DownloadAs(
-    grpc::CallbackServerContext*, const v1::DownloadRequest& req,
-    absl::StatusOr<workflow::Caller> caller, const char* method) {
+    const v1::DownloadRequest& req, absl::StatusOr<workflow::Caller> caller, const char* method) {
   return new DownloadReactor(this, req, std::move(caller), method);
 }
 

@@ -81,7 +81,7 @@ absl::StatusOr<workflow::Caller> FederationService::Fetching(const grpc::ServerC
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* FederationService::FetchEvidence(
     grpc::CallbackServerContext* ctx, const v1::DownloadRequest* req) {
-  return evidence_->DownloadAs(ctx, *req, Fetching(*ctx, *req), kFetch);
+  return evidence_->DownloadAs(*req, Fetching(*ctx, *req), kFetch);
 }
 
 void FederationService::AddCheckpoint(grpc::CallbackServerContext* ctx,
@@ -188,11 +188,6 @@ absl::StatusOr<workflow::Command> FederationService::Forwarded(const federation:
           "MALFORMED");
     }
     cmd = workflow::MakeCommand(f.action(), std::move(caller), std::move(body));
-    // A package's action (ERASE_PACKAGE) names the package: the command is on its request.
-    if (absl::StatusOr<workflow::PackageName> p = workflow::ParsePackageName(cmd.name, "name");
-        p.ok()) {
-      cmd.name = workflow::RequestName(p->request_id);
-    }
     if (cmd.name != f.name()) {
       return workflow::InvalidField("forward.name", "must be the request the body names",
                                     "MALFORMED");

@@ -152,12 +152,10 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
   fetch.record = [reader](const std::string& id) {
     return reader->Get(workflow::Caller::System(), workflow::RequestName(id));
   };
-  fetch.fetched = [engine](const std::string& request, const std::string& package,
-                           int64_t size_bytes) {
+  fetch.fetched = [engine](const std::string& request, const std::string& package) {
     v1::RecordFetchRequest body;
     body.set_name(request);
     body.set_package(package);
-    body.set_size_bytes(size_bytes);
     return engine
         ->ApplyAndWait(workflow::MakeCommand(v1::FETCH_PACKAGE, workflow::Caller::System(), body))
         .status();
@@ -171,12 +169,8 @@ absl::StatusOr<std::unique_ptr<FederationNode>> FederationNode::Start(
                                             std::move(fetch), std::move(fetch_options));
   n->service_ = std::make_unique<rpc::FederationService>(
       n->peers_.get(), parts.directory, parts.engine, parts.security_log, n->witness_.get(),
-      parts.reader, parts.evidence, [fetcher = n->fetcher_.get()](const v1::Request& record) {
-        bool erased = false;
-        for (const v1::EvidencePackage& p : record.packages()) erased |= p.state() == v1::ERASED;
-        if (erased) fetcher->Erased(record);
-        fetcher->Wake();
-      });
+      parts.reader, parts.evidence,
+      [fetcher = n->fetcher_.get()](const v1::Request& record) { fetcher->Mirrored(record); });
   grpc::ServerBuilder builder;
   builder.AddListeningPort(f.listen_address(), grpc::SslServerCredentials(tls), &n->port_);
   builder.SetMaxReceiveMessageSize(max_message_bytes);

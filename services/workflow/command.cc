@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "google/protobuf/descriptor.h"
+#include "services/workflow/names.h"
 
 namespace comity::workflow {
 namespace {
@@ -24,7 +25,7 @@ Command MakeCommand(v1::Action action, Caller caller,
   Command c;
   c.action = action;
   c.caller = std::move(caller);
-  c.name = StringField(*body, "name");
+  c.name = RequestOfName(StringField(*body, "name"));
   c.etag = StringField(*body, "etag");
   c.request_id = StringField(*body, "request_id");
   c.body = std::move(body);

@@ -14,6 +14,7 @@
 #include "comity/v1/resources.pb.h"
 #include "google/protobuf/message.h"
 #include "services/auth/caller.h"
+#include "services/workflow/names.h"
 
 namespace comity::workflow {
 
@@ -48,7 +49,7 @@ Command MakeCommand(v1::Action action, Caller caller, const Msg& body) {
   c.action = action;
   c.caller = std::move(caller);
   auto copy = std::make_shared<Msg>(body);
-  c.name = copy->name();
+  c.name = RequestOfName(copy->name());  // ERASE_PACKAGE's body names the package
   c.etag = copy->etag();
   c.request_id = copy->request_id();
   c.body = std::move(copy);

@@ -302,10 +302,12 @@ absl::StatusOr<v1::Request> Engine::RecordFetch(const Command& cmd, Group& group
   v1::EvidenceRef* ref = change.entry.mutable_evidence();
   ref->set_package(m.package());
   ref->set_sha256((*package)->digest());
-  ref->set_length(m.size_bytes());
+  int64_t bytes = 0;
+  for (const v1::PackageItem& item : (*package)->items()) bytes += item.size_bytes();
+  ref->set_length(bytes);
   const int items = (*package)->items_size();
   change.entry.set_reasons(absl::StrCat("fetched from node ", old.system_of_record(), ": ", items,
-                                        items == 1 ? " item, " : " items, ", m.size_bytes(),
+                                        items == 1 ? " item, " : " items, ", bytes,
                                         " bytes, each item's SHA-256 checked; held under this "
                                         "node's key"));
   return Write(std::move(change), "", "", group);

@@ -41,4 +41,9 @@ std::string MakePackageName(absl::string_view request_id, int number) {
   return absl::StrCat("requests/", request_id, "/packages/", number);
 }
 
+std::string RequestOfName(absl::string_view name) {
+  absl::StatusOr<PackageName> package = ParsePackageName(name, "name");
+  return package.ok() ? RequestName(package->request_id) : std::string(name);
+}
+
 }  // namespace comity::workflow

@@ -22,6 +22,9 @@ struct PackageName {
 // The parts of `name`, or INVALID_ARGUMENT (with the field violation) on `field`.
 absl::StatusOr<PackageName> ParsePackageName(absl::string_view name, absl::string_view field);
 std::string MakePackageName(absl::string_view request_id, int number);
+// The request `name` stands for: the request of a package's name, else `name` as it is (a
+// malformed one is then refused where it is read, naming the field).
+std::string RequestOfName(absl::string_view name);
 
 }  // namespace comity::workflow
 

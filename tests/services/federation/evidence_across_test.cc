@@ -308,7 +308,7 @@ TEST_F(EvidenceAcrossTest, ADeliveredPackageIsFetchedResumedAfterAnInterruptionA
   // FR's users download it at FR, from FR's own copy; the download is on FR's trail.
   Downloaded here = Download(*fr_node, fr.Principal("clerk"), package, "mailbox.mbox");
   ASSERT_TRUE(here.status.ok()) << here.status.error_message();
-  EXPECT_EQ(here.data == mailbox, true);
+  EXPECT_TRUE(here.data == mailbox);  // (not EXPECT_EQ: a mismatch would print 800 KB)
   EXPECT_EQ(Download(*fr_node, fr.Principal("clerk"), package, "logs.txt").data, logs);
   const std::vector<v1::AuditEntry> local = LocalTrail(*fr_node, fr.Principal("eve"), request);
   const v1::AuditEntry& last = local.back();
